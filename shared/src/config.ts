@@ -1,0 +1,115 @@
+import { ConfigError } from "./errors.ts";
+
+/**
+ * How an image becomes a tensor. Saved next to every model (in its manifest) and applied by one
+ * function, `preprocess`, in a fixed order:
+ *   decode -> EXIF orient -> to RGB (alpha composited on `background`) -> maxPixels check
+ *   -> resize -> center crop -> normalize (x/255 - mean) / std -> HWC to NCHW float32
+ */
+export type ResizeMode = "shortest-edge" | "longest-edge" | "exact" | "none";
+
+export interface PreprocessConfig {
+  resize: {
+    mode: ResizeMode;
+    /** Target edge length in pixels (shortest/longest edge), or `[height, width]` for `exact`. Ignored for `none`. */
+    size: number | [number, number];
+  };
+  /** Center crop to `[height, width]` after resizing, or null for no crop. */
+  crop: [number, number] | null;
+  /** Per-channel RGB mean and std on the 0..1 scale (ImageNet by default). */
+  mean: [number, number, number];
+  std: [number, number, number];
+  /** Images whose decoded width*height exceed this are refused from the header, before decoding. */
+  maxPixels: number;
+  /** RGB (0..255) that transparent pixels are composited onto. */
+  background: [number, number, number];
+}
+
+export const IMAGENET_MEAN: [number, number, number] = [0.485, 0.456, 0.406];
+export const IMAGENET_STD: [number, number, number] = [0.229, 0.224, 0.225];
+
+export const DEFAULT_PREPROCESS: PreprocessConfig = {
+  resize: { mode: "shortest-edge", size: 224 },
+  crop: null,
+  mean: IMAGENET_MEAN,
+  std: IMAGENET_STD,
+  maxPixels: 40_000_000,
+  background: [255, 255, 255],
+};
+
+const RESIZE_MODES: readonly ResizeMode[] = ["shortest-edge", "longest-edge", "exact", "none"];
+
+function isObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === "object" && x !== null && !Array.isArray(x);
+}
+
+function positiveInt(x: unknown, path: string): number {
+  if (typeof x !== "number" || !Number.isInteger(x) || x < 1) {
+    throw new ConfigError(path, `must be a positive integer, got ${JSON.stringify(x)}`);
+  }
+  return x;
+}
+
+function tuple3(x: unknown, path: string, check: (v: number, p: string) => void): [number, number, number] {
+  if (!Array.isArray(x) || x.length !== 3) {
+    throw new ConfigError(path, `must be an array of 3 numbers, got ${JSON.stringify(x)}`);
+  }
+  x.forEach((v, i) => {
+    if (typeof v !== "number" || !Number.isFinite(v)) {
+      throw new ConfigError(`${path}[${i}]`, `must be a finite number, got ${JSON.stringify(v)}`);
+    }
+    check(v, `${path}[${i}]`);
+  });
+  return [x[0], x[1], x[2]];
+}
+
+function hw(x: unknown, path: string): [number, number] {
+  if (!Array.isArray(x) || x.length !== 2) {
+    throw new ConfigError(path, `must be [height, width], got ${JSON.stringify(x)}`);
+  }
+  return [positiveInt(x[0], `${path}[0]`), positiveInt(x[1], `${path}[1]`)];
+}
+
+function rejectUnknownKeys(obj: Record<string, unknown>, allowed: readonly string[], path: string): void {
+  for (const key of Object.keys(obj)) {
+    if (!allowed.includes(key)) {
+      throw new ConfigError(path ? `${path}.${key}` : key, `unknown key (allowed: ${allowed.join(", ")})`);
+    }
+  }
+}
+
+/** Validate untrusted JSON into a PreprocessConfig. Throws ConfigError naming the field. */
+export function validatePreprocessConfig(x: unknown, path = "preprocess"): PreprocessConfig {
+  if (!isObject(x)) throw new ConfigError(path, "must be an object");
+  rejectUnknownKeys(x, ["resize", "crop", "mean", "std", "maxPixels", "background"], path);
+
+  const resize = x.resize;
+  if (!isObject(resize)) throw new ConfigError(`${path}.resize`, "must be an object { mode, size }");
+  rejectUnknownKeys(resize, ["mode", "size"], `${path}.resize`);
+  const mode = resize.mode;
+  if (typeof mode !== "string" || !RESIZE_MODES.includes(mode as ResizeMode)) {
+    throw new ConfigError(`${path}.resize.mode`, `must be one of ${RESIZE_MODES.join(", ")}, got ${JSON.stringify(mode)}`);
+  }
+  let size: number | [number, number];
+  if (mode === "exact") {
+    size = Array.isArray(resize.size) ? hw(resize.size, `${path}.resize.size`) : positiveInt(resize.size, `${path}.resize.size`);
+  } else if (mode === "none") {
+    size = resize.size === undefined ? 0 : positiveInt(resize.size, `${path}.resize.size`);
+  } else {
+    size = positiveInt(resize.size, `${path}.resize.size`);
+  }
+
+  const crop = x.crop === null || x.crop === undefined ? null : hw(x.crop, `${path}.crop`);
+  const mean = tuple3(x.mean, `${path}.mean`, () => {});
+  const std = tuple3(x.std, `${path}.std`, (v, p) => {
+    if (v <= 0) throw new ConfigError(p, `must be > 0, got ${v}`);
+  });
+  const maxPixels = positiveInt(x.maxPixels, `${path}.maxPixels`);
+  const background =
+    x.background === undefined
+      ? DEFAULT_PREPROCESS.background
+      : tuple3(x.background, `${path}.background`, (v, p) => {
+          if (!Number.isInteger(v) || v < 0 || v > 255) throw new ConfigError(p, `must be an integer 0..255, got ${v}`);
+        });
+  return { resize: { mode: mode as ResizeMode, size }, crop, mean, std, maxPixels, background };
+}
