@@ -1,0 +1,50 @@
+import { createHash } from "node:crypto";
+import {
+  DEFAULT_PREPROCESS,
+  IMAGENETTE_CLASSES,
+  validateManifest,
+  type ClassLabel,
+  type ModelManifest,
+  type PreprocessConfig,
+} from "@resnet-edge/shared";
+
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+export interface ManifestInput {
+  name: string;
+  version: string;
+  architecture: ModelManifest["architecture"];
+  onnx: Uint8Array;
+  modelFile?: string;
+  preprocess?: PreprocessConfig;
+  classes?: readonly ClassLabel[];
+  variants?: Record<string, { file: string; onnx: Uint8Array }>;
+  training?: Record<string, unknown>;
+  metrics?: Record<string, number>;
+  createdAt?: string;
+}
+
+/** Describe ONNX bytes as a validated manifest (sha256 and sizes computed here, never by hand). */
+export function makeManifest(m: ManifestInput): ModelManifest {
+  const classes = [...(m.classes ?? IMAGENETTE_CLASSES)];
+  const variants = m.variants
+    ? Object.fromEntries(Object.entries(m.variants).map(([k, v]) => [k, { file: v.file, sha256: sha256Hex(v.onnx), bytes: v.onnx.byteLength }]))
+    : undefined;
+  return validateManifest({
+    schemaVersion: 1,
+    name: m.name,
+    version: m.version,
+    architecture: m.architecture,
+    model: { file: m.modelFile ?? "model.onnx", sha256: sha256Hex(m.onnx), bytes: m.onnx.byteLength },
+    ...(variants ? { variants } : {}),
+    inputs: [{ name: "input", dims: ["N", 3, "H", "W"], dtype: "float32" }],
+    outputs: [{ name: "logits", dims: ["N", classes.length], dtype: "float32" }],
+    preprocess: m.preprocess ?? DEFAULT_PREPROCESS,
+    classes,
+    ...(m.training ? { training: m.training } : {}),
+    ...(m.metrics ? { metrics: m.metrics } : {}),
+    createdAt: m.createdAt ?? new Date().toISOString(),
+  });
+}
