@@ -94,13 +94,10 @@ export interface WorkerHandle {
 export async function startWorker(opts: StartOptions): Promise<WorkerHandle> {
   const bundle = await bundleWorker(opts);
   const mf = new Miniflare({
-    modules: true,
-    scriptPath: join(bundle.dir, bundle.main),
+    // List the bundle's modules explicitly (as wrangler does) instead of letting Miniflare walk the
+    // imports: bundles such as onnxruntime-web contain dynamic `import(x)` it cannot resolve.
+    modules: bundleModules(bundle),
     modulesRoot: bundle.dir,
-    modulesRules: [
-      { type: "ESModule", include: ["**/*.js", "**/*.mjs"] },
-      { type: "CompiledWasm", include: ["**/*.wasm"] },
-    ],
     compatibilityDate: COMPATIBILITY_DATE,
     compatibilityFlags: ["nodejs_compat"],
     r2Buckets: opts.r2Buckets ?? [],
@@ -116,6 +113,26 @@ export async function startWorker(opts: StartOptions): Promise<WorkerHandle> {
     },
     dispose: () => mf.dispose(),
   };
+}
+
+const MODULE_TYPES: [string, "ESModule" | "CompiledWasm" | "Data" | "Text"][] = [
+  [".js", "ESModule"],
+  [".mjs", "ESModule"],
+  [".wasm", "CompiledWasm"],
+  [".bin", "Data"],
+  [".txt", "Text"],
+  [".html", "Text"],
+];
+
+/** Every module file wrangler wrote, main first. Source maps and the README are not modules. */
+function bundleModules(bundle: Bundle): { type: "ESModule" | "CompiledWasm" | "Data" | "Text"; path: string }[] {
+  const files = readdirSync(bundle.dir, { recursive: true, encoding: "utf8" }).filter((f) => f !== bundle.main);
+  const modules = [{ type: "ESModule" as const, path: join(bundle.dir, bundle.main) }];
+  for (const f of files) {
+    const type = MODULE_TYPES.find(([ext]) => f.endsWith(ext))?.[1];
+    if (type) modules.push({ type, path: join(bundle.dir, f) } as never);
+  }
+  return modules;
 }
 
 /** Read a file relative to the repo root (fixtures). */

@@ -1,0 +1,257 @@
+// One loaded session per model name per isolate, and hot swap when the R2 pointer changes.
+//
+// - The pointer is read at most every `pollSeconds` (0: every request), so publishing a version (rewriting
+//   active.json) is picked up without a redeploy.
+// - A new version loads in the background while the old session keeps serving; requests switch over
+//   only once the new session is ready, and the old session is released after its last request.
+// - A version that fails (missing object, bad manifest, sha256 mismatch, ORT refusing it) is remembered
+//   and not retried until the pointer is written again; the previous good version keeps serving.
+import type { ModelManifest } from "@resnet-edge/shared";
+import { ModelLoadError, readManifest, readModelFile, readPointer, type Pointer } from "./store.ts";
+
+export interface InferenceResult {
+  data: Float32Array;
+  dims: readonly number[];
+}
+
+/** What the registry needs from an inference engine (onnxruntime-web in the worker). */
+export interface ModelSession {
+  run(data: Float32Array, dims: readonly number[]): Promise<InferenceResult>;
+  release(): Promise<void>;
+}
+
+export type SessionFactory = (onnx: Uint8Array, manifest: ModelManifest) => Promise<ModelSession>;
+
+export interface LoadTiming {
+  /** Pointer + manifest + ONNX read from R2 and sha256 check. */
+  readMs: number;
+  sessionMs: number;
+  bytes: number;
+}
+
+export interface LoadedModel {
+  name: string;
+  version: string;
+  manifest: ModelManifest;
+  session: ModelSession;
+  loadedAt: string;
+  timing: LoadTiming;
+}
+
+export interface LoadFailure {
+  version: string | null;
+  code: string;
+  message: string;
+  at: string;
+}
+
+export interface ModelStatus {
+  name: string;
+  /** The version serving requests, if any. */
+  serving: { version: string; loadedAt: string; timing: LoadTiming } | null;
+  /** A version being loaded in the background. */
+  loading: string | null;
+  /** The most recent failure to load a version (cleared when a version loads). */
+  lastError: LoadFailure | null;
+}
+
+/** Thrown by `use` when a model cannot serve; `status` is 404 for unknown names, 503 otherwise. */
+export class ModelUnavailableError extends Error {
+  override readonly name = "ModelUnavailableError";
+  constructor(
+    readonly status: 404 | 503,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+interface Slot {
+  current: LoadedModel | null;
+  inFlight: Map<LoadedModel, number>;
+  retired: Set<LoadedModel>;
+  loading: { key: string; version: string; promise: Promise<void> } | null;
+  failed: { key: string; failure: LoadFailure } | null;
+  lastError: LoadFailure | null;
+  checkedAt: number;
+}
+
+export interface RegistryOptions {
+  bucket: R2Bucket;
+  createSession: SessionFactory;
+  pollSeconds: number;
+  now?: () => number;
+}
+
+export type WaitUntil = (p: Promise<unknown>) => void;
+
+export class ModelRegistry {
+  private readonly slots = new Map<string, Slot>();
+  private readonly now: () => number;
+
+  constructor(private readonly opts: RegistryOptions) {
+    this.now = opts.now ?? Date.now;
+  }
+
+  /**
+   * Run `fn` with the serving version of `name`, loading it first if nothing serves yet. The version
+   * cannot be released while `fn` runs. `waitUntil` keeps a background load alive after the response.
+   */
+  async use<T>(name: string, fn: (model: LoadedModel) => Promise<T>, waitUntil: WaitUntil = () => {}): Promise<T> {
+    const model = await this.resolve(name, waitUntil);
+    const slot = this.slot(name);
+    slot.inFlight.set(model, (slot.inFlight.get(model) ?? 0) + 1);
+    try {
+      return await fn(model);
+    } finally {
+      const left = (slot.inFlight.get(model) ?? 1) - 1;
+      if (left > 0) slot.inFlight.set(model, left);
+      else slot.inFlight.delete(model);
+      if (left <= 0 && slot.retired.has(model)) this.releaseRetired(slot, model);
+    }
+  }
+
+  status(name: string): ModelStatus {
+    const slot = this.slots.get(name);
+    const c = slot?.current;
+    return {
+      name,
+      serving: c ? { version: c.version, loadedAt: c.loadedAt, timing: c.timing } : null,
+      loading: slot?.loading?.version ?? null,
+      lastError: slot?.lastError ?? null,
+    };
+  }
+
+  /** The manifest of the serving version if loaded; otherwise of the active version in R2 (no session). */
+  async manifest(name: string): Promise<ModelManifest> {
+    const current = this.slots.get(name)?.current;
+    if (current) return current.manifest;
+    const pointer = await this.pointerOrThrow(name);
+    try {
+      return await readManifest(this.opts.bucket, name, pointer.version);
+    } catch (e) {
+      throw this.unavailable(e);
+    }
+  }
+
+  private slot(name: string): Slot {
+    let s = this.slots.get(name);
+    if (!s) {
+      s = { current: null, inFlight: new Map(), retired: new Set(), loading: null, failed: null, lastError: null, checkedAt: -Infinity };
+      this.slots.set(name, s);
+    }
+    return s;
+  }
+
+  private async pointerOrThrow(name: string): Promise<Pointer> {
+    let pointer: Pointer | null;
+    try {
+      pointer = await readPointer(this.opts.bucket, name);
+    } catch (e) {
+      throw this.unavailable(e);
+    }
+    if (!pointer) {
+      throw new ModelUnavailableError(404, "model_not_found", `no model named "${name}": models/${name}/active.json does not exist; GET /v1/models lists the models`);
+    }
+    return pointer;
+  }
+
+  private unavailable(e: unknown): ModelUnavailableError {
+    if (e instanceof ModelUnavailableError) return e;
+    const code = e instanceof ModelLoadError ? e.code : "model_load_failed";
+    return new ModelUnavailableError(503, code, (e as Error).message);
+  }
+
+  private async resolve(name: string, waitUntil: WaitUntil): Promise<LoadedModel> {
+    const slot = this.slot(name);
+    const now = this.now();
+    if (slot.current && now - slot.checkedAt < this.opts.pollSeconds * 1000) return slot.current;
+    slot.checkedAt = now;
+
+    let pointer: Pointer;
+    try {
+      pointer = await this.pointerOrThrow(name);
+    } catch (e) {
+      const err = this.unavailable(e);
+      if (!slot.current) throw err;
+      // The pointer vanished or R2 hiccupped: keep serving what we have, and say so in /readyz.
+      slot.lastError = { version: null, code: err.code, message: err.message, at: new Date(now).toISOString() };
+      return slot.current;
+    }
+    if (slot.current?.version === pointer.version) return slot.current;
+
+    const key = `${pointer.version}@${pointer.uploaded}`;
+    if (slot.failed?.key === key) {
+      if (slot.current) return slot.current;
+      throw new ModelUnavailableError(503, slot.failed.failure.code, `model ${name} version ${pointer.version} failed to load: ${slot.failed.failure.message}`);
+    }
+    if (slot.loading?.key !== key) {
+      const promise = this.load(name, pointer.version, key, slot);
+      slot.loading = { key, version: pointer.version, promise };
+    }
+    if (slot.current) {
+      waitUntil(slot.loading.promise);
+      return slot.current;
+    }
+    await slot.loading.promise;
+    if (slot.current) return slot.current;
+    const f = slot.failed?.failure;
+    throw new ModelUnavailableError(503, f?.code ?? "model_load_failed", `model ${name} version ${pointer.version} failed to load: ${f?.message ?? "unknown error"}`);
+  }
+
+  /** Load a version; on success swap it in, on failure record why. Never rejects. */
+  private async load(name: string, version: string, key: string, slot: Slot): Promise<void> {
+    try {
+      const t0 = this.now();
+      const manifest = await readManifest(this.opts.bucket, name, version);
+      const bytes = await readModelFile(this.opts.bucket, name, version, manifest.model);
+      const t1 = this.now();
+      let session: ModelSession;
+      try {
+        session = await this.opts.createSession(bytes, manifest);
+      } catch (e) {
+        throw new ModelLoadError("session_failed", `onnxruntime could not load ${name}/${version}/${manifest.model.file}: ${(e as Error).message}`);
+      }
+      const t2 = this.now();
+      if (slot.loading && slot.loading.key !== key) {
+        // The pointer moved on while this version loaded; the newer load will swap in instead.
+        await session.release();
+        return;
+      }
+      const loaded: LoadedModel = {
+        name,
+        version,
+        manifest,
+        session,
+        loadedAt: new Date(t2).toISOString(),
+        timing: { readMs: t1 - t0, sessionMs: t2 - t1, bytes: bytes.byteLength },
+      };
+      const old = slot.current;
+      slot.current = loaded;
+      slot.failed = null;
+      slot.lastError = null;
+      if (old) {
+        slot.retired.add(old);
+        if (!slot.inFlight.has(old)) this.releaseRetired(slot, old);
+      }
+    } catch (e) {
+      const failure: LoadFailure = {
+        version,
+        code: e instanceof ModelLoadError ? e.code : "model_load_failed",
+        message: (e as Error).message,
+        at: new Date(this.now()).toISOString(),
+      };
+      slot.failed = { key, failure };
+      slot.lastError = failure;
+      console.error(`model ${name}/${version} failed to load: ${failure.code}: ${failure.message}`);
+    } finally {
+      if (slot.loading?.key === key) slot.loading = null;
+    }
+  }
+
+  private releaseRetired(slot: Slot, model: LoadedModel): void {
+    slot.retired.delete(model);
+    model.session.release().catch((e) => console.error(`releasing ${model.name}/${model.version} failed: ${(e as Error).message}`));
+  }
+}
