@@ -1,0 +1,32 @@
+/**
+ * What the training loop announces, in order, to its callbacks:
+ * beforeFit -> (beforeEpoch -> afterBatch* -> afterTrain -> afterValidate -> afterEpoch)* -> afterFit
+ */
+export interface EpochRecord {
+  epoch: number;
+  /** fastai's train_loss: the exponentially smoothed loss at the end of the epoch. */
+  trainLoss: number;
+  /** Plain mean of the batch losses over the epoch. */
+  trainLossMean: number;
+  validLoss: number;
+  accuracy: number;
+  seconds: number;
+}
+
+export type LearnerEvent =
+  | { type: "beforeFit"; nEpochs: number; startEpoch: number; nBatches: number }
+  | { type: "beforeEpoch"; epoch: number; nEpochs: number }
+  | { type: "afterBatch"; epoch: number; iter: number; nIter: number; pos: number; loss: number; smoothLoss: number; lr: number; mom: number }
+  | { type: "afterTrain"; epoch: number; trainLoss: number }
+  | { type: "afterValidate"; epoch: number; validLoss: number; accuracy: number }
+  | { type: "afterEpoch"; epoch: number; nEpochs: number; record: EpochRecord; pos: number }
+  | { type: "afterFit"; nEpochs: number; records: EpochRecord[]; stopped: boolean };
+
+export type EventType = LearnerEvent["type"];
+export type EventOf<T extends EventType> = Extract<LearnerEvent, { type: T }>;
+
+/** A callback reacts to some events; lower `order` runs first (fastai's Callback.order). */
+export type Callback = {
+  name: string;
+  order: number;
+} & { [T in EventType]?: (event: EventOf<T>) => void | Promise<void> };
