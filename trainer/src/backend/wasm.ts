@@ -1,0 +1,29 @@
+import * as tf from "@tensorflow/tfjs-core";
+import "@tensorflow/tfjs-backend-wasm";
+import { registerWasmKernels } from "./wasm-kernels.ts";
+import { createThreadedWasmBackend } from "./wasm-threads.ts";
+
+let activeThreads: number | undefined;
+
+/**
+ * tfjs-backend-wasm plus our kernels (wasm-kernels.ts). threads > 1 swaps in the threaded SIMD
+ * build (wasm-threads.ts). The wasm backend cannot be re-created with another thread count inside
+ * one process: the first initialisation wins, and a later different request gets a notice.
+ */
+export async function initWasmBackend(opts: { threads: number }): Promise<{ name: string; notice?: string }> {
+  const threads = Math.max(1, Math.floor(opts.threads));
+  registerWasmKernels();
+  let notice: string | undefined;
+  if (activeThreads === undefined) {
+    if (threads > 1) {
+      tf.removeBackend("wasm");
+      tf.registerBackend("wasm", () => createThreadedWasmBackend(threads), 2);
+    }
+    activeThreads = threads;
+  } else if (activeThreads !== threads) {
+    notice = `wasm backend already started with ${activeThreads} thread(s) in this process; ignoring threads=${threads}`;
+  }
+  const ok = await tf.setBackend("wasm");
+  if (!ok) throw new Error("tfjs-backend-wasm failed to initialise; see the error above, or use --backend cpu");
+  return notice ? { name: "wasm", notice } : { name: "wasm" };
+}
