@@ -1,4 +1,41 @@
-export * from "./errors.ts";
-export * from "./config.ts";
-export * from "./manifest.ts";
-export * from "./vocab.ts";
+/**
+ * @resnet-edge/shared: the one preprocessing path used by the trainer and the edge worker, so a model sees
+ * identical pixels in training and in serving. Pure TypeScript; the only runtime-specific code is how the
+ * decoders' wasm modules are handed over (`initCodecs()` from `@resnet-edge/shared/node` or
+ * `@resnet-edge/shared/workerd`, once at startup, which calls `registerCodecs`).
+ *
+ * `preprocess(bytes, config)` applies the recipe (`PreprocessConfig`, saved in every model manifest) in
+ * this fixed order:
+ *   1. sniff the format from magic bytes (JPEG, PNG; anything else: ImageError "unsupported_format")
+ *   2. read the header: size, EXIF orientation; no pixel memory yet
+ *   3. refuse width*height > maxPixels ("image_too_large")
+ *   4. refuse what the decoders cannot read ("unsupported_variant": 12-bit, arithmetic, lossless JPEG, ...)
+ *      and truncated or corrupt structure ("corrupt_image": JPEG without EOI, PNG chunk CRC/IEND)
+ *   5. decode: mozjpeg (@jsquash/jpeg) for JPEG, jpeg-js for CMYK/YCCK JPEG, the png crate (@jsquash/png)
+ *   6. apply EXIF orientation 1-8
+ *   7. to RGB: gray replicated, alpha composited on `background` (default white)
+ *   8. resize to targetSize(config.resize) with Pillow's antialiased BILINEAR (triangle) filter
+ *   9. center crop to config.crop (padding with `background` where the image is smaller)
+ *  10. normalize (v / 255 - mean) / std to float32, layout NCHW (default) or NHWC
+ * `preprocessImage(image, config)` runs steps 7-10 on pixels the caller already decoded.
+ * No colour management: ICC profiles are ignored (as Pillow does by default); CMYK uses the naive formula.
+ */
+export { ConfigError, ImageError, type ImageErrorCode } from "./errors.ts";
+export { DEFAULT_PREPROCESS, IMAGENET_MEAN, IMAGENET_STD, validatePreprocessConfig, type PreprocessConfig, type ResizeMode } from "./config.ts";
+export { validateManifest, type ModelFile, type ModelManifest, type TensorSpec } from "./manifest.ts";
+export { IMAGENETTE_CLASSES, labelFor, type ClassLabel } from "./vocab.ts";
+export { assertRawImage, type DecodedImage, type ImageFormat, type RawImage } from "./image.ts";
+export { sniffFormat } from "./format/sniff.ts";
+export { checkPixelLimit, readImageHeader, type ImageHeader } from "./format/header.ts";
+export { readExifOrientation } from "./format/exif.ts";
+export { SUPPORTED_FORMATS_TEXT } from "./format/supported.ts";
+export { codecsRegistered, registerCodecs, type CodecModules } from "./codecs/registry.ts";
+export { decodeImage, type DecodeOptions } from "./decode.ts";
+export { orient } from "./ops/orient.ts";
+export { toRGB } from "./ops/to-rgb.ts";
+export { resize } from "./ops/resize.ts";
+export { targetSize } from "./ops/target-size.ts";
+export { centerCrop } from "./ops/center-crop.ts";
+export { pad, type Padding } from "./ops/pad.ts";
+export { normalizeToTensor, type Tensor, type TensorLayout } from "./ops/normalize.ts";
+export { preprocess, preprocessImage, type PreprocessOptions, type PreprocessResult } from "./preprocess.ts";

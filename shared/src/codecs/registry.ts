@@ -1,0 +1,39 @@
+import { initSync as initPng } from "@jsquash/png/codec/pkg/squoosh_png.js";
+
+/**
+ * The compiled WebAssembly modules the decoders run on. The core never loads wasm itself: each runtime
+ * adapter (runtime/node.ts, runtime/workerd.ts) compiles or imports them in the way its runtime allows and
+ * hands them over here. workerd forbids compiling wasm from bytes, which is why this is a hand-over.
+ */
+export interface CodecModules {
+  /** @jsquash/jpeg codec/dec/mozjpeg_dec.wasm */
+  jpeg: WebAssembly.Module;
+  /** @jsquash/png codec/pkg/squoosh_png_bg.wasm */
+  png: WebAssembly.Module;
+}
+
+let registered: CodecModules | null = null;
+
+/** Register the decoder modules. Idempotent: later calls are ignored once codecs are registered. */
+export async function registerCodecs(modules: CodecModules): Promise<void> {
+  if (registered) return;
+  if (!(modules?.jpeg instanceof WebAssembly.Module) || !(modules?.png instanceof WebAssembly.Module)) {
+    throw new Error("registerCodecs needs { jpeg, png } as compiled WebAssembly.Module objects (use initCodecs() from @resnet-edge/shared/node or /workerd)");
+  }
+  initPng(modules.png); // instantiates synchronously from the compiled module; no-op if already done
+  registered = modules;
+}
+
+/** The registered modules; throws a plain Error (a setup bug, not a user mistake) if there are none. */
+export function codecModules(): CodecModules {
+  if (!registered) {
+    throw new Error(
+      "image codecs are not registered: call `await initCodecs()` from @resnet-edge/shared/node (Node) or @resnet-edge/shared/workerd (Workers) once at startup",
+    );
+  }
+  return registered;
+}
+
+export function codecsRegistered(): boolean {
+  return registered !== null;
+}

@@ -1,0 +1,63 @@
+import { ImageError } from "./errors.ts";
+import { checkPixelLimit, requireSupportedFormat } from "./format/header.ts";
+import { checkJpegSupported, readJpegHeader } from "./format/jpeg-header.ts";
+import { readPngHeader, scanPngChunks } from "./format/png-header.ts";
+import type { DecodedImage, RawImage } from "./image.ts";
+import { codecModules } from "./codecs/registry.ts";
+import { decodeCmykJpeg } from "./codecs/cmyk-jpeg.ts";
+import { decodeWithMozjpeg } from "./codecs/mozjpeg.ts";
+import { decodePng } from "./codecs/png.ts";
+import { orient } from "./ops/orient.ts";
+import { toRGB } from "./ops/to-rgb.ts";
+
+export interface DecodeOptions {
+  /** Refuse images with more pixels than this, judged from the header before anything is decoded. */
+  maxPixels: number;
+  /**
+   * RGB (0..255) to composite transparent pixels onto. When given, the result is always 3-channel RGB;
+   * when omitted, the channels the file has are kept (1 gray, 2 gray + alpha, 3 RGB, 4 RGBA).
+   */
+  background?: [number, number, number];
+}
+
+/**
+ * Bytes to upright pixels. Order: sniff the format from magic bytes -> read the header -> refuse over
+ * `maxPixels` -> refuse variants the decoders cannot read and truncated/corrupt structure -> decode
+ * (mozjpeg for JPEG, jpeg-js for CMYK/YCCK JPEG, the png crate for PNG) -> apply EXIF orientation.
+ * Every failure caused by the input is an ImageError with a stable `code`.
+ */
+export async function decodeImage(bytes: Uint8Array, opts: DecodeOptions): Promise<DecodedImage> {
+  if (!Number.isFinite(opts?.maxPixels) || opts.maxPixels < 1) throw new Error(`decodeImage: maxPixels must be a positive number, got ${opts?.maxPixels}`);
+  const format = requireSupportedFormat(bytes);
+  let image: RawImage;
+  let orientation: number;
+  if (format === "jpeg") {
+    const header = readJpegHeader(bytes);
+    checkPixelLimit(header.width, header.height, opts.maxPixels);
+    checkJpegSupported(header);
+    const modules = codecModules();
+    image = header.components === 4 ? decodeCmykJpeg(bytes, opts.maxPixels) : await decodeWithMozjpeg(bytes, modules.jpeg);
+    checkSize(image, header.width, header.height);
+    orientation = header.orientation;
+  } else {
+    const ihdr = readPngHeader(bytes);
+    checkPixelLimit(ihdr.width, ihdr.height, opts.maxPixels);
+    const header = scanPngChunks(bytes, ihdr, true);
+    codecModules();
+    image = decodePng(bytes, header);
+    checkSize(image, header.width, header.height);
+    orientation = header.orientation;
+  }
+  let out = orient(image, orientation);
+  if (opts.background) out = toRGB(out, opts.background);
+  return { ...out, format, orientation };
+}
+
+function checkSize(image: RawImage, width: number, height: number): void {
+  if (image.width !== width || image.height !== height) {
+    throw new ImageError("corrupt_image", `the image header says ${width}x${height} but the data decodes to ${image.width}x${image.height}; send the complete, unmodified file`, {
+      width,
+      height,
+    });
+  }
+}

@@ -1,0 +1,86 @@
+import { ImageError } from "../errors.ts";
+import type { ImageFormat } from "../image.ts";
+import { readJpegHeader } from "./jpeg-header.ts";
+import { readPngHeader, scanPngChunks } from "./png-header.ts";
+import { sniffFormat } from "./sniff.ts";
+import { CONVERT_HINT, SUPPORTED_FORMATS_TEXT } from "./supported.ts";
+
+export interface ImageHeader {
+  format: ImageFormat;
+  /** Size as displayed, i.e. after EXIF orientation (orientations 5-8 swap the stored width and height). */
+  width: number;
+  height: number;
+  /** EXIF orientation 1-8; 1 when the file has none. */
+  orientation: number;
+}
+
+const NAMES: Record<ImageFormat, string> = {
+  jpeg: "JPEG",
+  png: "PNG",
+  webp: "WebP",
+  gif: "GIF",
+  bmp: "BMP",
+  tiff: "TIFF",
+  avif: "AVIF",
+  unknown: "unknown",
+};
+
+/** Refuse empty input and anything that is not JPEG or PNG, naming what is supported. */
+export function requireSupportedFormat(bytes: Uint8Array): "jpeg" | "png" {
+  if (bytes.length === 0) {
+    throw new ImageError("empty_input", "the request body is empty: send the image bytes (JPEG or PNG) as the body", { bytes: 0 });
+  }
+  const format = sniffFormat(bytes);
+  if (format === "jpeg" || format === "png") return format;
+  if (format === "unknown") {
+    const head = Array.from(bytes.subarray(0, 8), (b) => b.toString(16).padStart(2, "0")).join(" ");
+    throw new ImageError(
+      "unsupported_format",
+      `the bytes are not a recognised image (they start with ${head}); supported: ${SUPPORTED_FORMATS_TEXT}; ${CONVERT_HINT}`,
+      { format, firstBytes: head },
+    );
+  }
+  throw new ImageError("unsupported_format", `${NAMES[format]} images are not supported; supported: ${SUPPORTED_FORMATS_TEXT}; ${CONVERT_HINT}`, {
+    format,
+  });
+}
+
+/**
+ * Format, size and EXIF orientation from the header alone: no pixel memory is allocated and no decoder runs,
+ * so a decompression bomb is cheap to refuse. Throws ImageError for empty, unsupported or malformed headers.
+ */
+export function readImageHeader(bytes: Uint8Array): ImageHeader {
+  const format = requireSupportedFormat(bytes);
+  let width: number;
+  let height: number;
+  let orientation: number;
+  if (format === "jpeg") {
+    ({ width, height, orientation } = readJpegHeader(bytes));
+  } else {
+    ({ width, height, orientation } = scanPngChunks(bytes, readPngHeader(bytes), false));
+  }
+  const swap = orientation >= 5;
+  return { format, width: swap ? height : width, height: swap ? width : height, orientation };
+}
+
+/** Format a pixel count as "280 MP" / "0.2 MP". */
+export function megapixels(pixels: number): string {
+  const mp = pixels / 1e6;
+  return `${mp >= 10 ? Math.round(mp) : Math.round(mp * 10) / 10} MP`;
+}
+
+/** Format "20000x14000 (280 MP)". */
+export function describeSize(width: number, height: number): string {
+  return `${width}x${height} (${megapixels(width * height)})`;
+}
+
+/** Refuse images whose header size exceeds `maxPixels`, with an actionable message. */
+export function checkPixelLimit(width: number, height: number, maxPixels: number): void {
+  if (width * height > maxPixels) {
+    throw new ImageError(
+      "image_too_large",
+      `the image is ${describeSize(width, height)}; the limit is ${megapixels(maxPixels)}: resize it to fewer pixels or raise maxPixels`,
+      { width, height, pixels: width * height, maxPixels },
+    );
+  }
+}

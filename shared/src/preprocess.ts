@@ -1,0 +1,64 @@
+import { validatePreprocessConfig, type PreprocessConfig } from "./config.ts";
+import { decodeImage } from "./decode.ts";
+import type { RawImage } from "./image.ts";
+import { centerCrop } from "./ops/center-crop.ts";
+import { normalizeToTensor, type TensorLayout } from "./ops/normalize.ts";
+import { resize } from "./ops/resize.ts";
+import { targetSize } from "./ops/target-size.ts";
+import { toRGB } from "./ops/to-rgb.ts";
+
+export interface PreprocessOptions {
+  /** "NCHW" (default; ONNX models) or "NHWC" (tfjs). */
+  layout?: TensorLayout;
+}
+
+export interface PreprocessResult {
+  data: Float32Array;
+  /** [1, 3, H, W] for NCHW, [1, H, W, 3] for NHWC. */
+  dims: [number, number, number, number];
+  /** The decoded image after EXIF orientation, before resizing. */
+  source: { format: string; width: number; height: number };
+  /**
+   * Milliseconds spent decoding and in the pixel operations, from performance.now(). Inside workerd the
+   * clock does not advance during CPU work (a Workers security measure), so there both read 0.
+   */
+  timing: { decodeMs: number; preprocessMs: number };
+}
+
+/**
+ * The pixel half of the recipe for callers that already hold decoded, upright pixels (the trainer caches
+ * them): to RGB on `background` -> resize to targetSize(config.resize) -> center crop (padding with
+ * `background` where the image is smaller) -> normalize -> tensor layout. `config` is validated first.
+ */
+export function preprocessImage(
+  image: RawImage,
+  config: PreprocessConfig,
+  opts: PreprocessOptions = {},
+): Omit<PreprocessResult, "source" | "timing"> & { timing: { preprocessMs: number } } {
+  const t0 = performance.now();
+  const cfg = validatePreprocessConfig(config);
+  let img = toRGB(image, cfg.background);
+  const size = targetSize(img.width, img.height, cfg.resize);
+  if (size.width !== img.width || size.height !== img.height) img = resize(img, size.width, size.height);
+  if (cfg.crop) img = centerCrop(img, cfg.crop[1], cfg.crop[0], cfg.background);
+  const tensor = normalizeToTensor(img, cfg.mean, cfg.std, opts.layout ?? "NCHW");
+  return { data: tensor.data, dims: tensor.dims, timing: { preprocessMs: performance.now() - t0 } };
+}
+
+/**
+ * Bytes to model input, the one function the worker and the trainer call. Applies `config` in a fixed order:
+ * sniff -> header -> maxPixels -> decode -> EXIF orient -> to RGB -> resize -> center crop -> normalize -> layout.
+ */
+export async function preprocess(bytes: Uint8Array, config: PreprocessConfig, opts: PreprocessOptions = {}): Promise<PreprocessResult> {
+  const cfg = validatePreprocessConfig(config);
+  const t0 = performance.now();
+  const image = await decodeImage(bytes, { maxPixels: cfg.maxPixels });
+  const t1 = performance.now();
+  const out = preprocessImage(image, cfg, opts);
+  return {
+    data: out.data,
+    dims: out.dims,
+    source: { format: image.format, width: image.width, height: image.height },
+    timing: { decodeMs: t1 - t0, preprocessMs: out.timing.preprocessMs },
+  };
+}

@@ -1,0 +1,29 @@
+// Node adapter: read the decoders' .wasm files from node_modules, compile them, register them.
+import { readFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { codecsRegistered, registerCodecs } from "../codecs/registry.ts";
+
+const require = createRequire(import.meta.url);
+
+function packageDir(name: string): string {
+  return dirname(require.resolve(`${name}/package.json`));
+}
+
+let pending: Promise<void> | null = null;
+
+/** Compile and register the JPEG and PNG decoders. Safe to call many times; the work happens once. */
+export function initCodecs(): Promise<void> {
+  if (codecsRegistered()) return Promise.resolve();
+  pending ??= (async () => {
+    const [jpeg, png] = await Promise.all([
+      readFile(join(packageDir("@jsquash/jpeg"), "codec/dec/mozjpeg_dec.wasm")).then((b) => WebAssembly.compile(b)),
+      readFile(join(packageDir("@jsquash/png"), "codec/pkg/squoosh_png_bg.wasm")).then((b) => WebAssembly.compile(b)),
+    ]);
+    await registerCodecs({ jpeg, png });
+  })().catch((e: unknown) => {
+    pending = null;
+    throw e;
+  });
+  return pending;
+}
