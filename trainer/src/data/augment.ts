@@ -1,0 +1,159 @@
+import * as tf from "@tensorflow/tfjs-core";
+import type { Rng } from "./random.ts";
+
+/**
+ * fastai's aug_transforms(size, min_scale) as batch ops on the cached presized images:
+ *   RandomResizedCropGPU(size, min_scale, ratio=(1,1)) + Flip(p=0.5) + Rotate(10 deg, p=.75)
+ *   + Zoom(1..1.1, p=.75) + Warp(0.2, p=.75), pad_mode reflection, bilinear
+ *   + Brightness(0.2, p=.75) + Contrast(0.2, p=.75) in logit space.
+ * All geometry for one image composes into one projective matrix, applied with tf.image.transform.
+ * This is augmentation, not preprocessing: validation never comes here (it uses shared's preprocess).
+ */
+export interface AugmentOptions {
+  /** Output size (square). */
+  size: number;
+  /** Smallest crop area as a fraction of the image (fastai min_scale). */
+  minScale: number;
+  /** false: only the random-resized crop (no flip, affine, warp or lighting). */
+  full: boolean;
+  maxRotate?: number;
+  maxZoom?: number;
+  maxWarp?: number;
+  maxLighting?: number;
+  pAffine?: number;
+  pLighting?: number;
+}
+
+/** 3x3 row-major homography. */
+export type Mat3 = [number, number, number, number, number, number, number, number, number];
+
+export function matMul(a: Mat3, b: Mat3): Mat3 {
+  const out = new Array<number>(9).fill(0) as Mat3;
+  for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) for (let k = 0; k < 3; k++) out[i * 3 + j] += a[i * 3 + k]! * b[k * 3 + j]!;
+  return out;
+}
+
+export const IDENTITY: Mat3 = [1, 0, 0, 0, 1, 0, 0, 0, 1];
+
+/** The homography taking 4 source points to 4 target points (solves the 8x8 DLT system). */
+export function homographyFromPoints(src: [number, number][], dst: [number, number][]): Mat3 {
+  const A: number[][] = [];
+  const b: number[] = [];
+  for (let i = 0; i < 4; i++) {
+    const [x, y] = src[i]!;
+    const [u, v] = dst[i]!;
+    A.push([x, y, 1, 0, 0, 0, -u * x, -u * y]);
+    b.push(u);
+    A.push([0, 0, 0, x, y, 1, -v * x, -v * y]);
+    b.push(v);
+  }
+  const h = solve(A, b);
+  return [h[0]!, h[1]!, h[2]!, h[3]!, h[4]!, h[5]!, h[6]!, h[7]!, 1];
+}
+
+function solve(A: number[][], b: number[]): number[] {
+  const n = b.length;
+  const M = A.map((row, i) => [...row, b[i]!]);
+  for (let c = 0; c < n; c++) {
+    let p = c;
+    for (let r = c + 1; r < n; r++) if (Math.abs(M[r]![c]!) > Math.abs(M[p]![c]!)) p = r;
+    [M[c], M[p]] = [M[p]!, M[c]!];
+    const piv = M[c]![c]!;
+    if (Math.abs(piv) < 1e-12) throw new Error("homographyFromPoints: degenerate points");
+    for (let r = 0; r < n; r++) {
+      if (r === c) continue;
+      const f = M[r]![c]! / piv;
+      for (let k = c; k <= n; k++) M[r]![k]! -= f * M[c]![k]!;
+    }
+  }
+  return M.map((row, i) => row[n]! / row[i]!);
+}
+
+export interface ImageAug {
+  /** Maps output pixel indices (x, y, 1) to input pixel indices; what tf.image.transform wants. */
+  matrix: Mat3;
+  /** Lighting in logit space: x' = sigmoid(logit(x) * contrast + brightness). */
+  contrast: number;
+  brightness: number;
+}
+
+/**
+ * Draw one image's augmentation. Geometry is built in normalised output coordinates u, v in [-1, 1]:
+ * output index -> (u, v) -> warp -> rotate -> zoom -> flip -> crop box in the input -> input index.
+ */
+export function sampleAugmentation(rng: Rng, inSize: number, opts: AugmentOptions): ImageAug {
+  const { size, minScale, full } = opts;
+  const { maxRotate = 10, maxZoom = 1.1, maxWarp = 0.2, maxLighting = 0.2, pAffine = 0.75, pLighting = 0.75 } = opts;
+  // Random resized crop, square (fastai's aug_transforms uses ratio=(1,1)).
+  const scale = rng.uniform(Math.min(minScale, 1), 1);
+  const side = inSize * Math.sqrt(scale);
+  const x0 = rng.uniform(0, inSize - side);
+  const y0 = rng.uniform(0, inSize - side);
+  // output index i -> u = (2 (i + 0.5) / size) - 1
+  const toNorm: Mat3 = [2 / size, 0, 1 / size - 1, 0, 2 / size, 1 / size - 1, 0, 0, 1];
+  // u' -> input continuous x = x0 + (u' + 1) side / 2, then index = x - 0.5
+  const toInput: Mat3 = [side / 2, 0, x0 + side / 2 - 0.5, 0, side / 2, y0 + side / 2 - 0.5, 0, 0, 1];
+  let geo: Mat3 = IDENTITY;
+  let contrast = 1;
+  let brightness = 0;
+  if (full) {
+    if (rng.bernoulli(0.5)) geo = matMul([-1, 0, 0, 0, 1, 0, 0, 0, 1], geo);
+    if (rng.bernoulli(pAffine)) {
+      const s = 1 / rng.uniform(1, maxZoom);
+      geo = matMul(geo, [s, 0, 0, 0, s, 0, 0, 0, 1]);
+    }
+    if (rng.bernoulli(pAffine)) {
+      const a = (rng.uniform(-maxRotate, maxRotate) * Math.PI) / 180;
+      geo = matMul(geo, [Math.cos(a), -Math.sin(a), 0, Math.sin(a), Math.cos(a), 0, 0, 0, 1]);
+    }
+    if (rng.bernoulli(pAffine)) {
+      const xm = rng.uniform(-maxWarp, maxWarp);
+      const ym = rng.uniform(-maxWarp, maxWarp);
+      // fastai's Warp: move the corners, map the output square onto the warped quad.
+      const src: [number, number][] = [[-1, -1], [-1, 1], [1, -1], [1, 1]];
+      const dst: [number, number][] = [[-1 - ym, -1 - xm], [-1 + ym, 1 + xm], [1 + ym, -1 + xm], [1 - ym, 1 - xm]];
+      geo = matMul(geo, homographyFromPoints(src, dst));
+    }
+    if (rng.bernoulli(pLighting)) {
+      const change = rng.uniform(0.5 * (1 - maxLighting), 0.5 * (1 + maxLighting));
+      brightness = Math.log(change / (1 - change));
+    }
+    if (rng.bernoulli(pLighting)) {
+      const lim = -Math.log(1 - maxLighting);
+      contrast = Math.exp(rng.uniform(-lim, lim));
+    }
+  }
+  const m = matMul(toInput, matMul(geo, toNorm));
+  const k = m[8]!;
+  return { matrix: m.map((v) => v / k) as Mat3, contrast, brightness };
+}
+
+/**
+ * Apply per-image augmentations to a batch of presized images `x` [B, P, P, 3] with values in 0..1,
+ * then normalise with (x - mean) / std. Returns [B, size, size, 3].
+ */
+export function augmentBatch(
+  x: tf.Tensor4D,
+  augs: readonly ImageAug[],
+  size: number,
+  mean: readonly number[],
+  std: readonly number[],
+): tf.Tensor4D {
+  return tf.tidy(() => {
+    // One transform call per image: tfjs-backend-cpu 4.22's Transform kernel returns after the first
+    // image of a batch (the rest come back as fill value), so batched calls are not safe everywhere.
+    const images = tf.split(x, augs.length, 0) as tf.Tensor4D[];
+    let y = tf.concat(
+      images.map((img, i) => tf.image.transform(img, tf.tensor2d([augs[i]!.matrix.slice(0, 8)], [1, 8]), "bilinear", "reflect", 0, [size, size])),
+      0,
+    ) as tf.Tensor4D;
+    if (augs.some((a) => a.contrast !== 1 || a.brightness !== 0)) {
+      const c = tf.tensor4d(augs.map((a) => a.contrast), [augs.length, 1, 1, 1]);
+      const b = tf.tensor4d(augs.map((a) => a.brightness), [augs.length, 1, 1, 1]);
+      const clipped = tf.clipByValue(y, 1e-4, 1 - 1e-4);
+      const logit = tf.log(tf.div(clipped, tf.sub(1, clipped)));
+      y = tf.sigmoid(tf.add(tf.mul(logit, c), b)) as tf.Tensor4D;
+    }
+    return tf.div(tf.sub(y, tf.tensor1d([...mean])), tf.tensor1d([...std])) as tf.Tensor4D;
+  });
+}

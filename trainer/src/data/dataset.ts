@@ -1,0 +1,213 @@
+import * as tf from "@tensorflow/tfjs-core";
+import { decodeImage, ImageError, preprocess } from "@resnet-edge/shared";
+import { readFile } from "node:fs/promises";
+import { augmentBatch, sampleAugmentation } from "./augment.ts";
+import { DataError } from "./errors.ts";
+import type { Item } from "./imagenette.ts";
+import { presizeImage } from "./presize.ts";
+import { prefetch } from "./prefetch.ts";
+import { makeRng } from "./random.ts";
+import { servingPreprocess } from "./serving-preprocess.ts";
+import type { Batch, BatchSource, DataLoaders } from "./types.ts";
+
+/**
+ * An image-classification dataset held in memory the way training wants it:
+ * - train: every image decoded once through shared's decoder and presized through shared's ops, kept as
+ *   bytes [n, presize, presize, 3], so epochs never re-decode JPEGs; batches are augmented on tensors;
+ * - valid: the compressed file bytes, turned into model input by shared's `preprocess` (exactly what the
+ *   edge runs) once per input size and cached as float32.
+ */
+export interface LoadOptions {
+  presize: number;
+  /** Called every ~2% while decoding. */
+  onProgress?: (done: number, total: number, split: "train" | "valid") => void;
+}
+
+export interface LoaderOptions {
+  size: number;
+  bs: number;
+  minScale: number;
+  augment: boolean;
+  seed: number;
+  /** Batches prepared ahead of the training step (default 1). */
+  prefetch?: number;
+}
+
+const READ_CONCURRENCY = 8;
+
+async function readAll(items: readonly Item[], onEach: (bytes: Uint8Array, i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const pending = new Map<number, Promise<Uint8Array>>();
+  const start = (i: number): void => {
+    if (i < items.length) pending.set(i, readFile(items[i]!.path).then((b) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength)));
+  };
+  for (let k = 0; k < READ_CONCURRENCY; k++) start(next++);
+  for (let i = 0; i < items.length; i++) {
+    let bytes: Uint8Array;
+    try {
+      bytes = await pending.get(i)!;
+    } catch (e) {
+      throw new DataError(`cannot read ${items[i]!.path}: ${(e as Error).message}; check the dataset folder`);
+    }
+    pending.delete(i);
+    start(next++);
+    await onEach(bytes, i);
+  }
+}
+
+function wrapImageError(e: unknown, path: string): never {
+  if (e instanceof ImageError) throw new DataError(`${path}: ${e.message} (remove the file or replace it with a readable JPEG/PNG)`, { path, code: e.code });
+  throw e;
+}
+
+export class ImageDataset {
+  private validCache: { size: number; data: Float32Array } | null = null;
+
+  private constructor(
+    readonly classes: string[],
+    readonly presize: number,
+    /** [nTrain, presize, presize, 3] */
+    readonly trainPixels: Uint8Array,
+    readonly trainLabels: Int32Array,
+    readonly validItems: Item[],
+    private readonly validBytes: Uint8Array[],
+    readonly validLabels: Int32Array,
+  ) {}
+
+  get nTrain(): number {
+    return this.trainLabels.length;
+  }
+
+  get nValid(): number {
+    return this.validLabels.length;
+  }
+
+  /** Decode and presize the training images, read the validation bytes. Codecs must be initialised. */
+  static async load(split: { classes: string[]; train: Item[]; valid: Item[] }, opts: LoadOptions): Promise<ImageDataset> {
+    const P = opts.presize;
+    const maxPixels = servingPreprocess(P).maxPixels;
+    const background = servingPreprocess(P).background;
+    const pixels = new Uint8Array(split.train.length * P * P * 3);
+    const step = Math.max(1, Math.floor(split.train.length / 50));
+    await readAll(split.train, async (bytes, i) => {
+      const path = split.train[i]!.path;
+      const decoded = await decodeImage(bytes, { maxPixels }).catch((e: unknown) => wrapImageError(e, path));
+      pixels.set(presizeImage(decoded, P, background).data, i * P * P * 3);
+      if (i % step === 0 || i === split.train.length - 1) opts.onProgress?.(i + 1, split.train.length, "train");
+    });
+    const validBytes: Uint8Array[] = [];
+    await readAll(split.valid, async (bytes) => {
+      validBytes.push(bytes);
+    });
+    opts.onProgress?.(split.valid.length, split.valid.length, "valid");
+    return new ImageDataset(
+      split.classes,
+      P,
+      pixels,
+      Int32Array.from(split.train, (it) => it.label),
+      split.valid,
+      validBytes,
+      Int32Array.from(split.valid, (it) => it.label),
+    );
+  }
+
+  /** Validation inputs at `size`, through shared's preprocess (decode -> resize -> crop -> normalise), cached. */
+  async validTensorData(size: number): Promise<Float32Array> {
+    if (this.validCache?.size === size) return this.validCache.data;
+    this.validCache = null;
+    const cfg = servingPreprocess(size);
+    const per = size * size * 3;
+    const data = new Float32Array(this.nValid * per);
+    for (let i = 0; i < this.nValid; i++) {
+      const out = await preprocess(this.validBytes[i]!, cfg, { layout: "NHWC" }).catch((e: unknown) => wrapImageError(e, this.validItems[i]!.path));
+      data.set(out.data, i * per);
+    }
+    this.validCache = { size, data };
+    return data;
+  }
+
+  loaders(opts: LoaderOptions): DataLoaders {
+    return { train: new TrainSource(this, opts), valid: new ValidSource(this, opts), classes: this.classes, size: opts.size };
+  }
+}
+
+const disposeBatch = (b: Batch): void => {
+  b.x.dispose();
+  b.y.dispose();
+};
+
+/** Shuffled each epoch (seed, epoch), last partial batch dropped (fastai's drop_last on train). */
+class TrainSource implements BatchSource {
+  readonly nItems: number;
+  readonly nBatches: number;
+  private readonly bs: number;
+
+  constructor(
+    private readonly ds: ImageDataset,
+    private readonly opts: LoaderOptions,
+  ) {
+    this.nItems = ds.nTrain;
+    this.bs = Math.min(opts.bs, ds.nTrain);
+    this.nBatches = this.bs === 0 ? 0 : Math.floor(ds.nTrain / this.bs);
+  }
+
+  batches(epoch: number): AsyncIterable<Batch> {
+    return prefetch(this.generate(epoch), this.opts.prefetch ?? 1, disposeBatch);
+  }
+
+  private async *generate(epoch: number): AsyncGenerator<Batch> {
+    const rng = makeRng(this.opts.seed, epoch, 0xa06);
+    const order = rng.shuffle(Array.from({ length: this.nItems }, (_, i) => i));
+    const P = this.ds.presize;
+    const per = P * P * 3;
+    const { mean, std } = servingPreprocess(this.opts.size);
+    for (let b = 0; b < this.nBatches; b++) {
+      const idx = order.slice(b * this.bs, (b + 1) * this.bs);
+      const raw = new Float32Array(idx.length * per);
+      idx.forEach((k, j) => {
+        const src = this.ds.trainPixels.subarray(k * per, (k + 1) * per);
+        for (let t = 0; t < per; t++) raw[j * per + t] = src[t]! / 255;
+      });
+      const augs = idx.map(() =>
+        sampleAugmentation(rng, P, { size: this.opts.size, minScale: this.opts.minScale, full: this.opts.augment }),
+      );
+      const x = tf.tidy(() => augmentBatch(tf.tensor4d(raw, [idx.length, P, P, 3]), augs, this.opts.size, mean, std));
+      const y = tf.tensor1d(Int32Array.from(idx, (k) => this.ds.trainLabels[k]!), "int32");
+      yield { x, y };
+      // Give pending I/O callbacks a turn between batches.
+      await new Promise<void>((r) => setImmediate(r));
+    }
+  }
+}
+
+/** In order, all items (the last batch may be smaller). */
+class ValidSource implements BatchSource {
+  readonly nItems: number;
+  readonly nBatches: number;
+
+  constructor(
+    private readonly ds: ImageDataset,
+    private readonly opts: LoaderOptions,
+  ) {
+    this.nItems = ds.nValid;
+    this.nBatches = Math.ceil(ds.nValid / opts.bs);
+  }
+
+  batches(): AsyncIterable<Batch> {
+    return prefetch(this.generate(), this.opts.prefetch ?? 1, disposeBatch);
+  }
+
+  private async *generate(): AsyncGenerator<Batch> {
+    const size = this.opts.size;
+    const data = await this.ds.validTensorData(size);
+    const per = size * size * 3;
+    for (let b = 0; b < this.nBatches; b++) {
+      const lo = b * this.opts.bs;
+      const hi = Math.min(this.nItems, lo + this.opts.bs);
+      yield {
+        x: tf.tensor4d(data.subarray(lo * per, hi * per), [hi - lo, size, size, 3]),
+        y: tf.tensor1d(this.ds.validLabels.subarray(lo, hi), "int32"),
+      };
+    }
+  }
+}
