@@ -20,10 +20,10 @@
  * `preprocessImage(image, config)` runs steps 7-10 on pixels the caller already decoded.
  * No colour management: ICC profiles are ignored (as Pillow does by default); CMYK uses the naive formula.
  */
-export { ConfigError, ImageError, type ImageErrorCode } from "./errors.ts";
-export { DEFAULT_PREPROCESS, IMAGENET_MEAN, IMAGENET_STD, validatePreprocessConfig, type PreprocessConfig, type ResizeMode } from "./config.ts";
-export { validateManifest, type ModelFile, type ModelManifest, type TensorSpec } from "./manifest.ts";
-export { IMAGENETTE_CLASSES, labelFor, type ClassLabel } from "./vocab.ts";
+export * from "./errors.ts";
+export * from "./config.ts";
+export * from "./manifest.ts";
+export * from "./vocab.ts";
 export { assertRawImage, type DecodedImage, type ImageFormat, type RawImage } from "./image.ts";
 export { sniffFormat } from "./format/sniff.ts";
 export { checkPixelLimit, readImageHeader, type ImageHeader } from "./format/header.ts";
