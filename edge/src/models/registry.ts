@@ -7,7 +7,7 @@
 // - A version that fails (missing object, bad manifest, sha256 mismatch, ORT refusing it) is remembered
 //   and not retried until the pointer is written again; the previous good version keeps serving.
 import type { ModelManifest } from "@resnet-edge/shared";
-import { ModelLoadError, readManifest, readModelFile, readPointer, type Pointer } from "./store.ts";
+import { listModelNames, ModelLoadError, readManifest, readModelFile, readPointer, type Pointer } from "./store.ts";
 
 export interface InferenceResult {
   data: Float32Array;
@@ -86,7 +86,15 @@ export interface RegistryOptions {
 
 export type WaitUntil = (p: Promise<unknown>) => void;
 
-export class ModelRegistry {
+/** What the HTTP layer needs from the registry (route tests substitute a fake without ORT or R2). */
+export interface Models {
+  use<T>(name: string, fn: (model: LoadedModel) => Promise<T>, waitUntil?: WaitUntil): Promise<T>;
+  status(name: string): ModelStatus;
+  manifest(name: string): Promise<ModelManifest>;
+  names(): Promise<string[]>;
+}
+
+export class ModelRegistry implements Models {
   private readonly slots = new Map<string, Slot>();
   private readonly now: () => number;
 
@@ -110,6 +118,11 @@ export class ModelRegistry {
       else slot.inFlight.delete(model);
       if (left <= 0 && slot.retired.has(model)) this.releaseRetired(slot, model);
     }
+  }
+
+  /** Names of the models in the bucket (whether loaded or not). */
+  names(): Promise<string[]> {
+    return listModelNames(this.opts.bucket);
   }
 
   status(name: string): ModelStatus {

@@ -1,0 +1,74 @@
+// The one classification pipeline behind both routes: preprocess -> run -> softmax/top-k.
+import type { ModelManifest, PreprocessConfig } from "@resnet-edge/shared";
+import { ApiError } from "./http/errors.ts";
+import type { SizeMode } from "./http/query.ts";
+import { topK as rank, type Prediction } from "./inference/postprocess.ts";
+import type { LoadedModel } from "./models/registry.ts";
+
+/** The shared package's `preprocess` (injected so route tests can run without wasm codecs). */
+export interface Preprocessed {
+  data: Float32Array;
+  dims: [number, number, number, number];
+  source: { format: string; width: number; height: number };
+  timing: { decodeMs: number; preprocessMs: number };
+}
+export type PreprocessFn = (bytes: Uint8Array, config: PreprocessConfig, opts?: { layout?: "NCHW" }) => Promise<Preprocessed>;
+
+export interface ClassifyOptions {
+  topK: number;
+  size: SizeMode;
+  /** MAX_PIXELS: caps both the decoded image and the tensor fed to the model. */
+  maxPixels: number;
+}
+
+export interface ClassifyResult {
+  predictions: Prediction[];
+  model: { name: string; version: string };
+  input: { format: string; width: number; height: number; tensor: { height: number; width: number } };
+  timing: { decode: number; preprocess: number; inference: number };
+}
+
+/** The edge the model saw in training: the manifest's resize size (shortest side for [h, w]). */
+export function trainingSize(pp: PreprocessConfig): number | null {
+  const s = pp.resize.size;
+  if (Array.isArray(s)) return Math.min(s[0], s[1]);
+  return s > 0 ? s : null;
+}
+
+/**
+ * The preprocessing a request gets. `default`: shortest edge scaled to the training size, aspect
+ * kept, no crop. `native`: the whole image as decoded. Both are capped by MAX_PIXELS.
+ */
+export function requestConfig(manifest: ModelManifest, size: SizeMode, maxPixels: number): PreprocessConfig {
+  const pp = manifest.preprocess;
+  const cap = Math.min(pp.maxPixels, maxPixels);
+  const edge = trainingSize(pp);
+  // `size` is ignored for "none" but must validate as a positive integer.
+  if (size === "native" || edge === null) return { ...pp, resize: { mode: "none", size: edge ?? 1 }, crop: null, maxPixels: cap };
+  return { ...pp, resize: { mode: "shortest-edge", size: edge }, crop: null, maxPixels: cap };
+}
+
+const round = (ms: number) => Math.round(ms * 100) / 100;
+
+export async function classifyImage(model: LoadedModel, bytes: Uint8Array, opts: ClassifyOptions, preprocess: PreprocessFn): Promise<ClassifyResult> {
+  const config = requestConfig(model.manifest, opts.size, opts.maxPixels);
+  const pre = await preprocess(bytes, config, { layout: "NCHW" });
+  const [, , h, w] = pre.dims;
+  if (h * w > opts.maxPixels) {
+    // e.g. a 1x40000 strip scaled to a 224 shortest edge: small to decode, huge as a tensor.
+    throw new ApiError(
+      413,
+      "image_too_large",
+      `the ${pre.source.width}x${pre.source.height} image becomes a ${w}x${h} tensor (${h * w} pixels); the limit is ${opts.maxPixels} (MAX_PIXELS): crop it to a less extreme aspect ratio`,
+    );
+  }
+  const t0 = performance.now();
+  const out = await model.session.run(pre.data, pre.dims);
+  const inference = performance.now() - t0;
+  return {
+    predictions: rank(out.data, model.manifest.classes, opts.topK),
+    model: { name: model.name, version: model.version },
+    input: { format: pre.source.format, width: pre.source.width, height: pre.source.height, tensor: { height: h, width: w } },
+    timing: { decode: round(pre.timing.decodeMs), preprocess: round(pre.timing.preprocessMs), inference: round(inference) },
+  };
+}

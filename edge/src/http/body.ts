@@ -1,0 +1,99 @@
+// Reading image bytes from a request: a raw body (any image content type) or multipart/form-data.
+// The body is read with a hard byte cap, so a missing or lying Content-Length cannot exhaust memory.
+import { ApiError } from "./errors.ts";
+
+export interface ImagePart {
+  /** Field name and file name, for error messages and batch results. */
+  field: string;
+  filename: string | null;
+  bytes: Uint8Array | null;
+  /** Why this part is not usable (e.g. a text field instead of a file). */
+  problem: ApiError | null;
+}
+
+function tooLarge(limit: number, what: string): ApiError {
+  return new ApiError(413, "body_too_large", `${what} exceeds the ${limit}-byte limit (MAX_BODY_BYTES): send a smaller image, or raise MAX_BODY_BYTES in wrangler.toml`);
+}
+
+/** Read the whole body, refusing more than `limit` bytes without buffering past it. */
+export async function readCapped(req: Request, limit: number): Promise<Uint8Array> {
+  const declared = Number(req.headers.get("content-length") ?? NaN);
+  if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit, `the body (${declared} bytes)`);
+  if (!req.body) return new Uint8Array(0);
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > limit) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge(limit, "the body");
+    }
+    chunks.push(value);
+  }
+  if (chunks.length === 1) return chunks[0]!;
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const c of chunks) {
+    out.set(c, offset);
+    offset += c.byteLength;
+  }
+  return out;
+}
+
+function isMultipart(req: Request): boolean {
+  return (req.headers.get("content-type") ?? "").toLowerCase().startsWith("multipart/form-data");
+}
+
+async function parseForm(req: Request, body: Uint8Array): Promise<FormData> {
+  try {
+    return await new Response(body, { headers: { "content-type": req.headers.get("content-type")! } }).formData();
+  } catch (e) {
+    throw new ApiError(400, "bad_multipart", `the multipart/form-data body could not be parsed (${(e as Error).message}): send the image as a file field named "image"`);
+  }
+}
+
+async function toPart(field: string, value: File | string): Promise<ImagePart> {
+  if (typeof value === "string") {
+    return {
+      field,
+      filename: null,
+      bytes: null,
+      problem: new ApiError(400, "not_a_file", `form field "${field}" is text, not a file: upload the image as a file (curl -F ${field}=@photo.jpg)`),
+    };
+  }
+  return { field, filename: value.name || null, bytes: new Uint8Array(await value.arrayBuffer()), problem: null };
+}
+
+const NO_IMAGE = "send the image bytes as the body (Content-Type: image/jpeg or image/png), or multipart/form-data with a file field named \"image\"";
+
+/** One image: the raw body, or the multipart field `image`. */
+export async function readSingleImage(req: Request, limit: number): Promise<Uint8Array> {
+  const body = await readCapped(req, limit);
+  if (!isMultipart(req)) {
+    if (body.byteLength === 0) throw new ApiError(400, "missing_body", `the request has no body: ${NO_IMAGE}`);
+    return body;
+  }
+  const form = await parseForm(req, body);
+  const value = form.get("image");
+  if (value === null) throw new ApiError(400, "missing_image", `the form has no field named "image": ${NO_IMAGE}`);
+  const part = await toPart("image", value);
+  if (part.problem) throw part.problem;
+  return part.bytes!;
+}
+
+/** Every `image` field of a multipart body, in order. */
+export async function readBatchImages(req: Request, limit: number, maxImages: number): Promise<ImagePart[]> {
+  if (!isMultipart(req)) {
+    throw new ApiError(415, "multipart_required", `a batch must be multipart/form-data with one file field named "image" per image (curl -F image=@a.jpg -F image=@b.png)`);
+  }
+  const form = await parseForm(req, await readCapped(req, limit));
+  const values = form.getAll("image");
+  if (values.length === 0) throw new ApiError(400, "missing_image", `the form has no fields named "image": add one file field named "image" per image`);
+  if (values.length > maxImages) {
+    throw new ApiError(413, "batch_too_large", `the batch has ${values.length} images; the limit is ${maxImages} (MAX_BATCH): split it into several requests`);
+  }
+  return Promise.all(values.map((v) => toPart("image", v)));
+}

@@ -1,0 +1,47 @@
+// Query parameters of the classify routes. A bad value is a 422 naming the parameter and what is allowed.
+import { isValidModelName } from "../models/store.ts";
+import { ApiError } from "./errors.ts";
+
+export type SizeMode = "default" | "native";
+
+export interface ClassifyQuery {
+  /** Undefined: 5, or the class count if smaller. Checked against the model's classes later. */
+  topK: number | undefined;
+  model: string;
+  size: SizeMode;
+}
+
+const KNOWN = ["top_k", "model", "size"];
+
+function invalid(param: string, message: string): ApiError {
+  return new ApiError(422, "invalid_query", `query parameter ${param}: ${message}`);
+}
+
+export function parseClassifyQuery(url: URL, defaultModel: string): ClassifyQuery {
+  for (const key of url.searchParams.keys()) {
+    if (!KNOWN.includes(key)) throw invalid(key, `unknown parameter (allowed: ${KNOWN.join(", ")})`);
+  }
+  for (const key of KNOWN) {
+    if (url.searchParams.getAll(key).length > 1) throw invalid(key, "given more than once");
+  }
+  const rawTopK = url.searchParams.get("top_k");
+  let topK: number | undefined;
+  if (rawTopK !== null) {
+    if (!/^\d+$/.test(rawTopK) || Number(rawTopK) < 1) throw invalid("top_k", `must be a positive integer, got ${JSON.stringify(rawTopK)}`);
+    topK = Number(rawTopK);
+  }
+  const model = url.searchParams.get("model") ?? defaultModel;
+  if (!isValidModelName(model)) throw invalid("model", `${JSON.stringify(model)} is not a model name (lowercase letters, digits, '.', '_', '-'); GET /v1/models lists them`);
+  const rawSize = url.searchParams.get("size");
+  if (rawSize !== null && rawSize !== "native" && rawSize !== "default") {
+    throw invalid("size", `must be "native" (whole image, capped by MAX_PIXELS) or "default" (shortest edge scaled to the training size), got ${JSON.stringify(rawSize)}`);
+  }
+  return { topK, model, size: (rawSize as SizeMode | null) ?? "default" };
+}
+
+/** Resolve top_k against the model's class count. */
+export function resolveTopK(topK: number | undefined, classCount: number): number {
+  if (topK === undefined) return Math.min(5, classCount);
+  if (topK > classCount) throw invalid("top_k", `must be at most ${classCount} (the model's class count), got ${topK}`);
+  return topK;
+}

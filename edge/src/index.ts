@@ -1,0 +1,35 @@
+// The Cloudflare Worker entry. Builds the real dependencies once per isolate: the R2-backed model
+// registry with onnxruntime-web sessions, and the shared preprocessing with its wasm codecs.
+//
+// wrangler turns the `.wasm` import into a compiled WebAssembly.Module (workerd cannot compile wasm
+// from bytes); inference/ort.ts is the only file that uses the onnxruntime-web API.
+import ortWasm from "onnxruntime-web/ort-wasm-simd-threaded.wasm";
+import { preprocess } from "@resnet-edge/shared";
+import { initCodecs } from "@resnet-edge/shared/workerd";
+import { createApp } from "./app.ts";
+import type { AppDeps } from "./deps.ts";
+import type { Env } from "./env.ts";
+import { createSession, initOrt } from "./inference/ort.ts";
+import { parseLimits } from "./limits.ts";
+import { ModelRegistry } from "./models/registry.ts";
+
+let deps: Promise<AppDeps> | undefined;
+
+async function buildDeps(env: Env): Promise<AppDeps> {
+  const limits = parseLimits(env as unknown as Record<string, unknown>);
+  await Promise.all([initOrt(ortWasm), initCodecs()]);
+  const models = new ModelRegistry({
+    bucket: env.MODELS,
+    pollSeconds: limits.pollSeconds,
+    createSession: (onnx) => createSession(onnx),
+  });
+  return { models, preprocess, limits };
+}
+
+export default createApp((env) => {
+  deps ??= buildDeps(env).catch((e) => {
+    deps = undefined; // let the next request try again
+    throw e;
+  });
+  return deps;
+});

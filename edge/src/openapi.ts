@@ -1,0 +1,168 @@
+// The API description served at GET /v1/openapi.json. Limits are filled in from the running config.
+import type { Limits } from "./limits.ts";
+
+const error = (description: string) => ({
+  description,
+  content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
+});
+
+const queryParams = [
+  {
+    name: "top_k",
+    in: "query",
+    description: "How many classes to return, highest score first. Default 5 (or the class count if smaller); at most the class count.",
+    schema: { type: "integer", minimum: 1 },
+  },
+  { name: "model", in: "query", description: "Model name; default the worker's DEFAULT_MODEL. GET /v1/models lists them.", schema: { type: "string" } },
+  {
+    name: "size",
+    in: "query",
+    description:
+      "How the image reaches the net. `default`: shortest edge scaled to the model's training size, aspect ratio kept, no crop. `native`: the whole decoded image, only capped by MAX_PIXELS.",
+    schema: { type: "string", enum: ["default", "native"], default: "default" },
+  },
+];
+
+export function openapiDocument(limits: Limits): Record<string, unknown> {
+  const imageBody = {
+    required: true,
+    content: {
+      "image/jpeg": { schema: { type: "string", format: "binary" } },
+      "image/png": { schema: { type: "string", format: "binary" } },
+      "application/octet-stream": { schema: { type: "string", format: "binary" } },
+      "multipart/form-data": {
+        schema: { type: "object", required: ["image"], properties: { image: { type: "string", format: "binary" } } },
+      },
+    },
+  };
+  const classifyErrors = {
+    "400": error("Missing body, empty or undecodable image, bad multipart body."),
+    "413": error(`Body over MAX_BODY_BYTES (${limits.maxBodyBytes}), or image/tensor over MAX_PIXELS (${limits.maxPixels}) pixels.`),
+    "415": error("Unsupported image format (supported: image/jpeg, image/png) or variant (e.g. 12-bit JPEG)."),
+    "422": error("Bad query parameter value."),
+    "404": error("Unknown model name."),
+    "503": error("The model is not loaded (missing or corrupt in R2); the message says why."),
+  };
+  return {
+    openapi: "3.1.0",
+    info: {
+      title: "resnet-edge",
+      version: "1",
+      description:
+        "Image classification with a fully convolutional ResNet on Cloudflare Workers (onnxruntime-web wasm). Every error is JSON {error: {code, message}}.",
+    },
+    paths: {
+      "/v1/classify": {
+        post: {
+          summary: "Classify one image of any size",
+          parameters: queryParams,
+          requestBody: imageBody,
+          responses: {
+            "200": { description: "Top-k predictions", content: { "application/json": { schema: { $ref: "#/components/schemas/Classification" } } } },
+            ...classifyErrors,
+          },
+        },
+      },
+      "/v1/classify/batch": {
+        post: {
+          summary: `Classify up to ${limits.maxBatch} images (MAX_BATCH) in one multipart request`,
+          description: "One file field named `image` per image. Results come back in order; a bad image gets an error entry and the rest still succeed.",
+          parameters: queryParams,
+          requestBody: {
+            required: true,
+            content: {
+              "multipart/form-data": {
+                schema: { type: "object", required: ["image"], properties: { image: { type: "array", items: { type: "string", format: "binary" } } } },
+              },
+            },
+          },
+          responses: {
+            "200": { description: "One result per image", content: { "application/json": { schema: { $ref: "#/components/schemas/BatchResult" } } } },
+            ...classifyErrors,
+            "413": error(`More than MAX_BATCH (${limits.maxBatch}) images, or body over MAX_BODY_BYTES (${limits.maxBodyBytes}).`),
+            "415": error("The body is not multipart/form-data."),
+          },
+        },
+      },
+      "/v1/models": {
+        get: {
+          summary: "List models in the bucket with their load status",
+          responses: { "200": { description: "Models", content: { "application/json": { schema: { type: "object" } } } } },
+        },
+      },
+      "/v1/models/{name}": {
+        get: {
+          summary: "The model's manifest (classes, preprocessing, metrics, version) and load status",
+          parameters: [{ name: "name", in: "path", required: true, schema: { type: "string" } }],
+          responses: { "200": { description: "Manifest", content: { "application/json": { schema: { type: "object" } } } }, "404": error("Unknown model."), "503": error("Manifest unreadable.") },
+        },
+      },
+      "/v1/openapi.json": { get: { summary: "This document", responses: { "200": { description: "OpenAPI 3.1" } } } },
+      "/healthz": { get: { summary: "Liveness: the isolate answers", responses: { "200": { description: "ok" } } } },
+      "/readyz": {
+        get: {
+          summary: "Readiness: the default model is loaded (loads it if needed)",
+          responses: { "200": { description: "ready" }, "503": error("No model loaded, with the reason.") },
+        },
+      },
+    },
+    components: {
+      schemas: {
+        Error: {
+          type: "object",
+          required: ["error"],
+          properties: { error: { type: "object", required: ["code", "message"], properties: { code: { type: "string" }, message: { type: "string" } } } },
+        },
+        Prediction: {
+          type: "object",
+          properties: { label: { type: "string" }, wnid: { type: "string" }, score: { type: "number", description: "softmax probability" } },
+        },
+        Input: {
+          type: "object",
+          properties: {
+            format: { type: "string" },
+            width: { type: "integer", description: "decoded image width (after EXIF orientation)" },
+            height: { type: "integer" },
+            tensor: { type: "object", properties: { height: { type: "integer" }, width: { type: "integer" } } },
+          },
+        },
+        Timing: {
+          type: "object",
+          description: "Milliseconds. On Cloudflare the clock only advances on I/O, so these read 0 there.",
+          properties: { decode: { type: "number" }, preprocess: { type: "number" }, inference: { type: "number" } },
+        },
+        Classification: {
+          type: "object",
+          properties: {
+            predictions: { type: "array", items: { $ref: "#/components/schemas/Prediction" } },
+            model: { type: "object", properties: { name: { type: "string" }, version: { type: "string" } } },
+            input: { $ref: "#/components/schemas/Input" },
+            timing: { $ref: "#/components/schemas/Timing" },
+          },
+        },
+        BatchResult: {
+          type: "object",
+          properties: {
+            model: { type: "object", properties: { name: { type: "string" }, version: { type: "string" } } },
+            results: {
+              type: "array",
+              items: {
+                type: "object",
+                description: "status 200 with predictions/input/timing, or the image's error status with error {code, message}",
+                properties: {
+                  index: { type: "integer" },
+                  filename: { type: ["string", "null"] },
+                  status: { type: "integer" },
+                  predictions: { type: "array", items: { $ref: "#/components/schemas/Prediction" } },
+                  input: { $ref: "#/components/schemas/Input" },
+                  timing: { $ref: "#/components/schemas/Timing" },
+                  error: { type: "object", properties: { code: { type: "string" }, message: { type: "string" } } },
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+  };
+}

@@ -1,0 +1,18 @@
+import { Hono } from "hono";
+import type { AppEnv } from "../app.ts";
+import { waitUntilOf } from "./wait-until.ts";
+
+export function healthRoutes(): Hono<AppEnv> {
+  const r = new Hono<AppEnv>();
+  // Liveness: the isolate answers. Touches neither R2 nor the model.
+  r.get("/healthz", (c) => c.json({ status: "ok" }));
+  // Readiness: the default model is loaded (loading it if needed), else 503 with the reason.
+  r.get("/readyz", async (c) => {
+    const { models, limits } = c.get("deps");
+    const name = limits.defaultModel;
+    const version = await models.use(name, async (m) => m.version, waitUntilOf(c));
+    const status = models.status(name);
+    return c.json({ status: "ready", model: { name, version }, loading: status.loading, lastError: status.lastError });
+  });
+  return r;
+}

@@ -1,0 +1,108 @@
+// Pure pieces of the worker: the run() mutex, softmax/top-k, vars parsing, query parsing.
+import { describe, expect, it } from "vitest";
+import { parseClassifyQuery, resolveTopK } from "../../edge/src/http/query.ts";
+import { ApiError } from "../../edge/src/http/errors.ts";
+import { createMutex } from "../../edge/src/inference/mutex.ts";
+import { softmax, topK } from "../../edge/src/inference/postprocess.ts";
+import { DEFAULT_LIMITS, LimitsError, parseLimits } from "../../edge/src/limits.ts";
+import { IMAGENETTE_CLASSES } from "@resnet-edge/shared";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe("createMutex", () => {
+  it("never runs two tasks at once and keeps queue order", async () => {
+    const m = createMutex();
+    let running = 0;
+    let maxRunning = 0;
+    const order: number[] = [];
+    const tasks = [30, 5, 20, 0, 10].map((ms, i) =>
+      m.run(async () => {
+        running++;
+        maxRunning = Math.max(maxRunning, running);
+        await sleep(ms);
+        order.push(i);
+        running--;
+        return i * 2;
+      }),
+    );
+    expect(await Promise.all(tasks)).toEqual([0, 2, 4, 6, 8]);
+    expect(order).toEqual([0, 1, 2, 3, 4]);
+    expect(maxRunning).toBe(1);
+    expect(m.pending).toBe(0);
+  });
+
+  it("keeps going after a task fails", async () => {
+    const m = createMutex();
+    const failed = m.run(async () => {
+      throw new Error("boom");
+    });
+    const next = m.run(async () => "ok");
+    await expect(failed).rejects.toThrow("boom");
+    expect(await next).toBe("ok");
+  });
+});
+
+describe("softmax / topK", () => {
+  it("gives probabilities that sum to 1 and survive huge logits", () => {
+    const p = softmax([1000, 1001, 999]);
+    expect(p.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 12);
+    expect(p[1]).toBeGreaterThan(p[0]!);
+    expect(Math.log(p[1]! / p[0]!)).toBeCloseTo(1, 9);
+  });
+
+  it("returns the k best classes in descending order with their labels", () => {
+    const logits = [0.1, 3, -2, 0.5, 2.9, 0, 0, 0, 0, 1];
+    const top = topK(logits, IMAGENETTE_CLASSES, 3);
+    expect(top.map((p) => p.wnid)).toEqual([IMAGENETTE_CLASSES[1]!.wnid, IMAGENETTE_CLASSES[4]!.wnid, IMAGENETTE_CLASSES[9]!.wnid]);
+    expect(top[0]!.label).toBe("English springer");
+    expect(top[0]!.score).toBeGreaterThan(top[1]!.score);
+  });
+
+  it("refuses logits that do not match the class list", () => {
+    expect(() => topK([1, 2, 3], IMAGENETTE_CLASSES, 1)).toThrow(/3 logits but its manifest lists 10 classes/);
+  });
+});
+
+describe("parseLimits", () => {
+  it("uses defaults for missing vars and parses set ones", () => {
+    expect(parseLimits({})).toEqual(DEFAULT_LIMITS);
+    const l = parseLimits({ MAX_PIXELS: "1_000_000", MAX_BATCH: "3", MODEL_POLL_SECONDS: "0", DEFAULT_MODEL: "tiny-fcn" });
+    expect(l).toMatchObject({ maxPixels: 1_000_000, maxBatch: 3, pollSeconds: 0, defaultModel: "tiny-fcn" });
+  });
+
+  it("names the var and the fix when a value is wrong", () => {
+    expect(() => parseLimits({ MAX_BODY_BYTES: "ten" })).toThrow(LimitsError);
+    expect(() => parseLimits({ MAX_BATCH: "0" })).toThrow(/MAX_BATCH="0" is not an integer >= 1: fix it in wrangler.toml/);
+  });
+});
+
+describe("parseClassifyQuery", () => {
+  const q = (s: string) => parseClassifyQuery(new URL(`http://x/v1/classify${s}`), "tiny-fcn");
+  const code = (f: () => unknown) => {
+    try {
+      f();
+    } catch (e) {
+      return [(e as ApiError).status, (e as ApiError).code];
+    }
+    return null;
+  };
+
+  it("defaults", () => {
+    expect(q("")).toEqual({ topK: undefined, model: "tiny-fcn", size: "default" });
+    expect(q("?top_k=3&model=other&size=native")).toEqual({ topK: 3, model: "other", size: "native" });
+  });
+
+  it.each(["?top_k=0", "?top_k=-1", "?top_k=2.5", "?top_k=abc", "?size=huge", "?model=Bad%20Name", "?colour=red", "?top_k=1&top_k=2"])(
+    "%s is a 422",
+    (s) => {
+      expect(code(() => q(s))).toEqual([422, "invalid_query"]);
+    },
+  );
+
+  it("checks top_k against the class count", () => {
+    expect(resolveTopK(undefined, 10)).toBe(5);
+    expect(resolveTopK(undefined, 3)).toBe(3);
+    expect(resolveTopK(10, 10)).toBe(10);
+    expect(code(() => resolveTopK(11, 10))).toEqual([422, "invalid_query"]);
+  });
+});
