@@ -55,6 +55,8 @@ export interface TrainConfig {
   /** Progressive resizing after the first stage, e.g. "128:2:1e-3" (size:epochs[:lr]); empty = none. */
   stages: Stage[];
   backend: BackendChoice;
+  /** wasm backend: XNNPACK threads (1 on a shared machine). */
+  threads: number;
   seed: number;
 }
 
@@ -85,6 +87,7 @@ export const DEFAULT_CONFIG: Readonly<TrainConfig> = Object.freeze({
   noisy: null,
   stages: [],
   backend: "auto",
+  threads: 1,
   seed: 42,
 });
 
@@ -122,6 +125,7 @@ export const CONFIG_FIELDS: { readonly [K in keyof TrainConfig]: FieldSpec } = {
   noisy: { kind: "noise", nullable: true, help: "noisy_imagenette.csv label noise %: 0|1|5|25|50" },
   stages: { kind: "stages", help: "progressive resizing after the first stage: size:epochs[:lr],..." },
   backend: { kind: "backend", help: `compute backend: ${BACKENDS.join("|")}` },
+  threads: { kind: "int", min: 1, max: 64, help: "wasm backend threads" },
   seed: { kind: "int", min: 0, help: "random seed (shuffling, augmentation, init)" },
 };
 
@@ -218,7 +222,7 @@ export function resolveConfig(opts: { preset?: string | null; overrides?: Partia
   let preset: Partial<TrainConfig> = {};
   if (opts.preset) {
     if (!(opts.preset in PRESETS)) {
-      throw new ConfigError("preset", `unknown preset ${JSON.stringify(opts.preset)}; choose one of ${Object.keys(PRESETS).join(", ")}`);
+      throw new ConfigError("--preset", `unknown preset ${JSON.stringify(opts.preset)}; choose one of ${Object.keys(PRESETS).join(", ")}`);
     }
     preset = validatePartialConfig(PRESETS[opts.preset as PresetName].config, `preset ${opts.preset}`);
   }

@@ -1,0 +1,225 @@
+import { ConfigError, ImageError } from "@resnet-edge/shared";
+import { pathToFileURL } from "node:url";
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { closest, CONFIG_FIELDS, CONFIG_KEYS, parseStages, resolveConfig, DEFAULT_CONFIG, type TrainConfig } from "./config.ts";
+import { DataError } from "./data/errors.ts";
+import { checkpointPath } from "./learner/run-training.ts";
+import type { RunIO } from "./learner/setup.ts";
+import { PRESETS } from "./presets.ts";
+
+/**
+ * `trainer <command> [flags]`: argument parsing, printing and exit codes only; the work is done by plain
+ * functions (runTraining, runLrFind, runEval) that tests call directly.
+ * Exit codes: 0 ok; 1 a user mistake (bad flag, missing data, wrong layout: one line, no stack);
+ * 2 a bug (message and stack).
+ */
+export class UsageError extends Error {
+  override readonly name = "UsageError";
+}
+
+interface Command {
+  summary: string;
+  /** Extra flags beyond the config keys. */
+  flags: ParseArgsConfig["options"];
+  /** Whether the config keys are accepted as flags. */
+  configFlags: boolean;
+  run(values: Record<string, unknown>, io: RunIO): Promise<void>;
+}
+
+const kebab = (key: string): string => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+const camel = (flag: string): string => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+
+/** Config keys as string-valued flags (booleans also get --no-<flag>). */
+function configFlagOptions(): NonNullable<ParseArgsConfig["options"]> {
+  const out: NonNullable<ParseArgsConfig["options"]> = {};
+  for (const key of CONFIG_KEYS) {
+    if (CONFIG_FIELDS[key].kind === "boolean") {
+      out[kebab(key)] = { type: "boolean" };
+      out[`no-${kebab(key)}`] = { type: "boolean" };
+    } else out[kebab(key)] = { type: "string" };
+  }
+  return out;
+}
+
+/** Turn string flag values into typed config overrides; ConfigError names the flag. */
+export function flagsToOverrides(values: Record<string, unknown>): Partial<TrainConfig> {
+  const out: Record<string, unknown> = {};
+  for (const key of CONFIG_KEYS) {
+    const spec = CONFIG_FIELDS[key];
+    const flag = `--${kebab(key)}`;
+    if (spec.kind === "boolean") {
+      if (values[kebab(key)] === true) out[key] = true;
+      if (values[`no-${kebab(key)}`] === true) out[key] = false;
+      continue;
+    }
+    const raw = values[kebab(key)];
+    if (raw === undefined) continue;
+    const text = String(raw);
+    if (spec.nullable && (text === "none" || text === "null")) {
+      out[key] = null;
+      continue;
+    }
+    switch (spec.kind) {
+      case "int":
+      case "number":
+      case "noise": {
+        const n = Number(text);
+        if (text.trim() === "" || !Number.isFinite(n)) throw new ConfigError(flag, `expects a number, got ${JSON.stringify(text)}`);
+        if (spec.kind !== "number" && !Number.isInteger(n)) throw new ConfigError(flag, `expects an integer, got ${JSON.stringify(text)}`);
+        out[key] = n;
+        break;
+      }
+      case "stages":
+        out[key] = parseStages(text, Number(values.lr ?? DEFAULT_CONFIG.lr), flag);
+        break;
+      default:
+        out[key] = text;
+    }
+  }
+  return out as Partial<TrainConfig>;
+}
+
+function configFrom(values: Record<string, unknown>): TrainConfig {
+  const preset = typeof values.preset === "string" ? values.preset : null;
+  try {
+    return resolveConfig({ preset, overrides: flagsToOverrides(values) });
+  } catch (e) {
+    // Name flags the way the user typed them: "flags.size: ..." -> "--size: ...".
+    if (e instanceof ConfigError && e.path.startsWith("flags.")) {
+      throw new ConfigError(`--${kebab(e.path.slice(6).split(/[.[]/)[0]!)}`, e.message.slice(e.path.length + 2));
+    }
+    throw e;
+  }
+}
+
+const COMMANDS: Record<string, Command> = {
+  run: {
+    summary: "train a model: trainer run --preset resnet18 --data <dir> --epochs 5 --out runs/<name>",
+    flags: { preset: { type: "string" }, resume: { type: "boolean" } },
+    configFlags: true,
+    async run(values, io) {
+      const config = configFrom(values);
+      const { runTraining } = await import("./learner/run-training.ts");
+      const result = await runTraining(config, { resume: values.resume === true, io });
+      const f = result.final;
+      io.write(`checkpoint: ${result.checkpoint}${f ? `  (valid_loss ${f.validLoss.toFixed(4)}, accuracy ${f.accuracy.toFixed(4)})` : ""}`);
+    },
+  },
+  "lr-find": {
+    summary: "plot loss against learning rate and suggest one: trainer lr-find --preset resnet18 --data <dir>",
+    flags: { preset: { type: "string" }, "num-it": { type: "string" }, "start-lr": { type: "string" }, "end-lr": { type: "string" } },
+    configFlags: true,
+    async run(values, io) {
+      const config = configFrom(values);
+      const num = (flag: string): number | undefined => {
+        if (values[flag] === undefined) return undefined;
+        const n = Number(values[flag]);
+        if (!(n > 0)) throw new ConfigError(`--${flag}`, `expects a positive number, got ${JSON.stringify(values[flag])}`);
+        return n;
+      };
+      const { runLrFind } = await import("./learner/run-lr-find.ts");
+      const numIt = num("num-it");
+      const startLr = num("start-lr");
+      const endLr = num("end-lr");
+      await runLrFind(config, {
+        io,
+        find: { ...(numIt ? { numIt: Math.round(numIt) } : {}), ...(startLr ? { startLr } : {}), ...(endLr ? { endLr } : {}) },
+      });
+    },
+  },
+  eval: {
+    summary: "validation loss and accuracy of a checkpoint: trainer eval --out runs/<name> [--data <dir>] [--size N]",
+    flags: {
+      out: { type: "string" },
+      checkpoint: { type: "string" },
+      data: { type: "string" },
+      size: { type: "string" },
+      "valid-limit": { type: "string" },
+      limit: { type: "string" },
+      backend: { type: "string" },
+      threads: { type: "string" },
+      bs: { type: "string" },
+    },
+    configFlags: false,
+    async run(values, io) {
+      const path = typeof values.checkpoint === "string" ? values.checkpoint : typeof values.out === "string" ? checkpointPath(values.out) : null;
+      if (!path) throw new UsageError("trainer eval needs --out <run folder> or --checkpoint <file>");
+      const overrides = flagsToOverrides(values);
+      const { runEval } = await import("./learner/run-eval.ts");
+      await runEval(path, overrides, { io });
+    },
+  },
+  // `export` (checkpoint -> model.onnx + manifest.json) is wired here by the exporter's owner:
+  // add an entry { summary, flags, configFlags: false, run } that calls trainer/src/export.
+};
+
+function usage(): string {
+  const cmds = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(8)} ${c.summary}`);
+  const flags = CONFIG_KEYS.map((k) => `  --${kebab(k).padEnd(16)} ${CONFIG_FIELDS[k].help} (default ${JSON.stringify(DEFAULT_CONFIG[k])})`);
+  const presets = Object.entries(PRESETS).map(([n, p]) => `  ${n.padEnd(10)} ${p.summary}`);
+  return ["usage: trainer <command> [flags]", "", "commands:", ...cmds, "", "presets (--preset):", ...presets, "", "flags (run, lr-find):", ...flags].join("\n");
+}
+
+function parse(command: Command, args: string[]): Record<string, unknown> {
+  const options = { ...(command.configFlags ? configFlagOptions() : {}), ...command.flags, help: { type: "boolean" as const } };
+  try {
+    return parseArgs({ args, options, strict: true, allowPositionals: false }).values as Record<string, unknown>;
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    const unknown = /Unknown option '(-{1,2}[^']+)'/.exec(err.message)?.[1];
+    if (unknown) {
+      const hint = closest(unknown.replace(/^-+/, ""), Object.keys(options));
+      throw new UsageError(`unknown flag ${unknown}${hint ? ` (did you mean --${hint}?)` : ""}; see trainer --help`);
+    }
+    const missing = /Option '(?:-\w, )?(--[^ ]+) <value>' argument missing/.exec(err.message)?.[1];
+    if (missing) throw new UsageError(`${missing} needs a value, e.g. ${missing} ${valueExample(camel(missing.slice(2)))}`);
+    const positional = /Unexpected argument '([^']+)'/.exec(err.message)?.[1];
+    if (positional) throw new UsageError(`unexpected argument ${JSON.stringify(positional)}: flags take the form --name value; see trainer --help`);
+    const boolWithValue = /Option '(--[^']+)' does not take an argument/.exec(err.message)?.[1];
+    if (boolWithValue) throw new UsageError(`${boolWithValue} is a switch and takes no value; use ${boolWithValue} or --no-${boolWithValue.slice(2)}`);
+    throw new UsageError(`${err.message}; see trainer --help`);
+  }
+}
+
+function valueExample(key: string): string {
+  const v = (DEFAULT_CONFIG as unknown as Record<string, unknown>)[key];
+  return v === undefined || v === null ? "<value>" : String(v);
+}
+
+function isUserError(e: unknown): e is Error {
+  return e instanceof UsageError || e instanceof ConfigError || e instanceof DataError || e instanceof ImageError;
+}
+
+/** Run the CLI; returns the exit code. */
+export async function main(argv: string[], io: RunIO = { log: (l) => process.stderr.write(`${l}\n`), write: (l) => process.stdout.write(`${l}\n`) }): Promise<number> {
+  try {
+    const [name, ...rest] = argv;
+    if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+      io.write(usage());
+      return name === undefined ? 1 : 0;
+    }
+    const command = COMMANDS[name];
+    if (!command) {
+      const hint = closest(name, Object.keys(COMMANDS));
+      throw new UsageError(`unknown command ${JSON.stringify(name)}${hint ? ` (did you mean ${hint}?)` : ""}; commands: ${Object.keys(COMMANDS).join(", ")}`);
+    }
+    const values = parse(command, rest);
+    if (values.help) {
+      io.write(usage());
+      return 0;
+    }
+    await command.run(values, io);
+    return 0;
+  } catch (e) {
+    if (isUserError(e)) {
+      io.log(`error: ${e.message.replace(/\s*\n\s*/g, " ")}`);
+      return 1;
+    }
+    io.log(`internal error (a bug, please report it with this trace):\n${(e as Error)?.stack ?? String(e)}`);
+    return 2;
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  process.exitCode = await main(process.argv.slice(2));
+}

@@ -1,0 +1,38 @@
+import type { TrainConfig } from "../../config.ts";
+import { saveCheckpoint } from "../checkpoint.ts";
+import type { Callback, EpochRecord } from "../events.ts";
+import type { Learner } from "../learner.ts";
+
+export interface SaveCheckpointOptions {
+  path: string;
+  learner: Learner;
+  config: TrainConfig | null;
+  stage: number;
+  nStages: number;
+  /** Epoch records of earlier stages, so the checkpoint carries the whole run's metrics. */
+  previous: EpochRecord[];
+}
+
+/**
+ * After every epoch, write weights + optimiser state + (stage, epoch, schedule position) + config +
+ * metrics, replacing the previous checkpoint atomically. An interrupted run loses at most one epoch.
+ */
+export function saveCheckpointEachEpoch(opts: SaveCheckpointOptions): Callback {
+  const records: EpochRecord[] = [];
+  return {
+    name: "save-checkpoint",
+    order: 50,
+    async afterEpoch(e) {
+      records.push(e.record);
+      const last = e.epoch + 1 === e.nEpochs;
+      await saveCheckpoint(opts.path, {
+        model: opts.learner.model,
+        opt: opts.learner.opt,
+        classes: opts.learner.dls.classes,
+        config: opts.config,
+        progress: { stage: opts.stage, epoch: e.epoch + 1, nEpochs: e.nEpochs, pos: e.pos, done: last && opts.stage === opts.nStages - 1 },
+        metrics: [...opts.previous, ...records],
+      });
+    },
+  };
+}
