@@ -1,5 +1,5 @@
 // The one classification pipeline behind both routes: preprocess -> run -> softmax/top-k.
-import type { ModelManifest, PreprocessConfig } from "@resnet-edge/shared";
+import { readImageHeader, targetSize, type ModelManifest, type PreprocessConfig } from "@resnet-edge/shared";
 import { ApiError } from "./http/errors.ts";
 import type { SizeMode } from "./http/query.ts";
 import { topK as rank, type Prediction } from "./inference/postprocess.ts";
@@ -52,16 +52,26 @@ const round = (ms: number) => Math.round(ms * 100) / 100;
 
 export async function classifyImage(model: LoadedModel, bytes: Uint8Array, opts: ClassifyOptions, preprocess: PreprocessFn): Promise<ClassifyResult> {
   const config = requestConfig(model.manifest, opts.size, opts.maxPixels);
-  const pre = await preprocess(bytes, config, { layout: "NCHW" });
-  const [, , h, w] = pre.dims;
-  if (h * w > opts.maxPixels) {
-    // e.g. a 1x40000 strip scaled to a 224 shortest edge: small to decode, huge as a tensor.
+  // The header alone gives the tensor size; refuse before any pixel is allocated. A 1x40000 strip is
+  // small to decode but scaled to a 224 shortest edge it becomes a 224x8960000 tensor.
+  const header = readImageHeader(bytes);
+  if (header.width * header.height > config.maxPixels) {
     throw new ApiError(
       413,
       "image_too_large",
-      `the ${pre.source.width}x${pre.source.height} image becomes a ${w}x${h} tensor (${h * w} pixels); the limit is ${opts.maxPixels} (MAX_PIXELS): crop it to a less extreme aspect ratio`,
+      `the image is ${header.width}x${header.height} (${header.width * header.height} pixels); this worker accepts at most ${config.maxPixels} pixels (MAX_PIXELS): resize it and send it again`,
     );
   }
+  const t = targetSize(header.width, header.height, config.resize);
+  if (t.width * t.height > opts.maxPixels) {
+    throw new ApiError(
+      413,
+      "image_too_large",
+      `the ${header.width}x${header.height} image becomes a ${t.width}x${t.height} tensor (${t.width * t.height} pixels); the limit is ${opts.maxPixels} (MAX_PIXELS): crop it to a less extreme aspect ratio or send it smaller`,
+    );
+  }
+  const pre = await preprocess(bytes, config, { layout: "NCHW" });
+  const [, , h, w] = pre.dims;
   const t0 = performance.now();
   const out = await model.session.run(pre.data, pre.dims);
   const inference = performance.now() - t0;

@@ -7,7 +7,7 @@
 // - A version that fails (missing object, bad manifest, sha256 mismatch, ORT refusing it) is remembered
 //   and not retried until the pointer is written again; the previous good version keeps serving.
 import type { ModelManifest } from "@resnet-edge/shared";
-import { listModelNames, ModelLoadError, readManifest, readModelFile, readPointer, type Pointer } from "./store.ts";
+import { listModelNames, type ModelBucket, ModelLoadError, readManifest, readModelFile, readPointer, type Pointer } from "./store.ts";
 
 export interface InferenceResult {
   data: Float32Array;
@@ -78,7 +78,7 @@ interface Slot {
 }
 
 export interface RegistryOptions {
-  bucket: R2Bucket;
+  bucket: ModelBucket;
   createSession: SessionFactory;
   pollSeconds: number;
   now?: () => number;

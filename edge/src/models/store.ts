@@ -31,6 +31,17 @@ export interface Pointer {
   uploaded: number;
 }
 
+/** The part of an R2Bucket binding the store uses (R2Bucket satisfies it; keeps this file runtime-neutral). */
+export interface ModelBucket {
+  get(key: string): Promise<BucketObject | null>;
+  list(options: { prefix: string; delimiter: string; cursor?: string }): Promise<{ delimitedPrefixes: string[]; truncated: boolean; cursor?: string }>;
+}
+export interface BucketObject {
+  uploaded: Date;
+  text(): Promise<string>;
+  arrayBuffer(): Promise<ArrayBuffer>;
+}
+
 const NAME_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
 export function isValidModelName(name: string): boolean {
@@ -41,7 +52,7 @@ export const pointerKey = (name: string) => `models/${name}/active.json`;
 export const manifestKey = (name: string, version: string) => `models/${name}/${version}/manifest.json`;
 export const fileKey = (name: string, version: string, file: string) => `models/${name}/${version}/${file}`;
 
-async function get(bucket: R2Bucket, key: string): Promise<R2ObjectBody | null> {
+async function get(bucket: ModelBucket, key: string): Promise<BucketObject | null> {
   try {
     return await bucket.get(key);
   } catch (e) {
@@ -50,7 +61,7 @@ async function get(bucket: R2Bucket, key: string): Promise<R2ObjectBody | null> 
 }
 
 /** The active version of a model, or null when the model has no pointer. */
-export async function readPointer(bucket: R2Bucket, name: string): Promise<Pointer | null> {
+export async function readPointer(bucket: ModelBucket, name: string): Promise<Pointer | null> {
   const key = pointerKey(name);
   const obj = await get(bucket, key);
   if (!obj) return null;
@@ -68,7 +79,7 @@ export async function readPointer(bucket: R2Bucket, name: string): Promise<Point
   return { version, uploaded: obj.uploaded.getTime() };
 }
 
-export async function readManifest(bucket: R2Bucket, name: string, version: string): Promise<ModelManifest> {
+export async function readManifest(bucket: ModelBucket, name: string, version: string): Promise<ModelManifest> {
   const key = manifestKey(name, version);
   const obj = await get(bucket, key);
   if (!obj) throw new ModelLoadError("manifest_missing", `${key} is missing; upload the manifest written by \`trainer export\` before pointing active.json at ${version}`);
@@ -89,7 +100,7 @@ export function hex(bytes: ArrayBuffer): string {
 }
 
 /** The ONNX bytes named by `file`, verified against its size and sha256. */
-export async function readModelFile(bucket: R2Bucket, name: string, version: string, file: ModelFile): Promise<Uint8Array> {
+export async function readModelFile(bucket: ModelBucket, name: string, version: string, file: ModelFile): Promise<Uint8Array> {
   const key = fileKey(name, version, file.file);
   const obj = await get(bucket, key);
   if (!obj) throw new ModelLoadError("model_missing", `${key} is missing; upload it before publishing ${version}`);
@@ -105,7 +116,7 @@ export async function readModelFile(bucket: R2Bucket, name: string, version: str
 }
 
 /** Names of all models that have a folder in the bucket. */
-export async function listModelNames(bucket: R2Bucket): Promise<string[]> {
+export async function listModelNames(bucket: ModelBucket): Promise<string[]> {
   const names: string[] = [];
   let cursor: string | undefined;
   do {

@@ -1,0 +1,292 @@
+// Fast tier: every route and error through app.request(), with the real shared preprocessing (Node
+// codecs) and real JPEG/PNG bodies, but a fake model registry (no ORT, no R2). The fake model's
+// logits are a fixed function of the tensor, so responses can be checked exactly.
+import { beforeAll, describe, expect, it } from "vitest";
+import { preprocess, type ModelManifest } from "@resnet-edge/shared";
+import { initCodecs } from "@resnet-edge/shared/node";
+import { createApp } from "../../edge/src/app.ts";
+import type { AppDeps } from "../../edge/src/deps.ts";
+import { DEFAULT_LIMITS, type Limits } from "../../edge/src/limits.ts";
+import { softmax } from "../../edge/src/inference/postprocess.ts";
+import { ModelUnavailableError, type LoadedModel, type Models, type ModelStatus } from "../../edge/src/models/registry.ts";
+import { tinyModelArtifact } from "../../trainer/src/export/tiny-artifact.ts";
+import { makeJpeg, makePng } from "./helpers/images.ts";
+
+/** Logits the fake model returns: class i gets the mean of channel i%3 times (i - 4.5). */
+function fakeLogits(data: Float32Array, dims: readonly number[]): Float32Array {
+  const plane = dims[2]! * dims[3]!;
+  const means = [0, 1, 2].map((c) => data.subarray(c * plane, (c + 1) * plane).reduce((a, b) => a + b, 0) / plane);
+  return Float32Array.from({ length: 10 }, (_, i) => means[i % 3]! * (i - 4.5));
+}
+
+class FakeModels implements Models {
+  readonly runs: (readonly number[])[] = [];
+  unavailable: ModelUnavailableError | null = null;
+  failRun = false;
+  constructor(private readonly manifests: Record<string, ModelManifest>) {}
+  async use<T>(name: string, fn: (m: LoadedModel) => Promise<T>): Promise<T> {
+    const manifest = this.manifests[name];
+    if (!manifest) throw new ModelUnavailableError(404, "model_not_found", `no model named "${name}"`);
+    if (this.unavailable) throw this.unavailable;
+    const session = {
+      run: async (data: Float32Array, dims: readonly number[]) => {
+        if (this.failRun) throw new Error("secret internal detail at /srv/x.ts:12");
+        this.runs.push(dims);
+        return { data: fakeLogits(data, dims), dims: [1, 10] };
+      },
+      release: async () => {},
+    };
+    const timing = { readMs: 0, sessionMs: 0, bytes: 0 };
+    return fn({ name, version: manifest.version, manifest, session, loadedAt: "2026-01-01T00:00:00.000Z", timing });
+  }
+  status(name: string): ModelStatus {
+    return { name, serving: null, loading: null, lastError: null };
+  }
+  async manifest(name: string): Promise<ModelManifest> {
+    const m = this.manifests[name];
+    if (!m) throw new ModelUnavailableError(404, "model_not_found", `no model named "${name}"`);
+    return m;
+  }
+  async names(): Promise<string[]> {
+    return Object.keys(this.manifests);
+  }
+}
+
+const manifest = tinyModelArtifact({ name: "tiny-fcn", version: "v1" }).manifest;
+const limits: Limits = { ...DEFAULT_LIMITS, defaultModel: "tiny-fcn", maxBodyBytes: 3_000_000, maxPixels: 200_000, maxBatch: 3 };
+let models: FakeModels;
+let app: ReturnType<typeof createApp>;
+let jpeg97x203: Uint8Array;
+let png320x240: Uint8Array;
+
+beforeAll(async () => {
+  await initCodecs();
+  jpeg97x203 = await makeJpeg(97, 203);
+  png320x240 = makePng(320, 240);
+});
+
+function fresh(): void {
+  models = new FakeModels({ "tiny-fcn": manifest, other: { ...manifest, name: "other", version: "v7" } });
+  const deps: AppDeps = { models, preprocess, limits };
+  app = createApp(() => deps);
+}
+
+async function call(path: string, init?: RequestInit): Promise<{ status: number; body: any }> {
+  const res = await app.request(path, init);
+  expect(res.headers.get("content-type")).toMatch(/application\/json/);
+  return { status: res.status, body: await res.json() };
+}
+
+function expectError(r: { status: number; body: any }, status: number, code: string): void {
+  expect(r.status, JSON.stringify(r.body)).toBe(status);
+  expect(r.body.error.code).toBe(code);
+  expect(typeof r.body.error.message).toBe("string");
+  expect(r.body.error.message.length).toBeGreaterThan(10);
+  expect(JSON.stringify(r.body)).not.toMatch(/\n\s+at |\.ts:\d+:\d+/); // never a stack trace
+}
+
+const post = (body: BodyInit, type = "image/jpeg"): RequestInit => ({ method: "POST", body, headers: { "content-type": type } });
+const form = (...files: (Uint8Array | string)[]): FormData => {
+  const f = new FormData();
+  files.forEach((b, i) => (typeof b === "string" ? f.append("image", b) : f.append("image", new Blob([b as Uint8Array<ArrayBuffer>]), `img${i}`)));
+  return f;
+};
+
+describe("health and metadata routes", () => {
+  beforeAll(fresh);
+
+  it("GET /healthz answers without touching the model", async () => {
+    models.unavailable = new ModelUnavailableError(503, "checksum_mismatch", "x");
+    expect(await call("/healthz")).toEqual({ status: 200, body: { status: "ok" } });
+    models.unavailable = null;
+  });
+
+  it("GET /readyz is 200 with the model, 503 with the reason when it cannot load", async () => {
+    const ok = await call("/readyz");
+    expect(ok.status).toBe(200);
+    expect(ok.body.model).toEqual({ name: "tiny-fcn", version: "v1" });
+    models.unavailable = new ModelUnavailableError(503, "checksum_mismatch", "models/tiny-fcn/v1/model.onnx has sha256 abc but the manifest says def");
+    const bad = await call("/readyz");
+    expectError(bad, 503, "checksum_mismatch");
+    expect(bad.body.error.message).toMatch(/sha256/);
+    models.unavailable = null;
+  });
+
+  it("GET /v1/models lists models and the default", async () => {
+    const r = await call("/v1/models");
+    expect(r.status).toBe(200);
+    expect(r.body.default).toBe("tiny-fcn");
+    expect(r.body.models.map((m: { name: string }) => m.name)).toEqual(["tiny-fcn", "other"]);
+  });
+
+  it("GET /v1/models/:name returns the manifest; unknown names are 404", async () => {
+    const r = await call("/v1/models/tiny-fcn");
+    expect(r.status).toBe(200);
+    expect(r.body.version).toBe("v1");
+    expect(r.body.classes).toEqual(manifest.classes);
+    expect(r.body.preprocess).toEqual(manifest.preprocess);
+    expectError(await call("/v1/models/nope"), 404, "model_not_found");
+    expectError(await call("/v1/models/BAD%20NAME"), 404, "model_not_found");
+  });
+
+  it("GET /v1/openapi.json describes every route with the configured limits", async () => {
+    const r = await call("/v1/openapi.json");
+    expect(r.status).toBe(200);
+    expect(r.body.openapi).toBe("3.1.0");
+    expect(Object.keys(r.body.paths).sort()).toEqual(
+      ["/healthz", "/readyz", "/v1/classify", "/v1/classify/batch", "/v1/models", "/v1/models/{name}", "/v1/openapi.json"].sort(),
+    );
+    expect(JSON.stringify(r.body.paths["/v1/classify/batch"])).toContain(`(${limits.maxBatch})`);
+  });
+
+  it("unknown routes are JSON 404s", async () => {
+    expectError(await call("/v2/classify", { method: "POST" }), 404, "not_found");
+    expectError(await call("/v1/classify"), 404, "not_found"); // GET
+  });
+});
+
+describe("POST /v1/classify", () => {
+  beforeAll(fresh);
+
+  it("classifies a raw JPEG: default size keeps the aspect ratio, no crop", async () => {
+    const r = await call("/v1/classify", post(jpeg97x203));
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    // tiny-fcn trained at 128: the shortest edge (97) becomes 128, 203 -> round(203*128/97) = 268.
+    expect(r.body.input).toEqual({ format: "jpeg", width: 97, height: 203, tensor: { height: 268, width: 128 } });
+    expect(models.runs.at(-1)).toEqual([1, 3, 268, 128]);
+    expect(r.body.model).toEqual({ name: "tiny-fcn", version: "v1" });
+    expect(r.body.predictions).toHaveLength(5);
+    const scores = r.body.predictions.map((p: { score: number }) => p.score);
+    expect([...scores].sort((a, b) => b - a)).toEqual(scores);
+    for (const k of ["decode", "preprocess", "inference"]) expect(r.body.timing[k]).toBeGreaterThanOrEqual(0);
+    // The scores are the softmax of the model's logits on the shared preprocessing's tensor.
+    const pre = await preprocess(jpeg97x203, { ...manifest.preprocess, crop: null });
+    const expected = softmax(fakeLogits(pre.data, pre.dims));
+    for (const p of r.body.predictions) {
+      const i = manifest.classes.findIndex((c) => c.wnid === p.wnid);
+      expect(p.label).toBe(manifest.classes[i]!.label);
+      expect(p.score).toBeCloseTo(expected[i]!, 12);
+    }
+  });
+
+  it("gives the same answer for multipart field `image` as for the raw body", async () => {
+    const raw = await call("/v1/classify?top_k=10", post(png320x240, "image/png"));
+    const multi = await call("/v1/classify?top_k=10", { method: "POST", body: form(png320x240) });
+    expect(multi.status).toBe(200);
+    expect(multi.body.predictions).toEqual(raw.body.predictions);
+    expect(raw.body.predictions).toHaveLength(10);
+    expect(raw.body.predictions.reduce((a: number, p: { score: number }) => a + p.score, 0)).toBeCloseTo(1, 9);
+  });
+
+  it("size=native feeds the decoded image as is", async () => {
+    const r = await call("/v1/classify?size=native", post(png320x240, "image/png"));
+    expect(r.body.input).toEqual({ format: "png", width: 320, height: 240, tensor: { height: 240, width: 320 } });
+  });
+
+  it("model= picks another model; unknown model is 404; unloadable model is 503", async () => {
+    expect((await call("/v1/classify?model=other", post(jpeg97x203))).body.model).toEqual({ name: "other", version: "v7" });
+    expectError(await call("/v1/classify?model=nope", post(jpeg97x203)), 404, "model_not_found");
+    models.unavailable = new ModelUnavailableError(503, "model_missing", "models/tiny-fcn/v1/model.onnx is missing");
+    expectError(await call("/v1/classify", post(jpeg97x203)), 503, "model_missing");
+    models.unavailable = null;
+  });
+
+  it.each([
+    ["?top_k=0", "invalid_query"],
+    ["?top_k=11", "invalid_query"],
+    ["?top_k=x", "invalid_query"],
+    ["?size=square", "invalid_query"],
+    ["?model=../etc", "invalid_query"],
+    ["?unknown=1", "invalid_query"],
+  ])("422 for %s", async (q, code) => {
+    expectError(await call(`/v1/classify${q}`, post(jpeg97x203)), 422, code);
+  });
+
+  it("400 for a missing body, an empty image, a text field, a broken form, a corrupt JPEG", async () => {
+    expectError(await call("/v1/classify", { method: "POST" }), 400, "missing_body");
+    expectError(await call("/v1/classify", { method: "POST", body: form(new Uint8Array(0)) }), 400, "empty_input");
+    expectError(await call("/v1/classify", { method: "POST", body: form("not a file") }), 400, "not_a_file");
+    const f = new FormData();
+    f.append("picture", new Blob([jpeg97x203 as Uint8Array<ArrayBuffer>]));
+    expectError(await call("/v1/classify", { method: "POST", body: f }), 400, "missing_image");
+    expectError(
+      await call("/v1/classify", post("--x\r\nbroken", "multipart/form-data; boundary=zzz")),
+      400,
+      "bad_multipart",
+    );
+    expectError(await call("/v1/classify", post(jpeg97x203.slice(0, jpeg97x203.length >> 1))), 400, "corrupt_image");
+  });
+
+  it("415 for formats shared/ does not decode, naming the supported ones", async () => {
+    const gif = new TextEncoder().encode("GIF89a\x01\x00\x01\x00\x00\x00\x00;");
+    const r = await call("/v1/classify", post(gif, "image/gif"));
+    expectError(r, 415, "unsupported_format");
+    expect(r.body.error.message).toMatch(/JPEG/);
+    expect(r.body.error.message).toMatch(/PNG/);
+    expectError(await call("/v1/classify", post("hello", "text/plain")), 415, "unsupported_format");
+  });
+
+  it("413 for a body over MAX_BODY_BYTES, declared or streamed", async () => {
+    const big = new Uint8Array(limits.maxBodyBytes + 1);
+    expectError(await call("/v1/classify", post(big)), 413, "body_too_large");
+    const stream = new ReadableStream({
+      start(c) {
+        for (let i = 0; i < 4; i++) c.enqueue(new Uint8Array(1_000_000));
+        c.close();
+      },
+    });
+    expectError(await call("/v1/classify", { method: "POST", body: stream, duplex: "half" } as RequestInit), 413, "body_too_large");
+  });
+
+  it("413 for images or tensors over MAX_PIXELS (refused from the header)", async () => {
+    const huge = makePng(500, 500); // 250k > 200k pixels
+    const r = await call("/v1/classify?size=native", post(huge, "image/png"));
+    expectError(r, 413, "image_too_large");
+    expect(r.body.error.message).toMatch(/MAX_PIXELS/);
+    // 2000x2: 4000 pixels decoded, but a 128-pixel shortest edge makes it a 128000x128 tensor.
+    const strip = makePng(2000, 2);
+    const s = await call("/v1/classify", post(strip, "image/png"));
+    expectError(s, 413, "image_too_large");
+    expect(s.body.error.message).toMatch(/tensor/);
+    expect((await call("/v1/classify?size=native", post(strip, "image/png"))).status).toBe(200);
+  });
+
+  it("500 for a bug, logged, with no internals in the body", async () => {
+    models.failRun = true;
+    const r = await call("/v1/classify", post(jpeg97x203));
+    models.failRun = false;
+    expectError(r, 500, "internal_error");
+    expect(JSON.stringify(r.body)).not.toContain("secret internal detail");
+  });
+});
+
+describe("POST /v1/classify/batch", () => {
+  beforeAll(fresh);
+
+  it("returns one result per image in order; a bad image fails only its own entry", async () => {
+    const gif = new TextEncoder().encode("GIF89a....");
+    const r = await call("/v1/classify/batch?top_k=3", { method: "POST", body: form(jpeg97x203, gif, png320x240) });
+    expect(r.status).toBe(200);
+    expect(r.body.model).toEqual({ name: "tiny-fcn", version: "v1" });
+    expect(r.body.results.map((x: { index: number; status: number }) => [x.index, x.status])).toEqual([
+      [0, 200],
+      [1, 415],
+      [2, 200],
+    ]);
+    expect(r.body.results[0].input.width).toBe(97);
+    expect(r.body.results[0].predictions).toHaveLength(3);
+    expect(r.body.results[1].error.code).toBe("unsupported_format");
+    expect(r.body.results[2].input.width).toBe(320);
+    const single = await call("/v1/classify?top_k=3", post(png320x240, "image/png"));
+    expect(r.body.results[2].predictions).toEqual(single.body.predictions);
+  });
+
+  it("refuses more than MAX_BATCH images, non-multipart bodies and forms without images", async () => {
+    expectError(await call("/v1/classify/batch", { method: "POST", body: form(png320x240, png320x240, png320x240, png320x240) }), 413, "batch_too_large");
+    expectError(await call("/v1/classify/batch", post(jpeg97x203)), 415, "multipart_required");
+    const f = new FormData();
+    f.append("other", "x");
+    expectError(await call("/v1/classify/batch", { method: "POST", body: f }), 400, "missing_image");
+    expectError(await call("/v1/classify/batch?top_k=99", { method: "POST", body: form(jpeg97x203) }), 422, "invalid_query");
+  });
+});
