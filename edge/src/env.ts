@@ -1,6 +1,9 @@
+import type { ModelBucket } from "./models/store.ts";
+
 /** The worker's bindings: one R2 bucket with the models, plus string vars from wrangler.toml. */
 export interface Env {
-  MODELS: R2Bucket;
+  /** The R2 bucket binding (an R2Bucket; typed by the subset the worker uses). */
+  MODELS: ModelBucket;
   DEFAULT_MODEL?: string;
   MAX_BODY_BYTES?: string;
   MAX_PIXELS?: string;

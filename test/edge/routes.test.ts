@@ -85,7 +85,7 @@ function expectError(r: { status: number; body: any }, status: number, code: str
   expect(JSON.stringify(r.body)).not.toMatch(/\n\s+at |\.ts:\d+:\d+/); // never a stack trace
 }
 
-const post = (body: BodyInit, type = "image/jpeg"): RequestInit => ({ method: "POST", body, headers: { "content-type": type } });
+const post = (body: Uint8Array | string, type = "image/jpeg"): RequestInit => ({ method: "POST", body: body as BodyInit, headers: { "content-type": type } });
 const form = (...files: (Uint8Array | string)[]): FormData => {
   const f = new FormData();
   files.forEach((b, i) => (typeof b === "string" ? f.append("image", b) : f.append("image", new Blob([b as Uint8Array<ArrayBuffer>]), `img${i}`)));

@@ -49,7 +49,7 @@ function isMultipart(req: Request): boolean {
 
 async function parseForm(req: Request, body: Uint8Array): Promise<FormData> {
   try {
-    return await new Response(body, { headers: { "content-type": req.headers.get("content-type")! } }).formData();
+    return await new Response(body as Uint8Array<ArrayBuffer>, { headers: { "content-type": req.headers.get("content-type")! } }).formData();
   } catch (e) {
     throw new ApiError(400, "bad_multipart", `the multipart/form-data body could not be parsed (${(e as Error).message}): send the image as a file field named "image"`);
   }
