@@ -1,0 +1,91 @@
+import * as tf from "@tensorflow/tfjs-core";
+import "@tensorflow/tfjs-backend-cpu";
+import { beforeAll, describe, expect, test } from "vitest";
+import { augmentBatch, homographyFromPoints, sampleAugmentation, type Mat3 } from "../../trainer/src/data/augment.ts";
+import { makeRng } from "../../trainer/src/data/random.ts";
+
+const apply = (m: Mat3, x: number, y: number): [number, number] => {
+  const k = m[6] * x + m[7] * y + m[8];
+  return [(m[0] * x + m[1] * y + m[2]) / k, (m[3] * x + m[4] * y + m[5]) / k];
+};
+
+beforeAll(async () => {
+  await tf.setBackend("cpu");
+});
+
+describe("augmentation geometry", () => {
+  test("homographyFromPoints maps the four points", () => {
+    const src: [number, number][] = [[-1, -1], [-1, 1], [1, -1], [1, 1]];
+    const dst: [number, number][] = [[-1.1, -0.9], [-0.95, 1.2], [1.1, -1.05], [0.9, 0.8]];
+    const h = homographyFromPoints(src, dst);
+    src.forEach((p, i) => {
+      const [u, v] = apply(h, p[0], p[1]);
+      expect(u).toBeCloseTo(dst[i]![0], 9);
+      expect(v).toBeCloseTo(dst[i]![1], 9);
+    });
+  });
+
+  test("crop only at min_scale 1 maps output pixel centres onto the whole input", () => {
+    const aug = sampleAugmentation(makeRng(1), 160, { size: 128, minScale: 1, full: false });
+    const [x0, y0] = apply(aug.matrix, 0, 0);
+    const [x1, y1] = apply(aug.matrix, 127, 127);
+    // Output pixel i covers input [i*1.25, (i+1)*1.25); its centre in index coordinates is (i+0.5)*1.25-0.5.
+    expect(x0).toBeCloseTo(0.125, 9);
+    expect(y0).toBeCloseTo(0.125, 9);
+    expect(x1).toBeCloseTo(159.5 - 0.625, 9);
+    expect(y1).toBeCloseTo(159.5 - 0.625, 9);
+    expect(aug.contrast).toBe(1);
+    expect(aug.brightness).toBe(0);
+  });
+
+  test("random crops stay inside the image and keep at least min_scale of its area", () => {
+    const rng = makeRng(7);
+    for (let i = 0; i < 200; i++) {
+      const aug = sampleAugmentation(rng, 100, { size: 50, minScale: 0.5, full: false });
+      const [ax, ay] = apply(aug.matrix, -0.5, -0.5); // output's outer corner -> crop corner (index coords)
+      const [bx, by] = apply(aug.matrix, 49.5, 49.5);
+      expect(ax).toBeGreaterThanOrEqual(-0.5 - 1e-9);
+      expect(bx).toBeLessThanOrEqual(99.5 + 1e-9);
+      const side = bx - ax;
+      expect(side * side).toBeGreaterThanOrEqual(0.5 * 100 * 100 - 1e-6);
+      expect(by - ay).toBeCloseTo(side, 9); // square (aug_transforms uses ratio 1)
+    }
+  });
+
+  test("full augmentation flips about half the images and varies lighting", () => {
+    const rng = makeRng(3);
+    let flips = 0;
+    let lit = 0;
+    const n = 400;
+    for (let i = 0; i < n; i++) {
+      const aug = sampleAugmentation(rng, 64, { size: 64, minScale: 1, full: true });
+      // Left edge of the output maps to the right half of the input when flipped.
+      if (apply(aug.matrix, 0, 32)[0] > 32) flips++;
+      if (aug.contrast !== 1 || aug.brightness !== 0) lit++;
+    }
+    expect(flips / n).toBeGreaterThan(0.4);
+    expect(flips / n).toBeLessThan(0.6);
+    expect(lit / n).toBeGreaterThan(0.8); // 1 - 0.25^2
+  });
+
+  test("augmentBatch resamples each image of the batch and normalises", () => {
+    // Two 8x8 images: a horizontal ramp, and its mirror.
+    const ramp = Array.from({ length: 8 * 8 * 3 }, (_, i) => Math.floor(i / 3) % 8 / 7);
+    const mirror = Array.from({ length: 8 * 8 * 3 }, (_, i) => (7 - (Math.floor(i / 3) % 8)) / 7);
+    const x = tf.tensor4d([...ramp, ...mirror], [2, 8, 8, 3]);
+    const identity = sampleAugmentation(makeRng(0), 8, { size: 8, minScale: 1, full: false });
+    const out = augmentBatch(x, [identity, identity], 8, [0, 0, 0], [1, 1, 1]);
+    const v = out.arraySync();
+    expect(out.shape).toEqual([2, 8, 8, 3]);
+    // Identity geometry reproduces both images (the second one was lost by tfjs-cpu's batched Transform).
+    expect(v[0]![3]![0]![0]).toBeCloseTo(0, 5);
+    expect(v[0]![3]![7]![0]).toBeCloseTo(1, 5);
+    expect(v[1]![3]![0]![0]).toBeCloseTo(1, 5);
+    expect(v[1]![3]![7]![0]).toBeCloseTo(0, 5);
+    const norm = augmentBatch(x, [identity, identity], 4, [0.5, 0.5, 0.5], [0.25, 0.25, 0.25]);
+    const n = norm.arraySync();
+    expect(Math.min(...n.flat(3))).toBeGreaterThanOrEqual(-2 - 1e-5);
+    expect(Math.max(...n.flat(3))).toBeLessThanOrEqual(2 + 1e-5);
+    tf.dispose([x, out, norm]);
+  });
+});

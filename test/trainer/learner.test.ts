@@ -1,0 +1,136 @@
+import * as tf from "@tensorflow/tfjs-core";
+import { beforeAll, describe, expect, test } from "vitest";
+import type { Callback, LearnerEvent } from "../../trainer/src/learner/events.ts";
+import { Learner } from "../../trainer/src/learner/learner.ts";
+import { crossEntropy } from "../../trainer/src/learner/loss.ts";
+import { fitOneCycle } from "../../trainer/src/learner/one-cycle.ts";
+import { Adam } from "../../trainer/src/learner/optimizer.ts";
+import type { Parameter } from "../../trainer/src/model/types.ts";
+import { setupTfjs, syntheticLoaders, tinyModel, weightsOf, maxAbsDiff } from "./learner-fixtures.ts";
+
+beforeAll(setupTfjs);
+
+describe("loss", () => {
+  test("cross-entropy, label smoothing and mixup match hand computation", () => {
+    const logits = tf.tensor2d([[2, 0, -1], [0.5, 0.5, 3]]);
+    const labels = tf.tensor1d([0, 2], "int32");
+    const logp = [[2, 0, -1], [0.5, 0.5, 3]].map((r) => {
+      const lse = Math.log(r.reduce((a, v) => a + Math.exp(v), 0));
+      return r.map((v) => v - lse);
+    });
+    const nll = -(logp[0]![0]! + logp[1]![2]!) / 2;
+    expect(crossEntropy(logits, labels).dataSync()[0]).toBeCloseTo(nll, 5);
+    const eps = 0.1;
+    const smooth = (1 - eps) * nll + (eps * -(logp[0]!.reduce((a, v) => a + v) + logp[1]!.reduce((a, v) => a + v))) / 3 / 2;
+    expect(crossEntropy(logits, labels, { labelSmoothing: eps }).dataSync()[0]).toBeCloseTo(smooth, 5);
+    const other = tf.tensor1d([1, 0], "int32");
+    const mixed = 0.7 * nll + 0.3 * (-(logp[0]![1]! + logp[1]![0]!) / 2);
+    expect(crossEntropy(logits, labels, { mix: { lambda: 0.7, mixLabels: other } }).dataSync()[0]).toBeCloseTo(mixed, 5);
+    tf.dispose([logits, labels, other]);
+  });
+});
+
+describe("Adam (fastai defaults)", () => {
+  function param(name: string, kind: Parameter["kind"], value: number, group: Parameter["group"] = "body"): Parameter {
+    return { name, kind, group, variable: tf.variable(tf.tensor1d([value]), true, `${name}-${Math.random()}`) };
+  }
+
+  test("one step: debiased moments, decoupled weight decay only on weights", () => {
+    const w = param("w", "conv-weight", 1);
+    const b = param("b", "bias", 1, "head");
+    const opt = new Adam([w, b], { lr: 0.1, mom: 0.9, sqrMom: 0.99, eps: 1e-5, wd: 0.01 });
+    const g = 0.5;
+    opt.step({ [w.variable.name]: tf.tensor1d([g]), [b.variable.name]: tf.tensor1d([g]) });
+    // step 1: avg = 0.1 g, sqr = 0.01 g^2; debiased: avg/0.1 = g, sqr/0.01 = g^2 -> update = g/(|g| + eps)
+    const update = 0.1 * (g / (Math.sqrt(g * g) + 1e-5));
+    expect(w.variable.dataSync()[0]).toBeCloseTo(1 * (1 - 0.1 * 0.01) - update, 6);
+    expect(b.variable.dataSync()[0]).toBeCloseTo(1 - update, 6);
+    opt.dispose();
+  });
+
+  test("groups: per-group learning rates and freezing (BN still trains)", () => {
+    const bodyW = param("body.w", "conv-weight", 1, "body");
+    const bodyBn = param("body.bn", "bn-gamma", 1, "body");
+    const headW = param("head.w", "linear-weight", 1, "head");
+    const opt = new Adam([bodyW, bodyBn, headW], { wd: 0 });
+    expect(opt.groups.map((g) => g.name)).toEqual(["body", "head"]);
+    opt.setHyper("lr", [0.001, 0.1]);
+    expect(opt.groups.map((g) => g.hyper.lr)).toEqual([0.001, 0.1]);
+    opt.freezeTo(-1);
+    const trainable = opt.trainableVariables().map((v) => v.name);
+    expect(trainable).toEqual([bodyBn.variable.name, headW.variable.name]);
+    opt.freezeTo(0);
+    expect(opt.trainableVariables()).toHaveLength(3);
+    opt.dispose();
+  });
+});
+
+describe("Learner", () => {
+  test("fit emits ordered events, follows the schedule and lowers the loss", async () => {
+    const model = tinyModel(1);
+    const events: LearnerEvent["type"][] = [];
+    const order: string[] = [];
+    const lrs: number[] = [];
+    const losses: number[] = [];
+    const spy: Callback = {
+      name: "spy",
+      order: 5,
+      beforeFit: (e) => void events.push(e.type),
+      beforeEpoch: (e) => void events.push(e.type),
+      afterBatch: (e) => {
+        events.push(e.type);
+        lrs.push(e.lr);
+        losses.push(e.loss);
+      },
+      afterEpoch: (e) => void events.push(e.type),
+      afterFit: (e) => void events.push(e.type),
+    };
+    const first: Callback = { name: "first", order: 1, afterEpoch: () => void order.push("first") };
+    const last: Callback = { name: "last", order: 99, afterEpoch: () => void order.push("last") };
+    const learner = new Learner(model, syntheticLoaders(), { callbacks: [last, spy, first], seed: 3 });
+    const records = await fitOneCycle(learner, 3, 1e-2);
+    expect(records).toHaveLength(3);
+    expect(events.slice(0, 3)).toEqual(["beforeFit", "beforeEpoch", "afterBatch"]);
+    expect(events.at(-1)).toBe("afterFit");
+    expect(order).toEqual(["first", "last", "first", "last", "first", "last"]);
+    // 3 epochs x 4 batches: lr starts at lrMax/25, peaks near 25% of training, ends low.
+    expect(lrs).toHaveLength(12);
+    expect(lrs[0]).toBeCloseTo(1e-2 / 25, 8);
+    expect(Math.max(...lrs)).toBeLessThanOrEqual(1e-2 + 1e-12);
+    expect(lrs.indexOf(Math.max(...lrs))).toBe(3);
+    expect(lrs[11]!).toBeLessThan(lrs[3]! / 5);
+    const early = (losses[0]! + losses[1]!) / 2;
+    const late = (losses[10]! + losses[11]!) / 2;
+    expect(late).toBeLessThan(early * 0.7);
+    expect(records[2]!.accuracy).toBeGreaterThan(0.6);
+    learner.dispose();
+    model.dispose();
+  });
+
+  test("frozen body keeps its conv weights, trains the head", async () => {
+    const model = tinyModel(2);
+    const learner = new Learner(model, syntheticLoaders(), { seed: 1 });
+    const before = weightsOf(model);
+    learner.freeze();
+    await learner.fit(1, { lr: () => 1e-2, mom: () => 0.9 });
+    const after = weightsOf(model);
+    for (const p of model.parameters()) {
+      const moved = maxAbsDiff(new Map([[p.name, before.get(p.name)!]]), new Map([[p.name, after.get(p.name)!]])) > 0;
+      if (p.group === "body" && p.kind === "conv-weight") expect(moved, p.name).toBe(false);
+      if (p.group === "head") expect(moved, p.name).toBe(true);
+    }
+    learner.dispose();
+    model.dispose();
+  });
+
+  test("mixup and label smoothing train without leaking tensors", async () => {
+    const model = tinyModel(3);
+    const learner = new Learner(model, syntheticLoaders(), { seed: 1, mixup: 0.4, labelSmoothing: 0.1 });
+    await learner.fit(1, { lr: () => 1e-3, mom: () => 0.9 });
+    const n0 = tf.memory().numTensors;
+    await learner.fit(1, { lr: () => 1e-3, mom: () => 0.9 });
+    expect(tf.memory().numTensors).toBe(n0);
+    learner.dispose();
+    model.dispose();
+  });
+});
