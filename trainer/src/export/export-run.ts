@@ -1,0 +1,151 @@
+/**
+ * `trainer export`: a trained checkpoint -> the artifact the edge serves (model.onnx + manifest.json).
+ * The export verifies itself before writing anything: the ONNX graph, run by onnxruntime, must give the
+ * tfjs model's logits (max abs diff < 1e-4) at an odd, non-square size.
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import { access, mkdir, stat, writeFile } from "node:fs/promises";
+import { basename, dirname, join, resolve } from "node:path";
+import { constants } from "node:fs";
+import { labelFor, type ModelManifest } from "@resnet-edge/shared";
+import type { TrainConfig } from "../config.ts";
+import { DataError } from "../data/errors.ts";
+import { servingPreprocess } from "../data/serving-preprocess.ts";
+import { applyCheckpoint, readCheckpoint, type Checkpoint } from "../learner/checkpoint.ts";
+import { checkpointPath, stagesOf } from "../learner/run-training.ts";
+import { createModel, definitionOf, type Model } from "../model/index.ts";
+import { seededRandom } from "../onnx/tiny-fcn.ts";
+import { makeManifest } from "./manifest.ts";
+import { exportOnnx } from "./onnx-export.ts";
+
+export interface ExportRunOptions {
+  /** A run folder (containing checkpoint.bin) or a checkpoint file. */
+  checkpoint: string;
+  /** Output folder for model.onnx and manifest.json. */
+  out: string;
+  /** Model name in the manifest (default: the run folder's name). */
+  name?: string;
+  /** Version label (default: UTC timestamp, e.g. 20261129t0612). */
+  version?: string;
+  opset?: number;
+  log?: (line: string) => void;
+}
+
+export interface ExportResult {
+  manifest: ModelManifest;
+  files: string[];
+  /** Max abs logit difference between tfjs and onnxruntime in the self-check. */
+  verifiedMaxDiff: number;
+}
+
+const VERIFY_TOLERANCE = 1e-4;
+
+async function resolveCheckpoint(path: string): Promise<string> {
+  const abs = resolve(path);
+  const s = await stat(abs).catch(() => null);
+  if (!s) throw new DataError(`no checkpoint at ${path}: pass a run folder written by \`trainer run --out <dir>\` or its checkpoint.bin`);
+  return s.isDirectory() ? checkpointPath(abs) : abs;
+}
+
+async function ensureWritable(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+    await access(dir, constants.W_OK);
+  } catch (e) {
+    throw new DataError(`cannot write to output folder ${dir} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): choose another --out`);
+  }
+}
+
+/** Rebuild the checkpoint's model, with a clear error for an architecture this trainer does not know. */
+export function modelFromCheckpoint(ckpt: Checkpoint, path: string): Model {
+  try {
+    definitionOf(ckpt.header.arch);
+  } catch (e) {
+    throw new DataError(`checkpoint ${path} is for an unknown architecture: ${(e as Error).message}`);
+  }
+  const model = createModel(ckpt.header.arch);
+  try {
+    applyCheckpoint(ckpt, model);
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  return model;
+}
+
+/** Logits of tfjs vs onnxruntime on the same random NCHW tensor; returns the max abs difference. */
+export async function verifyOnnx(model: Model, onnx: Uint8Array, height = 97, width = 75): Promise<number> {
+  const ort = await import("onnxruntime-node");
+  const session = await ort.InferenceSession.create(onnx, { intraOpNumThreads: 1 });
+  try {
+    const rand = seededRandom(11);
+    const c = model.arch.inChannels;
+    const nchw = new Float32Array(c * height * width).map(() => rand() * 2 - 1);
+    const x = tf.tidy(() => tf.transpose(tf.tensor4d(nchw, [1, c, height, width]), [0, 2, 3, 1]) as tf.Tensor4D);
+    const y = model.forward(x, { training: false });
+    const expected = (await y.data()) as Float32Array;
+    tf.dispose([x, y]);
+    const out = await session.run({ input: new ort.Tensor("float32", nchw, [1, c, height, width]) });
+    const got = out.logits!.data as Float32Array;
+    let diff = 0;
+    for (let i = 0; i < got.length; i++) diff = Math.max(diff, Math.abs(got[i]! - expected[i]!));
+    return diff;
+  } finally {
+    await session.release();
+  }
+}
+
+function defaultVersion(date = new Date()): string {
+  return date.toISOString().slice(0, 16).replace(/[-:]/g, "").toLowerCase();
+}
+
+export async function exportRun(opts: ExportRunOptions): Promise<ExportResult> {
+  const log = opts.log ?? (() => {});
+  const ckptPath = await resolveCheckpoint(opts.checkpoint);
+  const ckpt = await readCheckpoint(ckptPath);
+  const out = resolve(opts.out);
+  await ensureWritable(out);
+  const model = modelFromCheckpoint(ckpt, ckptPath);
+  try {
+    const onnx = exportOnnx(model, { opset: opts.opset ?? 19 });
+    const diff = await verifyOnnx(model, onnx);
+    if (!(diff < VERIFY_TOLERANCE)) {
+      throw new Error(`export self-check failed: onnxruntime logits differ from tfjs by ${diff} (limit ${VERIFY_TOLERANCE}); this is a bug in the exporter`);
+    }
+    log(`verified: onnxruntime matches tfjs (max abs diff ${diff.toExponential(2)})`);
+    const config = ckpt.header.config as TrainConfig | null;
+    const stages = config ? stagesOf(config) : [];
+    const finalSize = stages.length > 0 ? stages[stages.length - 1]!.size : 128;
+    const last = ckpt.header.metrics[ckpt.header.metrics.length - 1];
+    const runDir = ckptPath.endsWith("checkpoint.bin") ? dirname(ckptPath) : ckptPath;
+    const manifest = makeManifest({
+      name: opts.name ?? sanitizeName(basename(runDir)),
+      version: opts.version ?? defaultVersion(),
+      architecture: { ...ckpt.header.arch },
+      onnx,
+      preprocess: servingPreprocess(finalSize),
+      classes: ckpt.header.classes.map((wnid) => ({ wnid, label: labelFor(wnid) })),
+      training: {
+        checkpoint: ckptPath,
+        checkpointCreatedAt: ckpt.header.createdAt,
+        progress: ckpt.header.progress,
+        epochs: ckpt.header.metrics,
+        config: ckpt.header.config,
+      },
+      ...(last ? { metrics: { valAccuracy: last.accuracy, valLoss: last.validLoss, trainLoss: last.trainLoss } } : {}),
+    });
+    const files = [join(out, "model.onnx"), join(out, "manifest.json")];
+    await writeFile(files[0]!, onnx);
+    await writeFile(files[1]!, `${JSON.stringify(manifest, null, 2)}\n`);
+    log(`wrote ${files.join(", ")} (${(onnx.byteLength / 1e6).toFixed(1)} MB, sha256 ${manifest.model.sha256.slice(0, 12)}…)`);
+    return { manifest, files, verifiedMaxDiff: diff };
+  } finally {
+    model.dispose();
+  }
+}
+
+/** Manifest names are lowercase [a-z0-9._-]; derive one from a folder name. */
+export function sanitizeName(s: string): string {
+  const n = s.toLowerCase().replace(/[^a-z0-9._-]+/g, "-").replace(/^[^a-z0-9]+/, "").slice(0, 64);
+  return n || "model";
+}
