@@ -2,9 +2,9 @@ import * as tf from "@tensorflow/tfjs-core";
 import { numericPaddingSupported, symmetricPads } from "./padding.ts";
 
 /** nn.MaxPool2d(kernelSize, stride, padding): padded cells never win (PyTorch pads with -inf). */
-export function maxPoolSymmetric(x: tf.Tensor4D, kernelSize: number, stride: number, padding: number): tf.Tensor4D {
+export function maxPoolSymmetric(x: tf.Tensor4D, kernelSize: number, stride: number, padding: number, numeric = numericPaddingSupported()): tf.Tensor4D {
   if (padding === 0) return tf.maxPool(x, kernelSize, stride, "valid");
-  if (numericPaddingSupported()) return tf.maxPool(x, kernelSize, stride, padding);
+  if (numeric) return tf.maxPool(x, kernelSize, stride, padding);
   return tf.maxPool(tf.pad(x, symmetricPads(padding), -Infinity), kernelSize, stride, "valid");
 }
 

@@ -1,0 +1,206 @@
+import * as tf from "@tensorflow/tfjs-core";
+import { beforeAll, describe, expect, it } from "vitest";
+import { initBackend } from "../../trainer/src/backend/init-backend.ts";
+import { ensureGradients } from "../../trainer/src/learner/gradients.ts";
+import { BN_EPS, batchNormTrain } from "../../trainer/src/model/ops/batch-norm.ts";
+import { conv2dSymmetric } from "../../trainer/src/model/ops/conv.ts";
+import { avgPoolCeil, maxPoolSymmetric } from "../../trainer/src/model/ops/pool.ts";
+
+// Our wasm kernels (trainer/src/backend/wasm-kernels.ts) against the cpu backend's, and the model
+// ops' padding semantics against plain-JS references of PyTorch's definitions.
+
+beforeAll(async () => {
+  await ensureGradients();
+  await initBackend("cpu");
+  await initBackend("wasm");
+});
+
+let seed = 1;
+function randn(shape: number[]): Float32Array {
+  const size = shape.reduce((a, b) => a * b, 1);
+  return tf.tidy(() => tf.randomNormal(shape, 0, 1, "float32", seed++).dataSync() as Float32Array).slice(0, size);
+}
+
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+}
+const maxAbs = (a: ArrayLike<number>) => Array.from(a).reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+
+/** Runs f on a backend with fresh tensors built from plain arrays; returns plain arrays. */
+async function on(backend: string, f: () => tf.Tensor[]): Promise<Float32Array[]> {
+  await tf.setBackend(backend);
+  const outs = tf.tidy(f);
+  const values = await Promise.all(outs.map((t) => t.data() as Promise<Float32Array>));
+  outs.forEach((t) => t.dispose());
+  return values;
+}
+
+type Pad = "same" | "valid" | number;
+const CONV_CASES: Array<{ x: [number, number, number, number]; k: number; co: number; stride: number; pad: Pad }> = [
+  { x: [2, 9, 7, 3], k: 3, co: 4, stride: 1, pad: "same" },
+  { x: [2, 9, 7, 3], k: 3, co: 4, stride: 2, pad: 1 },
+  { x: [2, 8, 8, 3], k: 3, co: 4, stride: 2, pad: 1 },
+  { x: [2, 8, 8, 3], k: 3, co: 4, stride: 2, pad: "valid" },
+  { x: [2, 11, 6, 5], k: 3, co: 2, stride: 2, pad: "same" },
+  { x: [3, 8, 8, 5], k: 1, co: 4, stride: 1, pad: "valid" },
+  { x: [2, 11, 6, 5], k: 1, co: 2, stride: 2, pad: "valid" },
+  { x: [2, 12, 7, 5], k: 5, co: 3, stride: 2, pad: 2 },
+  { x: [2, 13, 10, 4], k: 3, co: 3, stride: 3, pad: 1 },
+  { x: [2, 9, 9, 4], k: 2, co: 3, stride: 2, pad: "valid" },
+  { x: [4, 4, 4, 16], k: 3, co: 8, stride: 1, pad: 1 },
+];
+
+describe("wasm Conv2DBackpropFilter / Conv2DBackpropInput vs the cpu backend", () => {
+  for (const c of CONV_CASES) {
+    it(`x ${c.x.join("x")}, ${c.k}x${c.k} -> ${c.co}, stride ${c.stride}, pad ${c.pad}`, async () => {
+      const xv = randn(c.x);
+      const wv = randn([c.k, c.k, c.x[3], c.co]);
+      const grads = () => {
+        const x = tf.tensor4d(xv, c.x);
+        const w = tf.tensor4d(wv, [c.k, c.k, c.x[3], c.co]);
+        const y = tf.conv2d(x, w, c.stride, c.pad);
+        const r = tf.tensor(randnFixed(y.size), y.shape); // a fixed, non-uniform upstream gradient
+        return tf.grads((a, b) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad), r)))([x, w]);
+      };
+      const [cpuDx, cpuDw] = await on("cpu", grads);
+      const [wasmDx, wasmDw] = await on("wasm", grads);
+      expect(maxAbsDiff(cpuDx!, wasmDx!)).toBeLessThan(1e-5 * Math.max(1, maxAbs(cpuDx!)));
+      expect(maxAbsDiff(cpuDw!, wasmDw!)).toBeLessThan(1e-5 * Math.max(1, maxAbs(cpuDw!)));
+    });
+  }
+});
+
+function randnFixed(size: number): Float32Array {
+  const out = new Float32Array(size);
+  for (let i = 0; i < size; i++) out[i] = Math.sin(i * 12.9898) * 2;
+  return out;
+}
+
+describe("BatchNorm with the hand-written backward", () => {
+  it("matches tfjs's stock gradient of moments + batchNorm, and updates running stats like PyTorch", async () => {
+    for (const backend of ["cpu", "wasm"]) {
+      await tf.setBackend(backend);
+      const shape: [number, number, number, number] = [3, 5, 7, 4];
+      const xv = randn(shape).map((v, i) => v * 2 + (i % 4)); // per-channel offsets
+      const gv = randn([4]);
+      const bv = randn([4]);
+      const r = tf.tensor4d(randnFixed(3 * 5 * 7 * 4), shape);
+      const x = tf.tensor4d(xv, shape);
+      const gamma = tf.variable(tf.tensor1d(gv));
+      const beta = tf.variable(tf.tensor1d(bv));
+      const runningMean = tf.variable(tf.tensor1d([0.5, -0.5, 1, 0]));
+      const runningVar = tf.variable(tf.tensor1d([1, 2, 0.5, 1]));
+      const state = { gamma, beta, runningMean, runningVar, eps: BN_EPS };
+
+      const ours = tf.grads((a, g, b) => tf.sum(tf.mul(batchNormTrain(a as tf.Tensor4D, { ...state, gamma: g as tf.Variable, beta: b as tf.Variable }), r)))([x, gamma, beta]);
+      const stock = tf.grads((a, g, b) => {
+        const { mean, variance } = tf.moments(a, [0, 1, 2]);
+        return tf.sum(tf.mul(tf.batchNorm(a as tf.Tensor4D, mean, variance, b as tf.Tensor1D, g as tf.Tensor1D, BN_EPS), r));
+      })([x, gamma, beta]);
+      for (let i = 0; i < 3; i++) {
+        const [o, s] = [ours[i]!.dataSync(), stock[i]!.dataSync()];
+        expect(maxAbsDiff(o, s), `${backend} grad ${i}`).toBeLessThan(2e-4 * Math.max(1, maxAbs(s)));
+      }
+
+      // Running stats: the grads call above ran one training forward (PyTorch: unbiased var, momentum 0.1).
+      const n = 3 * 5 * 7;
+      for (let ch = 0; ch < 4; ch++) {
+        const vals = Array.from(xv).filter((_, i) => i % 4 === ch);
+        const mean = vals.reduce((a, b) => a + b, 0) / n;
+        const unbiased = vals.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1);
+        const rm0 = [0.5, -0.5, 1, 0][ch]!;
+        const rv0 = [1, 2, 0.5, 1][ch]!;
+        expect(runningMean.dataSync()[ch]).toBeCloseTo(0.9 * rm0 + 0.1 * mean, 4);
+        expect(runningVar.dataSync()[ch]).toBeCloseTo(0.9 * rv0 + 0.1 * unbiased, 4);
+      }
+      for (const t of [x, gamma, beta, runningMean, runningVar, r, ...ours, ...stock]) t.dispose();
+    }
+  });
+
+  it("refuses a single value per channel with an actionable message", () => {
+    const v = (vals: number[]) => tf.variable(tf.tensor1d(vals));
+    const state = { gamma: v([1]), beta: v([0]), runningMean: v([0]), runningVar: v([1]), eps: BN_EPS };
+    expect(() => batchNormTrain(tf.ones([1, 1, 1, 1]) as tf.Tensor4D, state)).toThrow(/batch size above 1/);
+  });
+});
+
+// ---- plain-JS references of PyTorch's pooling definitions (NHWC, one image, one channel suffices)
+function maxPoolRef(x: Float32Array, h: number, w: number, k: number, s: number, p: number) {
+  const ho = Math.floor((h + 2 * p - k) / s) + 1;
+  const wo = Math.floor((w + 2 * p - k) / s) + 1;
+  const out: number[] = [];
+  for (let i = 0; i < ho; i++) for (let j = 0; j < wo; j++) {
+    let m = -Infinity;
+    for (let a = 0; a < k; a++) for (let b = 0; b < k; b++) {
+      const r = i * s - p + a;
+      const c = j * s - p + b;
+      if (r >= 0 && r < h && c >= 0 && c < w) m = Math.max(m, x[r * w + c]!);
+    }
+    out.push(m);
+  }
+  return { out, shape: [1, ho, wo, 1] };
+}
+
+/** nn.AvgPool2d(2, ceil_mode=True): windows clipped to the input, divisor = clipped size. */
+function avgPoolCeilRef(x: Float32Array, h: number, w: number) {
+  const ho = Math.ceil(h / 2);
+  const wo = Math.ceil(w / 2);
+  const out: number[] = [];
+  for (let i = 0; i < ho; i++) for (let j = 0; j < wo; j++) {
+    let sum = 0;
+    let count = 0;
+    for (let r = 2 * i; r < Math.min(2 * i + 2, h); r++) for (let c = 2 * j; c < Math.min(2 * j + 2, w); c++) {
+      sum += x[r * w + c]!;
+      count++;
+    }
+    out.push(sum / count);
+  }
+  return { out, shape: [1, ho, wo, 1] };
+}
+
+describe("padding semantics match PyTorch at odd and even sizes", () => {
+  for (const backend of ["cpu", "wasm"]) {
+    for (const [h, w] of [[7, 7], [8, 8], [9, 12], [5, 3]] as const) {
+      it(`${backend} ${h}x${w}: MaxPool 3/2 pad 1 pads with -inf (numeric and explicit paths)`, async () => {
+        await tf.setBackend(backend);
+        const xv = randn([h * w]).map((v) => -Math.abs(v) - 1); // all negative: zero padding would win
+        const ref = maxPoolRef(xv, h, w, 3, 2, 1);
+        for (const numeric of [true, false]) {
+          const y = tf.tidy(() => maxPoolSymmetric(tf.tensor4d(xv, [1, h, w, 1]), 3, 2, 1, numeric));
+          expect(y.shape).toEqual(ref.shape);
+          expect(maxAbsDiff(y.dataSync(), ref.out)).toBeLessThan(1e-6);
+          y.dispose();
+        }
+      });
+
+      it(`${backend} ${h}x${w}: AvgPool(2, ceil_mode) averages only the valid cells of edge windows`, async () => {
+        await tf.setBackend(backend);
+        const xv = randn([h * w]);
+        const ref = avgPoolCeilRef(xv, h, w);
+        const y = tf.tidy(() => avgPoolCeil(tf.tensor4d(xv, [1, h, w, 1]), 2, 2));
+        expect(y.shape).toEqual(ref.shape);
+        expect(maxAbsDiff(y.dataSync(), ref.out)).toBeLessThan(1e-5);
+        y.dispose();
+      });
+
+      it(`${backend} ${h}x${w}: stride-2 3x3 conv, numeric padding equals tf.pad + valid, output floor((H-1)/2)+1`, async () => {
+        await tf.setBackend(backend);
+        const xv = randn([2, h, w, 3]);
+        const wv = randn([3, 3, 3, 4]);
+        const [a, b] = tf.tidy(() => {
+          const x = tf.tensor4d(xv, [2, h, w, 3]);
+          const k = tf.tensor4d(wv, [3, 3, 3, 4]);
+          return [conv2dSymmetric(x, k, 2, 1, true), conv2dSymmetric(x, k, 2, 1, false)];
+        });
+        expect(a!.shape).toEqual([2, Math.floor((h - 1) / 2) + 1, Math.floor((w - 1) / 2) + 1, 4]);
+        expect(b!.shape).toEqual(a!.shape);
+        expect(maxAbsDiff(a!.dataSync(), b!.dataSync())).toBeLessThan(1e-5);
+        a!.dispose();
+        b!.dispose();
+      });
+    }
+  }
+});
