@@ -1,5 +1,7 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../app.ts";
+import { ApiError } from "../http/errors.ts";
+import { ModelUnavailableError } from "../models/registry.ts";
 import { waitUntilOf } from "./wait-until.ts";
 
 export function healthRoutes(): Hono<AppEnv> {
@@ -10,7 +12,14 @@ export function healthRoutes(): Hono<AppEnv> {
   r.get("/readyz", async (c) => {
     const { models, limits } = c.get("deps");
     const name = limits.defaultModel;
-    const version = await models.use(name, async (m) => m.version, waitUntilOf(c));
+    let version: string;
+    try {
+      version = await models.use(name, async (m) => m.version, waitUntilOf(c));
+    } catch (e) {
+      // Not ready is always a 503, including "the default model does not exist".
+      if (e instanceof ModelUnavailableError) throw new ApiError(503, e.code, `not ready: ${e.message}`);
+      throw e;
+    }
     const status = models.status(name);
     return c.json({ status: "ready", model: { name, version }, loading: status.loading, lastError: status.lastError });
   });

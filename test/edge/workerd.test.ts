@@ -1,0 +1,191 @@
+// Workerd tier: the worker built from wrangler.toml exactly as a deploy would, running in real workerd
+// (Miniflare) with real onnxruntime-web wasm, a real R2 binding, and real JPEG/PNG bodies.
+// One worker for the whole file; the models are the lead's tiny fully convolutional fixture.
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startWorker, type WorkerHandle } from "../helpers/workerd.ts";
+import { ODDIMAGES_DIR, hasOddImages, needs } from "../helpers/data.ts";
+import { tinyModelArtifact, type ModelArtifact } from "../../trainer/src/export/tiny-artifact.ts";
+import { makeJpeg, makePng } from "./helpers/images.ts";
+import { ODDIMAGES_EXPECTED, expectedOutcome } from "./helpers/oddimages.ts";
+import { publish, type WritableBucket } from "./helpers/publish.ts";
+import { centered, logitsFromScores, maxAbsDiff, referenceFor } from "./helpers/reference.ts";
+import { wranglerVars } from "./helpers/wrangler-vars.ts";
+
+const vars = { ...wranglerVars(), MODEL_POLL_SECONDS: "0", DEFAULT_MODEL: "tiny-fcn" };
+const maxPixels = Number(vars.MAX_PIXELS);
+const maxBodyBytes = Number(vars.MAX_BODY_BYTES);
+const maxBatch = Number(vars.MAX_BATCH);
+
+let w: WorkerHandle;
+let bucket: WritableBucket;
+const tiny: ModelArtifact = tinyModelArtifact({ name: "tiny-fcn", version: "v1", seed: 1234 });
+const other: ModelArtifact = tinyModelArtifact({ name: "other", version: "v3", seed: 99 });
+
+beforeAll(async () => {
+  w = await startWorker({ config: "wrangler.toml", r2Buckets: ["MODELS"], bindings: vars });
+  bucket = (await w.mf.getR2Bucket("MODELS")) as unknown as WritableBucket;
+});
+afterAll(() => w?.dispose());
+
+async function call(path: string, init?: RequestInit): Promise<{ status: number; body: any }> {
+  const res = await w.fetch(path, init);
+  const text = await res.text();
+  let body: any;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new Error(`${path}: ${res.status} non-JSON body: ${text.slice(0, 300)}`);
+  }
+  return { status: res.status, body };
+}
+
+function expectError(r: { status: number; body: any }, status: number, code: string): void {
+  expect(r.status, JSON.stringify(r.body)).toBe(status);
+  expect(r.body.error.code, JSON.stringify(r.body)).toBe(code);
+  expect(r.body.error.message.length).toBeGreaterThan(10);
+  expect(JSON.stringify(r.body)).not.toMatch(/\n\s+at |\.[jt]s:\d+:\d+/);
+}
+
+/** Serialise a FormData here: Miniflare's dispatchFetch does not carry Node's FormData bodies across. */
+async function multipart(form: FormData): Promise<RequestInit> {
+  const r = new Response(form);
+  return { method: "POST", body: new Uint8Array(await r.arrayBuffer()) as BodyInit, headers: { "content-type": r.headers.get("content-type")! } };
+}
+
+const post = (bytes: Uint8Array, type = "image/jpeg"): RequestInit => ({ method: "POST", body: bytes as BodyInit, headers: { "content-type": type } });
+
+describe("before any model is published", () => {
+  it("is alive but not ready, and classify says why (503)", async () => {
+    expect(await call("/healthz")).toEqual({ status: 200, body: { status: "ok" } });
+    expectError(await call("/readyz"), 503, "model_not_found");
+    expectError(await call("/v1/classify", post(await makeJpeg(32, 32))), 404, "model_not_found");
+  });
+});
+
+describe("with models in R2", () => {
+  beforeAll(async () => {
+    await publish(bucket, tiny);
+    await publish(bucket, other);
+  });
+
+  it("GET /readyz loads the default model", async () => {
+    const r = await call("/readyz");
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.body.model).toEqual({ name: "tiny-fcn", version: "v1" });
+  });
+
+  it("GET /v1/models and /v1/models/:name serve the manifests from R2", async () => {
+    const list = await call("/v1/models");
+    expect(list.body.models.map((m: { name: string }) => m.name)).toEqual(["other", "tiny-fcn"]);
+    expect(list.body.models.find((m: { name: string }) => m.name === "tiny-fcn").status.serving.version).toBe("v1");
+    const m = await call("/v1/models/other");
+    expect(m.status).toBe(200);
+    expect(m.body.version).toBe("v3");
+    expect(m.body.classes).toEqual(other.manifest.classes);
+    expect(m.body.model.sha256).toBe(other.manifest.model.sha256);
+    expectError(await call("/v1/models/missing"), 404, "model_not_found");
+  });
+
+  it("GET /v1/openapi.json", async () => {
+    const r = await call("/v1/openapi.json");
+    expect(r.body.openapi).toBe("3.1.0");
+    expect(r.body.paths["/v1/classify"].post).toBeDefined();
+  });
+
+  // Logits from onnxruntime-web in workerd must equal onnxruntime-node's on the same tensor.
+  const cases: [string, number, number, "default" | "native"][] = [
+    ["jpeg", 97, 203, "default"],
+    ["png", 97, 203, "native"],
+    ["jpeg", 320, 240, "native"],
+    ["png", 320, 240, "default"],
+    ["jpeg", 1024, 768, "native"],
+    ["jpeg", 1024, 768, "default"],
+  ];
+  it.each(cases)("%s %ix%i size=%s: logits match onnxruntime-node (max abs diff < 1e-4)", async (format, width, height, size) => {
+    const bytes = format === "jpeg" ? await makeJpeg(width, height, width) : makePng(width, height, width);
+    const r = await call(`/v1/classify?top_k=10&size=${size}`, post(bytes, `image/${format}`));
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    const ref = await referenceFor(tiny.onnx, tiny.manifest, bytes, size, maxPixels);
+    expect(r.body.input).toEqual({ format, width, height, tensor: { height: ref.dims[2], width: ref.dims[3] } });
+    if (size === "native") expect(r.body.input.tensor).toEqual({ height, width });
+    else expect(Math.min(r.body.input.tensor.height, r.body.input.tensor.width)).toBe(128);
+    const diff = maxAbsDiff(logitsFromScores(r.body.predictions, tiny.manifest), centered(ref.logits));
+    expect(diff).toBeLessThan(1e-4);
+    expect(r.body.model).toEqual({ name: "tiny-fcn", version: "v1" });
+  });
+
+  it("multipart, model=, top_k default, and the batch route agree with single requests", async () => {
+    const a = await makeJpeg(200, 150, 1);
+    const b = makePng(64, 300, 2);
+    const single = await call("/v1/classify?model=other", post(a));
+    expect(single.body.model).toEqual({ name: "other", version: "v3" });
+    expect(single.body.predictions).toHaveLength(5);
+    const f = new FormData();
+    f.append("image", new Blob([a as Uint8Array<ArrayBuffer>]), "a.jpg");
+    const multi = await call("/v1/classify?model=other", await multipart(f));
+    expect(multi.body.predictions).toEqual(single.body.predictions);
+
+    const batch = new FormData();
+    for (const [i, x] of [a, new TextEncoder().encode("GIF89a..."), b].entries()) batch.append("image", new Blob([x as Uint8Array<ArrayBuffer>]), `f${i}`);
+    const r = await call("/v1/classify/batch?model=other", await multipart(batch));
+    expect(r.status).toBe(200);
+    expect(r.body.results.map((x: { status: number }) => x.status)).toEqual([200, 415, 200]);
+    expect(r.body.results[0].predictions).toEqual(single.body.predictions);
+    expect(r.body.results[1].error.code).toBe("unsupported_format");
+    expect(r.body.results[2].input).toMatchObject({ width: 64, height: 300 });
+  });
+
+  it("answers concurrent requests correctly (runs are serialised inside the isolate)", async () => {
+    const images = await Promise.all(Array.from({ length: 12 }, (_, i) => makeJpeg(60 + i * 13, 90 + i * 7, i)));
+    const responses = await Promise.all(images.map((img, i) => call(`/v1/classify?top_k=10&size=${i % 2 ? "native" : "default"}`, post(img))));
+    for (const [i, r] of responses.entries()) {
+      expect(r.status).toBe(200);
+      const ref = await referenceFor(tiny.onnx, tiny.manifest, images[i]!, i % 2 ? "native" : "default", maxPixels);
+      expect(maxAbsDiff(logitsFromScores(r.body.predictions, tiny.manifest), centered(ref.logits))).toBeLessThan(1e-4);
+    }
+  });
+
+  it("maps every error to its status with a JSON body", async () => {
+    const jpeg = await makeJpeg(50, 40);
+    expectError(await call("/v1/classify", { method: "POST" }), 400, "missing_body");
+    expectError(await call("/v1/classify", post(jpeg.slice(0, 200))), 400, "corrupt_image");
+    expectError(await call("/v1/classify", post(new Uint8Array(maxBodyBytes + 1))), 413, "body_too_large");
+    const side = Math.ceil(Math.sqrt(maxPixels)) + 1;
+    expectError(await call("/v1/classify?size=native", post(await makeJpeg(side, side))), 413, "image_too_large");
+    expectError(await call("/v1/classify", post(new TextEncoder().encode("RIFF\0\0\0\0WEBPVP8 "), "image/webp")), 415, "unsupported_format");
+    expectError(await call("/v1/classify?top_k=11", post(jpeg)), 422, "invalid_query");
+    expectError(await call("/v1/classify?size=big", post(jpeg)), 422, "invalid_query");
+    const tooMany = new FormData();
+    for (let i = 0; i <= maxBatch; i++) tooMany.append("image", new Blob([jpeg as Uint8Array<ArrayBuffer>]), `${i}.jpg`);
+    expectError(await call("/v1/classify/batch", await multipart(tooMany)), 413, "batch_too_large");
+    expectError(await call("/nope"), 404, "not_found");
+  });
+});
+
+describe.skipIf(!hasOddImages)(`oddimages through the worker ${hasOddImages ? "" : `(skipped: ${needs("oddimages")})`}`, () => {
+  beforeAll(async () => {
+    await publish(bucket, tiny);
+  });
+
+  it("covers every file in the folder", () => {
+    const files = readdirSync(ODDIMAGES_DIR).filter((f) => f !== "README.md").sort();
+    expect(files).toEqual(Object.keys(ODDIMAGES_EXPECTED).sort());
+  });
+
+  for (const [file, expectation] of Object.entries(ODDIMAGES_EXPECTED)) {
+    for (const size of ["default", "native"] as const) {
+      it(`${file} size=${size}`, async () => {
+        const want = expectedOutcome(expectation, maxPixels);
+        const r = await call(`/v1/classify?size=${size}`, post(new Uint8Array(readFileSync(join(ODDIMAGES_DIR, file))), "application/octet-stream"));
+        if (want.status !== 200) return expectError(r, want.status, want.code!);
+        expect(r.status, JSON.stringify(r.body)).toBe(200);
+        const [width, height] = (expectation as { size: [number, number] }).size;
+        expect(r.body.input).toMatchObject({ width, height });
+        expect(r.body.predictions).toHaveLength(5);
+        for (const p of r.body.predictions) expect(Number.isFinite(p.score)).toBe(true);
+      });
+    }
+  }
+});
