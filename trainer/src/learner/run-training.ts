@@ -8,7 +8,7 @@ import { epochTable } from "./callbacks/epoch-table.ts";
 import { progressBar } from "./callbacks/progress-bar.ts";
 import { saveCheckpointEachEpoch } from "./callbacks/save-checkpoint.ts";
 import { applyCheckpoint, readCheckpoint } from "./checkpoint.ts";
-import type { EpochRecord } from "./events.ts";
+import type { Callback, EpochRecord } from "./events.ts";
 import { Learner } from "./learner.ts";
 import { fitOneCycle } from "./one-cycle.ts";
 import { buildModel, consoleIO, loadDataset, scanData, setupBackend, type RunIO } from "./setup.ts";
@@ -37,7 +37,7 @@ export function stagesOf(config: TrainConfig): Stage[] {
  */
 export async function runTraining(
   requested: TrainConfig,
-  opts: { resume?: boolean; io?: RunIO; progress?: boolean } = {},
+  opts: { resume?: boolean; io?: RunIO; progress?: boolean; callbacks?: Callback[] } = {},
 ): Promise<RunResult> {
   const io = opts.io ?? consoleIO;
   const ckptPath = checkpointPath(requested.out);
@@ -85,6 +85,7 @@ export async function runTraining(
         ...(opts.progress === false ? [] : [progressBar()]),
         epochTable(io.write),
         saveCheckpointEachEpoch({ path: ckptPath, learner, config, stage: s, nStages: stages.length, previous: [...records] }),
+        ...(opts.callbacks ?? []),
       ];
       callbacks.forEach((cb) => learner.addCallback(cb));
       try {

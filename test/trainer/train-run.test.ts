@@ -1,0 +1,102 @@
+import { existsSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, test } from "vitest";
+import { resolveConfig } from "../../trainer/src/config.ts";
+import { readCheckpoint } from "../../trainer/src/learner/checkpoint.ts";
+import type { Callback } from "../../trainer/src/learner/events.ts";
+import { runEval } from "../../trainer/src/learner/run-eval.ts";
+import { runTraining } from "../../trainer/src/learner/run-training.ts";
+import type { RunIO } from "../../trainer/src/learner/setup.ts";
+import { hasImagenette, IMAGENETTE_DIR, needs } from "../helpers/data.ts";
+
+function captureIO(): RunIO & { lines: string[] } {
+  const lines: string[] = [];
+  return { lines, log: (l) => void lines.push(l), write: (l) => void lines.push(l) };
+}
+
+describe.skipIf(!hasImagenette)("training on a slice of real Imagenette", () => {
+  test("tiny fcn: training loss falls, accuracy beats chance, progressive resize continues, eval agrees", { timeout: 180_000 }, async () => {
+    const out = mkdtempSync(join(tmpdir(), "run-"));
+    const config = resolveConfig({
+      preset: "fcn",
+      overrides: {
+        data: IMAGENETTE_DIR,
+        size: 32,
+        presize: 40,
+        limit: 30,
+        validLimit: 10,
+        epochs: 3,
+        lr: 1e-2,
+        bs: 32,
+        stages: [{ size: 40, epochs: 1, lr: 3e-3 }],
+        backend: "wasm",
+        out,
+      },
+    });
+    const io = captureIO();
+    const result = await runTraining(config, { io, progress: false });
+    expect(result.records).toHaveLength(4);
+    const [first, , third, resized] = result.records;
+    expect(third!.trainLoss).toBeLessThan(first!.trainLoss - 0.15);
+    expect(third!.accuracy).toBeGreaterThan(0.15); // 10 classes: chance is 0.1
+    expect(resized!.accuracy).toBeGreaterThan(0.15);
+    expect(io.lines).toContain("epoch  train_loss  valid_loss  accuracy  time");
+    expect(io.lines.some((l) => /^2\s+\d\.\d{6}\s+\d\.\d{6}\s+0\.\d{6}\s+\d\d:\d\d$/.test(l))).toBe(true);
+    expect(existsSync(join(out, "config.json"))).toBe(true);
+    const ckpt = await readCheckpoint(result.checkpoint);
+    expect(ckpt.header.progress).toMatchObject({ stage: 1, epoch: 1, done: true });
+    expect(ckpt.header.config).toEqual(config);
+    expect(ckpt.header.metrics).toHaveLength(4);
+    // eval on the same validation slice through shared's preprocessing gives the last epoch's numbers.
+    const ev = await runEval(result.checkpoint, { validLimit: 10, limit: 30 }, { io: captureIO() });
+    expect(ev.size).toBe(40);
+    expect(ev.accuracy).toBeCloseTo(resized!.accuracy, 6);
+    expect(ev.validLoss).toBeCloseTo(resized!.validLoss, 4);
+    await expect(runTraining(config, { io: captureIO(), progress: false })).rejects.toThrow(/already holds a run.*--resume/);
+  });
+
+  test("--resume continues an interrupted run on the same schedule, ending where an uninterrupted run ends", { timeout: 180_000 }, async () => {
+    const base = { data: IMAGENETTE_DIR, arch: "fcn" as const, size: 24, presize: 28, limit: 8, validLimit: 2, epochs: 2, lr: 5e-3, bs: 16, backend: "wasm" as const };
+    const lrTrace = (into: number[]): Callback => ({ name: "lr-trace", order: 1, afterBatch: (e) => void into.push(e.lr) });
+
+    const fullOut = mkdtempSync(join(tmpdir(), "full-"));
+    const fullLrs: number[] = [];
+    const full = await runTraining(resolveConfig({ overrides: { ...base, out: fullOut } }), { io: captureIO(), progress: false, callbacks: [lrTrace(fullLrs)] });
+
+    const cutOut = mkdtempSync(join(tmpdir(), "cut-"));
+    const config = resolveConfig({ overrides: { ...base, out: cutOut } });
+    const crash: Callback = {
+      name: "crash",
+      order: 90, // after the checkpoint is written
+      afterEpoch: (e) => {
+        if (e.epoch === 0) throw new Error("simulated crash after epoch 0");
+      },
+    };
+    await expect(runTraining(config, { io: captureIO(), progress: false, callbacks: [crash] })).rejects.toThrow(/simulated crash/);
+    const midway = await readCheckpoint(join(cutOut, "checkpoint.bin"));
+    expect(midway.header.progress).toMatchObject({ stage: 0, epoch: 1, nEpochs: 2, done: false });
+    expect(midway.header.progress.pos).toBeCloseTo(0.5, 9);
+
+    const resumedLrs: number[] = [];
+    const io = captureIO();
+    // Flags other than where to compute are ignored on resume: the checkpoint's config wins.
+    const resumed = await runTraining({ ...config, lr: 1 }, { resume: true, io, progress: false, callbacks: [lrTrace(resumedLrs)] });
+    expect(io.lines.some((l) => /resum/.test(l))).toBe(true);
+    const nPerEpoch = fullLrs.length / 2;
+    expect(resumedLrs).toEqual(fullLrs.slice(nPerEpoch));
+    expect(resumed.records).toHaveLength(2);
+    expect(resumed.records[1]!.trainLoss).toBeCloseTo(full.records[1]!.trainLoss, 5);
+    expect(resumed.records[1]!.accuracy).toBeCloseTo(full.records[1]!.accuracy, 9);
+    const [a, b] = [await readCheckpoint(full.checkpoint), await readCheckpoint(resumed.checkpoint)];
+    let maxDiff = 0;
+    for (const [name, e] of a.data) {
+      const other = b.data.get(name)!.values;
+      for (let i = 0; i < e.values.length; i++) maxDiff = Math.max(maxDiff, Math.abs(e.values[i]! - other[i]!));
+    }
+    expect(maxDiff).toBeLessThan(1e-5);
+    await expect(runTraining(config, { resume: true, io: captureIO(), progress: false })).rejects.toThrow(/finished run/);
+  });
+});
+
+if (!hasImagenette) test.skip(needs("imagenette"), () => {});
