@@ -13,7 +13,7 @@ import { publish, type WritableBucket } from "./helpers/publish.ts";
 import { centered, logitsFromScores, maxAbsDiff, referenceFor } from "./helpers/reference.ts";
 import { wranglerVars } from "./helpers/wrangler-vars.ts";
 
-const vars = { ...wranglerVars(), MODEL_POLL_SECONDS: "0", DEFAULT_MODEL: "tiny-fcn" };
+const vars: Record<string, string> = { ...wranglerVars(), MODEL_POLL_SECONDS: "0", DEFAULT_MODEL: "tiny-fcn" };
 const maxPixels = Number(vars.MAX_PIXELS);
 const maxBodyBytes = Number(vars.MAX_BODY_BYTES);
 const maxBatch = Number(vars.MAX_BATCH);
