@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, test } from "vitest";
 import type { Callback, LearnerEvent } from "../../trainer/src/learner/events.ts";
 import { Learner } from "../../trainer/src/learner/learner.ts";
 import { crossEntropy } from "../../trainer/src/learner/loss.ts";
+import { fineTune, lrRange } from "../../trainer/src/learner/fine-tune.ts";
 import { fitOneCycle } from "../../trainer/src/learner/one-cycle.ts";
 import { Adam } from "../../trainer/src/learner/optimizer.ts";
 import type { Parameter } from "../../trainer/src/model/types.ts";
@@ -119,6 +120,29 @@ describe("Learner", () => {
       if (p.group === "body" && p.kind === "conv-weight") expect(moved, p.name).toBe(false);
       if (p.group === "head") expect(moved, p.name).toBe(true);
     }
+    learner.dispose();
+    model.dispose();
+  });
+
+  test("fineTune: head only first, then every group at discriminative learning rates", async () => {
+    const model = tinyModel(4);
+    const seen: { frozen: boolean[]; lrs: number[] }[] = [];
+    const spy: Callback = {
+      name: "groups",
+      order: 1,
+      afterBatch: () => void seen.push({ frozen: learner.opt.groups.map((g) => g.frozen), lrs: learner.opt.groups.map((g) => g.hyper.lr) }),
+    };
+    const learner = new Learner(model, syntheticLoaders(), { seed: 1, callbacks: [spy] });
+    const records = await fineTune(learner, 1, { baseLr: 2e-3, freezeEpochs: 1 });
+    expect(records).toHaveLength(2);
+    const nIter = learner.dls.train.nBatches;
+    expect(seen.slice(0, nIter).every((s) => s.frozen[0] === true && s.frozen[1] === false)).toBe(true);
+    const phase2 = seen.slice(nIter);
+    expect(phase2.every((s) => s.frozen.every((f) => !f))).toBe(true);
+    // body lr = head lr / 100 throughout the second phase; head peaks at baseLr / 2.
+    for (const s of phase2) expect(s.lrs[0]! / s.lrs[1]!).toBeCloseTo(0.01, 9);
+    expect(Math.max(...phase2.map((s) => s.lrs[1]!))).toBeLessThanOrEqual(1e-3 + 1e-12);
+    expect(lrRange(1e-5, 1e-3, 3)).toEqual([1e-5, expect.closeTo(1e-4, 12), expect.closeTo(1e-3, 12)]);
     learner.dispose();
     model.dispose();
   });
