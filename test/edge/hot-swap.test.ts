@@ -3,6 +3,7 @@
 // good one; a model with no good version answers 503 with the reason.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startWorker, type WorkerHandle } from "../helpers/workerd.ts";
+import { makeManifest } from "../../trainer/src/export/manifest.ts";
 import { tinyModelArtifact, type ModelArtifact } from "../../trainer/src/export/tiny-artifact.ts";
 import { makeJpeg } from "./helpers/images.ts";
 import { activate, publish, uploadVersion, type WritableBucket } from "./helpers/publish.ts";
@@ -139,9 +140,8 @@ describe("models with no good version", () => {
     expect(r1.body.error.message).toMatch(/models\/broken\/v1\/model\.onnx/);
 
     // Right size and sha256, but not a model onnxruntime can load.
-    const { makeManifest } = await import("../../trainer/src/export/manifest.ts");
     const junk = new TextEncoder().encode("this is not an onnx model".repeat(10));
-    const manifest = makeManifest({ ...broken.manifest, name: "junk", version: "v1", onnx: junk, architecture: broken.manifest.architecture });
+    const manifest = makeManifest({ name: "junk", version: "v1", onnx: junk, architecture: broken.manifest.architecture, preprocess: broken.manifest.preprocess });
     await uploadVersion(bucket, { onnx: junk, manifest });
     await activate(bucket, "junk", "v1");
     const r2 = await classify("junk");
