@@ -117,6 +117,21 @@ describe.skipIf(!hasImagenette)("real Imagenette slice", () => {
     }
   });
 
+  test("the presized pixels are cached on disk and reused by the next load", async () => {
+    const split = await scanImageFolder(IMAGENETTE_DIR, { limit: 1, validLimit: 1 });
+    const cacheDir = mkdtempSync(join(tmpdir(), "presized-"));
+    const progress: number[][] = [];
+    const a = await ImageDataset.load(split, { presize: 36, cacheDir, onProgress: (d, t, w) => void (w === "train" && progress.push([d, t])) });
+    const decodedCalls = progress.length;
+    expect(decodedCalls).toBeGreaterThan(1);
+    const b = await ImageDataset.load(split, { presize: 36, cacheDir, onProgress: (d, t, w) => void (w === "train" && progress.push([d, t])) });
+    expect(progress.length - decodedCalls).toBe(1); // one "done" report, no per-image decoding
+    expect(Buffer.from(b.trainPixels).equals(Buffer.from(a.trainPixels))).toBe(true);
+    // Another presize is another cache entry.
+    const c = await ImageDataset.load(split, { presize: 32, cacheDir });
+    expect(c.trainPixels.length).toBe(10 * 32 * 32 * 3);
+  });
+
   test("training batches: shuffled per epoch, deterministic per (seed, epoch), augmented, normalised", async () => {
     const split = await scanImageFolder(IMAGENETTE_DIR, { limit: 2, validLimit: 1 });
     const ds = await ImageDataset.load(split, { presize: 40 });

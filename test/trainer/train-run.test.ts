@@ -32,6 +32,7 @@ describe.skipIf(!hasImagenette)("training on a slice of real Imagenette", () => 
         stages: [{ size: 40, epochs: 1, lr: 3e-3 }],
         backend: "wasm",
         out,
+        cacheDir: join(out, "cache"),
       },
     });
     const io = captureIO();
@@ -57,7 +58,8 @@ describe.skipIf(!hasImagenette)("training on a slice of real Imagenette", () => 
   });
 
   test("--resume continues an interrupted run on the same schedule, ending where an uninterrupted run ends", { timeout: 180_000 }, async () => {
-    const base = { data: IMAGENETTE_DIR, arch: "fcn" as const, size: 24, presize: 28, limit: 8, validLimit: 2, epochs: 2, lr: 5e-3, bs: 16, backend: "wasm" as const };
+    const cacheDir = mkdtempSync(join(tmpdir(), "cache-"));
+    const base = { cacheDir, data: IMAGENETTE_DIR, arch: "fcn" as const, size: 24, presize: 28, limit: 8, validLimit: 2, epochs: 2, lr: 5e-3, bs: 16, backend: "wasm" as const };
     const lrTrace = (into: number[]): Callback => ({ name: "lr-trace", order: 1, afterBatch: (e) => void into.push(e.lr) });
 
     const fullOut = mkdtempSync(join(tmpdir(), "full-"));

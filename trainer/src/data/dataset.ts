@@ -1,6 +1,8 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { decodeImage, ImageError, preprocess } from "@resnet-edge/shared";
-import { readFile } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { augmentBatch, sampleAugmentation } from "./augment.ts";
 import { DataError } from "./errors.ts";
 import type { Item } from "./imagenette.ts";
@@ -19,6 +21,11 @@ import type { Batch, BatchSource, DataLoaders } from "./types.ts";
  */
 export interface LoadOptions {
   presize: number;
+  /**
+   * Folder for the decoded-at-presize training pixels, keyed by the files' paths, sizes and mtimes and
+   * the presize, so a second run on the same data skips decoding. Omit to keep them in memory only.
+   */
+  cacheDir?: string;
   /** Called every ~2% while decoding. */
   onProgress?: (done: number, total: number, split: "train" | "valid") => void;
 }
@@ -34,6 +41,33 @@ export interface LoaderOptions {
 }
 
 const READ_CONCURRENCY = 8;
+/** Bump when presizing changes (shared's resize, crop or colour handling), to invalidate caches. */
+const CACHE_VERSION = "presize-v1";
+
+async function cacheKey(items: readonly Item[], presize: number): Promise<string> {
+  const h = createHash("sha256").update(`${CACHE_VERSION}\n${presize}\n`);
+  for (const it of items) {
+    const st = await stat(it.path);
+    h.update(`${it.path}\t${st.size}\t${st.mtimeMs}\n`);
+  }
+  return h.digest("hex").slice(0, 24);
+}
+
+async function readCached(file: string, expectedBytes: number): Promise<Uint8Array | null> {
+  try {
+    const b = await readFile(file);
+    return b.length === expectedBytes ? new Uint8Array(b.buffer, b.byteOffset, b.byteLength) : null;
+  } catch {
+    return null;
+  }
+}
+
+async function writeCached(file: string, data: Uint8Array): Promise<void> {
+  await mkdir(dirname(file), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}`;
+  await writeFile(tmp, data);
+  await rename(tmp, file);
+}
 
 async function readAll(items: readonly Item[], onEach: (bytes: Uint8Array, i: number) => Promise<void>): Promise<void> {
   let next = 0;
@@ -87,14 +121,21 @@ export class ImageDataset {
     const P = opts.presize;
     const maxPixels = servingPreprocess(P).maxPixels;
     const background = servingPreprocess(P).background;
-    const pixels = new Uint8Array(split.train.length * P * P * 3);
-    const step = Math.max(1, Math.floor(split.train.length / 50));
-    await readAll(split.train, async (bytes, i) => {
-      const path = split.train[i]!.path;
-      const decoded = await decodeImage(bytes, { maxPixels }).catch((e: unknown) => wrapImageError(e, path));
-      pixels.set(presizeImage(decoded, P, background).data, i * P * P * 3);
-      if (i % step === 0 || i === split.train.length - 1) opts.onProgress?.(i + 1, split.train.length, "train");
-    });
+    const cacheFile = opts.cacheDir && split.train.length > 0 ? join(opts.cacheDir, `presized-${await cacheKey(split.train, P)}.u8`) : null;
+    let pixels = cacheFile ? await readCached(cacheFile, split.train.length * P * P * 3) : null;
+    if (pixels) opts.onProgress?.(split.train.length, split.train.length, "train");
+    else {
+      const fresh = new Uint8Array(split.train.length * P * P * 3);
+      const step = Math.max(1, Math.floor(split.train.length / 50));
+      await readAll(split.train, async (bytes, i) => {
+        const path = split.train[i]!.path;
+        const decoded = await decodeImage(bytes, { maxPixels }).catch((e: unknown) => wrapImageError(e, path));
+        fresh.set(presizeImage(decoded, P, background).data, i * P * P * 3);
+        if (i % step === 0 || i === split.train.length - 1) opts.onProgress?.(i + 1, split.train.length, "train");
+      });
+      if (cacheFile) await writeCached(cacheFile, fresh);
+      pixels = fresh;
+    }
     const validBytes: Uint8Array[] = [];
     await readAll(split.valid, async (bytes) => {
       validBytes.push(bytes);

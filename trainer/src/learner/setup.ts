@@ -1,6 +1,7 @@
 import { ConfigError } from "@resnet-edge/shared";
 import { initCodecs } from "@resnet-edge/shared/node";
 import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { initBackend } from "../backend/init-backend.ts";
 import type { TrainConfig } from "../config.ts";
 import { ImageDataset } from "../data/dataset.ts";
@@ -75,6 +76,7 @@ export async function loadDataset(config: TrainConfig, io: RunIO, scanned: { dir
   let lastPct = -1;
   const ds = await ImageDataset.load(split, {
     presize: config.presize,
+    cacheDir: join(config.cacheDir, "presized"),
     onProgress: (done, total, which) => {
       const pct = Math.floor((100 * done) / Math.max(1, total));
       if (which === "train" && pct >= lastPct + 25) {
