@@ -115,21 +115,72 @@ function resizeHorizontal(image: RawImage, outWidth: number): RawImage {
   return { data: out, width: outWidth, height, channels: c };
 }
 
+/**
+ * Re-pack coefficients so every output index has the same number of taps, a multiple of 4, padded with
+ * zero weights and with the window shifted left where it would run past the end. Integer sums do not
+ * depend on grouping, so the result is identical; the fixed 4-tap groups just run faster in V8.
+ * Returns null when the input is shorter than the padded window.
+ */
+function padTaps(c: Coefficients, inSize: number): { start: Int32Array; weights: Int32Array; taps: number } | null {
+  let maxCount = 0;
+  for (const n of c.count) maxCount = Math.max(maxCount, n);
+  const taps = Math.ceil(maxCount / 4) * 4;
+  if (taps > inSize) return null;
+  const outSize = c.start.length;
+  const start = new Int32Array(outSize);
+  const weights = new Int32Array(outSize * taps);
+  for (let o = 0; o < outSize; o++) {
+    const shift = Math.max(0, c.start[o]! + taps - inSize);
+    start[o] = c.start[o]! - shift;
+    for (let t = 0; t < c.count[o]!; t++) weights[o * taps + shift + t] = c.weights[o * c.taps + t]!;
+  }
+  return { start, weights, taps };
+}
+
 function resizeVertical(image: RawImage, outHeight: number): RawImage {
   const { data, width, height, channels: c } = image;
-  const { start, count, weights, taps } = triangleCoefficients(height, outHeight);
+  const coefficients = triangleCoefficients(height, outHeight);
   const row = width * c;
   const out = new Uint8Array(row * outHeight);
-  for (let yy = 0; yy < outHeight; yy++) {
-    const base = start[yy]! * row;
-    const n = count[yy]!;
-    const kb = yy * taps;
-    const o = yy * row;
-    for (let i = 0; i < row; i++) {
-      let acc = HALF;
-      for (let t = 0, j = base + i; t < n; t++, j += row) acc += data[j]! * weights[kb + t]!;
-      out[o + i] = clip8(acc);
+  const padded = padTaps(coefficients, height);
+  if (!padded) {
+    const { start, count, weights, taps } = coefficients;
+    for (let yy = 0; yy < outHeight; yy++) {
+      const base = start[yy]! * row;
+      const n = count[yy]!;
+      const kb = yy * taps;
+      const o = yy * row;
+      for (let i = 0; i < row; i++) {
+        let acc = HALF;
+        for (let t = 0, j = base + i; t < n; t++, j += row) acc += data[j]! * weights[kb + t]!;
+        out[o + i] = clip8(acc);
+      }
     }
+    return { data: out, width, height: outHeight, channels: c };
+  }
+  const { start, weights, taps } = padded;
+  const acc = taps > 4 ? new Float64Array(row) : null;
+  for (let yy = 0; yy < outHeight; yy++) {
+    const o = yy * row;
+    for (let g = 0; g < taps; g += 4) {
+      const k = yy * taps + g;
+      const w0 = weights[k]!;
+      const w1 = weights[k + 1]!;
+      const w2 = weights[k + 2]!;
+      const w3 = weights[k + 3]!;
+      const r0 = (start[yy]! + g) * row;
+      const r1 = r0 + row;
+      const r2 = r1 + row;
+      const r3 = r2 + row;
+      if (!acc) {
+        for (let i = 0; i < row; i++) out[o + i] = clip8(HALF + data[r0 + i]! * w0 + data[r1 + i]! * w1 + data[r2 + i]! * w2 + data[r3 + i]! * w3);
+      } else if (g === 0) {
+        for (let i = 0; i < row; i++) acc[i] = HALF + data[r0 + i]! * w0 + data[r1 + i]! * w1 + data[r2 + i]! * w2 + data[r3 + i]! * w3;
+      } else {
+        for (let i = 0; i < row; i++) acc[i] += data[r0 + i]! * w0 + data[r1 + i]! * w1 + data[r2 + i]! * w2 + data[r3 + i]! * w3;
+      }
+    }
+    if (acc) for (let i = 0; i < row; i++) out[o + i] = clip8(acc[i]!);
   }
   return { data: out, width, height: outHeight, channels: c };
 }
