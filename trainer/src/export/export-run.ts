@@ -16,7 +16,9 @@ import { checkpointPath, stagesOf } from "../learner/run-training.ts";
 import { createModel, definitionOf, type Model } from "../model/index.ts";
 import { seededRandom } from "../onnx/tiny-fcn.ts";
 import { makeManifest } from "./manifest.ts";
+import { calibrationRanges, compareTop1, loadImageTensors, type Agreement } from "./calibrate.ts";
 import { exportOnnx } from "./onnx-export.ts";
+import { quantizeQdq, type CalibrationMethod } from "./quantize.ts";
 
 export interface ExportRunOptions {
   /** A run folder (containing checkpoint.bin) or a checkpoint file. */
@@ -28,6 +30,16 @@ export interface ExportRunOptions {
   /** Version label (default: UTC timestamp, e.g. 20261129t0612). */
   version?: string;
   opset?: number;
+  /** Also write model.int8.onnx (static QDQ int8), calibrated on training images. */
+  int8?: boolean;
+  /** Dataset folder (train/ and val/ per class) for calibration and the int8/fp32 agreement check;
+   * default: the dataset the checkpoint was trained on. */
+  calibrationData?: string;
+  /** Calibration images per class (from train/). */
+  calibrationPerClass?: number;
+  /** Validation images per class for the int8-vs-fp32 agreement check. */
+  agreementPerClass?: number;
+  calibration?: CalibrationMethod;
   log?: (line: string) => void;
 }
 
@@ -36,6 +48,7 @@ export interface ExportResult {
   files: string[];
   /** Max abs logit difference between tfjs and onnxruntime in the self-check. */
   verifiedMaxDiff: number;
+  int8?: Agreement;
 }
 
 const VERIFY_TOLERANCE = 1e-4;
@@ -103,6 +116,10 @@ export async function exportRun(opts: ExportRunOptions): Promise<ExportResult> {
   const log = opts.log ?? (() => {});
   const ckptPath = await resolveCheckpoint(opts.checkpoint);
   const ckpt = await readCheckpoint(ckptPath);
+  const calibrationData = opts.calibrationData ?? (ckpt.header.config as { data?: string | null } | null)?.data ?? undefined;
+  if (opts.int8 && !calibrationData) {
+    throw new DataError("--int8 needs calibration images: pass --calibration-data <folder with train/ and val/> (e.g. the Imagenette folder you trained on)");
+  }
   const out = resolve(opts.out);
   await ensureWritable(out);
   const model = modelFromCheckpoint(ckpt, ckptPath);
@@ -118,6 +135,22 @@ export async function exportRun(opts: ExportRunOptions): Promise<ExportResult> {
     const finalSize = stages.length > 0 ? stages[stages.length - 1]!.size : 128;
     const last = ckpt.header.metrics[ckpt.header.metrics.length - 1];
     const runDir = ckptPath.endsWith("checkpoint.bin") ? dirname(ckptPath) : ckptPath;
+    let int8: { onnx: Uint8Array; agreement: Agreement } | undefined;
+    if (opts.int8 && calibrationData) {
+      const data = calibrationData;
+      const preprocessConfig = servingPreprocess(finalSize);
+      const calib = await loadImageTensors(data, "train", opts.calibrationPerClass ?? 30, preprocessConfig);
+      const method = opts.calibration ?? "percentile";
+      log(`int8: calibrating on ${calib.length} training images (${method})`);
+      const q = quantizeQdq(onnx, await calibrationRanges(onnx, calib, method));
+      const val = await loadImageTensors(data, "val", opts.agreementPerClass ?? 20, preprocessConfig);
+      const agreement = await compareTop1(onnx, q, val);
+      log(
+        `int8: ${(q.byteLength / 1e6).toFixed(1)} MB (fp32 ${(onnx.byteLength / 1e6).toFixed(1)} MB); on ${agreement.images} val images ` +
+          `top-1 agreement ${(agreement.top1Agreement * 100).toFixed(1)}%, accuracy fp32 ${(agreement.fp32Accuracy * 100).toFixed(1)}% / int8 ${(agreement.int8Accuracy * 100).toFixed(1)}%`,
+      );
+      int8 = { onnx: q, agreement };
+    }
     const manifest = makeManifest({
       name: opts.name ?? sanitizeName(basename(runDir)),
       version: opts.version ?? defaultVersion(),
@@ -132,13 +165,28 @@ export async function exportRun(opts: ExportRunOptions): Promise<ExportResult> {
         epochs: ckpt.header.metrics,
         config: ckpt.header.config,
       },
-      ...(last ? { metrics: { valAccuracy: last.accuracy, valLoss: last.validLoss, trainLoss: last.trainLoss } } : {}),
+      ...(int8 ? { variants: { int8: { file: "model.int8.onnx", onnx: int8.onnx } } } : {}),
+      metrics: {
+        ...(last ? { valAccuracy: last.accuracy, valLoss: last.validLoss, trainLoss: last.trainLoss } : {}),
+        ...(int8
+          ? {
+              int8Top1Agreement: int8.agreement.top1Agreement,
+              int8SliceAccuracy: int8.agreement.int8Accuracy,
+              fp32SliceAccuracy: int8.agreement.fp32Accuracy,
+              sliceImages: int8.agreement.images,
+            }
+          : {}),
+      },
     });
     const files = [join(out, "model.onnx"), join(out, "manifest.json")];
     await writeFile(files[0]!, onnx);
+    if (int8) {
+      files.push(join(out, "model.int8.onnx"));
+      await writeFile(files[2]!, int8.onnx);
+    }
     await writeFile(files[1]!, `${JSON.stringify(manifest, null, 2)}\n`);
     log(`wrote ${files.join(", ")} (${(onnx.byteLength / 1e6).toFixed(1)} MB, sha256 ${manifest.model.sha256.slice(0, 12)}…)`);
-    return { manifest, files, verifiedMaxDiff: diff };
+    return { manifest, files, verifiedMaxDiff: diff, ...(int8 ? { int8: int8.agreement } : {}) };
   } finally {
     model.dispose();
   }
