@@ -1,0 +1,77 @@
+#!/usr/bin/env node
+// `npm start`: seed the local R2 bucket with a model, then run the worker with `wrangler dev` (offline).
+//
+//   npm start                              seeds the tiny fully convolutional fixture as DEFAULT_MODEL
+//   npm start -- --model-dir <dir>         seeds an exported model folder (manifest.json + its .onnx file)
+//   npm start -- --port 8787
+//
+// The bucket lives in .wrangler/state (wrangler's local persistence), so seeded models survive restarts.
+// Publishing another version locally is the same three puts this script does, pointer last.
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const bin = (name) => join(root, "node_modules", ".bin", name);
+const env = { ...process.env, WRANGLER_SEND_METRICS: "false", XDG_CONFIG_HOME: process.env.XDG_CONFIG_HOME ?? join(root, ".xdg"), NO_COLOR: "1" };
+
+function fail(message) {
+  console.error(`npm start: ${message}`);
+  process.exit(1);
+}
+
+function option(name, fallback) {
+  const i = process.argv.indexOf(`--${name}`);
+  if (i === -1) return fallback;
+  const v = process.argv[i + 1];
+  if (!v || v.startsWith("--")) fail(`--${name} needs a value`);
+  return v;
+}
+
+const toml = readFileSync(join(root, "wrangler.toml"), "utf8");
+const bucketName = /bucket_name\s*=\s*"([^"]+)"/.exec(toml)?.[1] ?? fail("wrangler.toml has no [[r2_buckets]] bucket_name");
+const defaultModel = /^DEFAULT_MODEL\s*=\s*"([^"]+)"/m.exec(toml)?.[1] ?? "tiny-fcn";
+const port = option("port", "8787");
+
+let modelDir = option("model-dir");
+if (modelDir) {
+  modelDir = resolve(modelDir);
+  if (!existsSync(join(modelDir, "manifest.json"))) fail(`${modelDir} has no manifest.json: pass the folder \`trainer export\` wrote`);
+} else {
+  modelDir = join(root, ".wrangler", "seed", defaultModel);
+  const r = spawnSync(bin("tsx"), [join(root, "edge/scripts/write-tiny-model.ts"), modelDir, defaultModel, "v1"], { stdio: "inherit", env });
+  if (r.status !== 0) fail("could not write the tiny model");
+}
+
+const manifest = JSON.parse(readFileSync(join(modelDir, "manifest.json"), "utf8"));
+const { name, version } = manifest;
+const modelFile = manifest.model?.file ?? fail("manifest.json has no model.file");
+if (!existsSync(join(modelDir, modelFile))) fail(`${join(modelDir, modelFile)} is missing`);
+
+function put(key, args) {
+  const r = spawnSync(bin("wrangler"), ["r2", "object", "put", `${bucketName}/${key}`, "--local", ...args], { cwd: root, env, encoding: "utf8" });
+  if (r.status !== 0) fail(`wrangler r2 object put ${key} failed:\n${r.stdout}\n${r.stderr}`);
+  console.log(`seeded r2://${bucketName}/${key}`);
+}
+
+// Objects first, pointer last: a running worker never sees a pointer to a half-uploaded version.
+put(`models/${name}/${version}/${modelFile}`, ["--file", join(modelDir, modelFile), "--content-type", "application/octet-stream"]);
+put(`models/${name}/${version}/manifest.json`, ["--file", join(modelDir, "manifest.json"), "--content-type", "application/json"]);
+const pointer = join(modelDir, ".active.json");
+writeFileSync(pointer, JSON.stringify({ version }));
+put(`models/${name}/active.json`, ["--file", pointer, "--content-type", "application/json"]);
+
+const vars = name === defaultModel ? [] : ["--var", `DEFAULT_MODEL:${name}`];
+const url = `http://localhost:${port}`;
+console.log(`
+resnet-edge is starting on ${url} (model ${name}/${version}). Try:
+
+  curl -s ${url}/readyz
+  curl -s -X POST --data-binary @photo.jpg -H 'content-type: image/jpeg' '${url}/v1/classify?top_k=3'
+  curl -s -F image=@a.jpg -F image=@b.png '${url}/v1/classify/batch'
+  curl -s ${url}/v1/openapi.json
+`);
+const dev = spawn(bin("wrangler"), ["dev", "--local", "--port", port, "--ip", "127.0.0.1", ...vars], { cwd: root, env, stdio: "inherit" });
+for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => dev.kill(sig));
+dev.on("exit", (code) => process.exit(code ?? 0));
