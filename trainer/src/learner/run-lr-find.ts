@@ -34,7 +34,7 @@ export async function runLrFind(
     const png = join(config.out, "lr-find.png");
     await writeFile(png, await lossPlotPng(result.lrs, result.losses, marks));
     await writeFile(join(config.out, "lr-find.json"), `${JSON.stringify({ ...result, config }, null, 2)}\n`);
-    io.write(`plot: ${png}`);
+    io.write(`plot: ${png} (dashed lines: red valley, green steep, purple minimum)`);
     return { ...result, png };
   } finally {
     learner.dispose();
