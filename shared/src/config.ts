@@ -2,9 +2,10 @@ import { ConfigError } from "./errors.ts";
 
 /**
  * How an image becomes a tensor. Saved next to every model (in its manifest) and applied by one
- * function, `preprocess`, in a fixed order:
- *   decode -> EXIF orient -> to RGB (alpha composited on `background`) -> maxPixels check
- *   -> resize -> center crop -> normalize (x/255 - mean) / std -> HWC to NCHW float32
+ * function, `preprocess`, in a fixed order (details in shared/src/index.ts):
+ *   maxPixels check (from the header) -> decode -> EXIF orient -> to RGB (alpha composited on `background`)
+ *   -> resize (targetSize) -> center crop (pads with `background` if larger) -> normalize (x/255 - mean) / std
+ *   -> HWC to NCHW float32
  */
 export type ResizeMode = "shortest-edge" | "longest-edge" | "exact" | "none";
 
@@ -21,7 +22,7 @@ export interface PreprocessConfig {
   std: [number, number, number];
   /** Images whose decoded width*height exceed this are refused from the header, before decoding. */
   maxPixels: number;
-  /** RGB (0..255) that transparent pixels are composited onto. */
+  /** RGB (0..255) that transparent pixels are composited onto, and the fill where a crop pads. Default white. */
   background: [number, number, number];
 }
 

@@ -27,15 +27,15 @@ function getInstance(wasm: WebAssembly.Module): Promise<MozJPEGModule> {
   instanceWasm = wasm;
   instancesCreated++;
   const created = mozjpegFactory({
-      noInitialRun: true,
-      print: () => {},
-      printErr: (m: string) => messages.push(m),
-      instantiateWasm: (imports: WebAssembly.Imports, done: (i: WebAssembly.Instance) => void) => {
-        const inst = new WebAssembly.Instance(wasm, imports);
-        done(inst);
-        return inst.exports;
-      },
-    } as never);
+    noInitialRun: true,
+    print: () => {},
+    printErr: (m: string) => messages.push(m),
+    instantiateWasm: (imports: WebAssembly.Imports, done: (i: WebAssembly.Instance) => void) => {
+      const inst = new WebAssembly.Instance(wasm, imports);
+      done(inst);
+      return inst.exports;
+    },
+  } as never);
   instance = created;
   return created;
 }
@@ -54,7 +54,14 @@ export async function decodeWithMozjpeg(bytes: Uint8Array, wasm: WebAssembly.Mod
     result = mod.decode(bytes as Uint8Array<ArrayBuffer>, false); // false: do not rotate; orientation is applied by orient()
   } catch (e) {
     instance = null;
-    if (e instanceof Error && !/ExitStatus|exit/i.test(e.name + e.message)) throw e; // not libjpeg: a bug
+    if (e instanceof Error && /OOM|out of memory|enlarge memory/i.test(e.message)) {
+      throw new ImageError("image_too_large", "there is not enough memory to decode this JPEG: send a smaller image or lower maxPixels", {
+        format: "jpeg",
+        decoder: e.message,
+      });
+    }
+    // libjpeg's error_exit -> exit() -> emscripten throws an ExitStatus object (not an Error). Anything else is a bug.
+    if (e instanceof Error && !/ExitStatus|exit/i.test(e.name + e.message)) throw e;
     throw new ImageError("corrupt_image", `the JPEG could not be decoded (${messages.join("; ") || "decoder error"}); send the complete, unmodified file`, {
       format: "jpeg",
       decoder: messages.slice(),
