@@ -149,15 +149,87 @@ const COMMANDS: Record<string, Command> = {
       await runEval(path, overrides, { io });
     },
   },
-  // `export` (checkpoint -> model.onnx + manifest.json) is wired here by the exporter's owner:
-  // add an entry { summary, flags, configFlags: false, run } that calls trainer/src/export.
+  export: {
+    summary: "checkpoint -> model.onnx + manifest.json: trainer export --checkpoint runs/<name> --out models/<name> [--int8]",
+    flags: {
+      checkpoint: { type: "string" },
+      out: { type: "string" },
+      name: { type: "string" },
+      version: { type: "string" },
+      opset: { type: "string" },
+      int8: { type: "boolean" },
+      "calibration-data": { type: "string" },
+      "calibration-per-class": { type: "string" },
+      calibration: { type: "string" },
+      backend: { type: "string" },
+    },
+    configFlags: false,
+    async run(values, io) {
+      const str = (k: string): string | undefined => (typeof values[k] === "string" ? (values[k] as string) : undefined);
+      const checkpoint = str("checkpoint");
+      const out = str("out");
+      if (!checkpoint || !out) throw new UsageError("trainer export needs --checkpoint <run folder or checkpoint.bin> and --out <folder>");
+      const int = (flag: string, min: number, max: number): number | undefined => {
+        const raw = str(flag);
+        if (raw === undefined) return undefined;
+        const n = Number(raw);
+        if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`--${flag}`, `expects an integer ${min}..${max}, got ${JSON.stringify(raw)}`);
+        return n;
+      };
+      const calibration = str("calibration");
+      if (calibration !== undefined && calibration !== "minmax" && calibration !== "percentile") {
+        throw new ConfigError("--calibration", `expects minmax or percentile, got ${JSON.stringify(calibration)}`);
+      }
+      const { isBackendChoice, initBackend } = await import("./backend/init-backend.ts");
+      const backend = str("backend") ?? "auto";
+      if (!isBackendChoice(backend)) throw new ConfigError("--backend", `expects auto, tensorflow, wasm or cpu, got ${JSON.stringify(backend)}`);
+      await initBackend(backend, { log: io.log });
+      const { exportRun } = await import("./export/export-run.ts");
+      const opset = int("opset", 17, 23);
+      const perClass = int("calibration-per-class", 1, 1000);
+      const res = await exportRun({
+        checkpoint,
+        out,
+        ...(str("name") ? { name: str("name") } : {}),
+        ...(str("version") ? { version: str("version") } : {}),
+        ...(opset ? { opset } : {}),
+        int8: values.int8 === true,
+        ...(str("calibration-data") ? { calibrationData: str("calibration-data") } : {}),
+        ...(perClass ? { calibrationPerClass: perClass } : {}),
+        ...(calibration ? { calibration } : {}),
+        log: io.log,
+      });
+      io.write(`exported ${res.manifest.name}@${res.manifest.version}: ${res.files.join(", ")}`);
+    },
+  },
 };
 
 function usage(): string {
   const cmds = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(8)} ${c.summary}`);
   const flags = CONFIG_KEYS.map((k) => `  --${kebab(k).padEnd(16)} ${CONFIG_FIELDS[k].help} (default ${JSON.stringify(DEFAULT_CONFIG[k])})`);
   const presets = Object.entries(PRESETS).map(([n, p]) => `  ${n.padEnd(10)} ${p.summary}`);
-  return ["usage: trainer <command> [flags]", "", "commands:", ...cmds, "", "presets (--preset):", ...presets, "", "flags (run, lr-find):", ...flags].join("\n");
+  const extra = [
+    "  --preset NAME      start from a book experiment (below); flags override it",
+    "  --resume           run: continue the interrupted run in --out from its last checkpoint (its saved config wins)",
+    "  --num-it N, --start-lr X, --end-lr X   lr-find: sweep length and range (100, 1e-7, 10)",
+    "  --out DIR | --checkpoint FILE          eval: what to evaluate; --data/--size/--limit/--valid-limit override",
+    "  --no-augment       booleans take --flag / --no-flag;  nullable numbers take 'none'",
+  ];
+  return [
+    "usage: trainer <command> [flags]",
+    "",
+    "commands:",
+    ...cmds,
+    "",
+    "presets (--preset):",
+    ...presets,
+    "",
+    "command flags:",
+    ...extra,
+    "",
+    "config flags (run, lr-find):",
+    ...flags,
+  ].join("\n");
 }
 
 function parse(command: Command, args: string[]): Record<string, unknown> {
