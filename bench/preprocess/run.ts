@@ -4,10 +4,14 @@
 // performance.now() around each preprocess() call. workerd freezes its clock during CPU work, so its
 // figures are taken from outside: (a) per request, round trip minus the median round trip of a /noop
 // request with the same body; (b) one request running preprocess `repeat` times, divided by `repeat`
-// (a mean that excludes request overhead).
+// (a mean that excludes request overhead). The machine is shared, so CPU time is reported too: Node's
+// process.cpuUsage() per call, and workerd's own CPU time (/proc) over batches of `repeat` calls; CPU time
+// does not grow while a process waits for a core, wall time does.
 import { DEFAULT_PREPROCESS, preprocess } from "../../shared/src/index.ts";
 import { initCodecs } from "../../shared/src/runtime/node.ts";
+import { loadavg } from "node:os";
 import { startWorker } from "../../test/helpers/workerd.ts";
+import { findDescendant, processCpuMs } from "./cpu-time.ts";
 import { benchInputs } from "./inputs.ts";
 import { fmt, summarize } from "./stats.ts";
 
@@ -18,28 +22,36 @@ async function main(): Promise<void> {
   await initCodecs();
   const inputs = await benchInputs();
   const rows: string[] = [];
-  rows.push("| image | bytes | runtime | median ms | p95 ms | n | notes |", "|---|---|---|---|---|---|---|");
+  const load = [loadavg()[0]!];
+  rows.push("| image | bytes | runtime | wall median ms | wall p95 ms | CPU median ms | CPU p95 ms | n | notes |", "|---|---|---|---|---|---|---|---|---|");
 
   for (const input of inputs) {
     const n = iterations(input.name);
     for (let i = 0; i < Math.ceil(n / 5); i++) await preprocess(input.bytes, DEFAULT_PREPROCESS); // warm-up
     const total: number[] = [];
+    const cpu: number[] = [];
     const decode: number[] = [];
     const ops: number[] = [];
     for (let i = 0; i < n; i++) {
+      const c0 = process.cpuUsage();
       const t0 = performance.now();
       const out = await preprocess(input.bytes, DEFAULT_PREPROCESS);
       total.push(performance.now() - t0);
+      const c = process.cpuUsage(c0);
+      cpu.push((c.user + c.system) / 1000);
       decode.push(out.timing.decodeMs);
       ops.push(out.timing.preprocessMs);
     }
     const s = summarize(total);
+    const sc = summarize(cpu);
     rows.push(
-      `| ${input.name} | ${input.bytes.length} | Node ${process.versions.node} | ${fmt(s.median)} | ${fmt(s.p95)} | ${s.n} | decode ${fmt(summarize(decode).median)} + ops ${fmt(summarize(ops).median)} (medians) |`,
+      `| ${input.name} | ${input.bytes.length} | Node ${process.versions.node} | ${fmt(s.median)} | ${fmt(s.p95)} | ${fmt(sc.median)} | ${fmt(sc.p95)} | ${s.n} | wall: decode ${fmt(summarize(decode).median)} + ops ${fmt(summarize(ops).median)} (medians) |`,
     );
+    load.push(loadavg()[0]!);
   }
 
   const worker = await startWorker({ entry: "test/shared/fixtures/parity-worker.ts" });
+  const workerd = findDescendant(process.pid, /workerd/);
   try {
     const post = async (path: string, body: Uint8Array): Promise<number> => {
       const t0 = performance.now();
@@ -60,16 +72,27 @@ async function main(): Promise<void> {
       }
       const base = summarize(noop).median;
       const net = summarize(rt.map((t) => t - base));
-      const repeat = Math.max(4, Math.floor(n / 4));
-      const batch = (await post(`/preprocess?config=${config}&repeat=${repeat}`, input.bytes)) - base;
+      // CPU time of the workerd process over batches of `repeat` calls in one request (10 ms tick resolution,
+      // so batches are sized to take ~0.5 s of CPU at least).
+      const repeat = input.name.startsWith("2725") ? 4 : 100;
+      const batchCpu: number[] = [];
+      const batchWall: number[] = [];
+      for (let b = 0; b < (quick ? 2 : 5); b++) {
+        const c0 = workerd ? processCpuMs(workerd) : NaN;
+        batchWall.push(((await post(`/preprocess?config=${config}&repeat=${repeat}`, input.bytes)) - base) / repeat);
+        batchCpu.push(workerd ? (processCpuMs(workerd) - c0) / repeat : NaN);
+      }
+      const bc = summarize(batchCpu);
       rows.push(
-        `| ${input.name} | ${input.bytes.length} | workerd (Miniflare) | ${fmt(net.median)} | ${fmt(net.p95)} | ${net.n} | round trip minus /noop median (${fmt(base)}); mean of ${repeat} in one request: ${fmt(batch / repeat)} |`,
+        `| ${input.name} | ${input.bytes.length} | workerd (Miniflare) | ${fmt(net.median)} | ${fmt(net.p95)} | ${fmt(bc.median)} | - | ${net.n} | wall: round trip minus /noop median (${fmt(base)}); CPU: median of ${bc.n} batches of ${repeat} (wall ${fmt(summarize(batchWall).median)}/image) |`,
       );
+      load.push(loadavg()[0]!);
     }
   } finally {
     await worker.dispose();
   }
   console.log(`decode + preprocess, DEFAULT_PREPROCESS (shortest edge 224, NCHW); ${new Date().toISOString()}`);
+  console.log(`1-minute load average during the run (2 cores): ${load.map((l) => l.toFixed(1)).join(" -> ")}`);
   for (const input of inputs) console.log(`  ${input.name}: ${input.origin}`);
   console.log(rows.join("\n"));
 }
