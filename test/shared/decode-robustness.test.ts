@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { ImageError, decodeImage, readImageHeader, sniffFormat, type ImageErrorCode } from "../../shared/src/index.ts";
+import { ImageError, decodeImage, orient, readImageHeader, sniffFormat, type ImageErrorCode } from "../../shared/src/index.ts";
 import { codecModules } from "../../shared/src/codecs/registry.ts";
 import { decodeWithMozjpeg, mozjpegInstanceCount } from "../../shared/src/codecs/mozjpeg.ts";
 import { initCodecs } from "../../shared/src/runtime/node.ts";
@@ -240,6 +240,29 @@ describe("JPEG variants and damage", () => {
       }
     }
     expect(sha((await decodeImage(good, { maxPixels: MAX })).data)).toBe(reference);
+  });
+
+  it.skipIf(!hasOddImages)("JPEG EXIF orientations 1-8 each give the stored pixels transformed by orient()", async () => {
+    // Landscape_3.jpg stores orientation 3 as a big-endian SHORT in IFD0; rewrite that value to 1..8.
+    const original = odd("exiforient__Landscape_3.jpg");
+    const tag = Buffer.from(original).indexOf(Buffer.from([0x01, 0x12, 0x00, 0x03, 0x00, 0x00, 0x00, 0x01, 0x00, 0x03]));
+    expect(tag).toBeGreaterThan(0);
+    const withOrientation = (o: number): Uint8Array => {
+      const b = original.slice();
+      b[tag + 9] = o;
+      return b;
+    };
+    const stored = await decodeImage(withOrientation(1), { maxPixels: MAX });
+    expect([stored.width, stored.height, stored.orientation]).toEqual([1800, 1200, 1]);
+    for (let o = 2; o <= 8; o++) {
+      const bytes = withOrientation(o);
+      const header = readImageHeader(bytes);
+      const img = await decodeImage(bytes, { maxPixels: MAX });
+      expect([header.orientation, img.orientation, header.width, header.height]).toEqual([o, o, img.width, img.height]);
+      expect(sha(img.data), `orientation ${o}`).toBe(sha(orient(stored, o).data));
+    }
+    // A value outside 1..8 is ignored (treated as 1), not an error.
+    expect((await decodeImage(withOrientation(9), { maxPixels: MAX })).orientation).toBe(1);
   });
 
   it.skipIf(!hasOddImages)("maxPixels is inclusive: exactly the limit decodes, one pixel less refuses", async () => {
