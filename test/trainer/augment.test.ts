@@ -1,7 +1,8 @@
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import { beforeAll, describe, expect, test } from "vitest";
-import { augmentBatch, homographyFromPoints, sampleAugmentation, type Mat3 } from "../../trainer/src/data/augment.ts";
+import { initBackend } from "../../trainer/src/backend/init-backend.ts";
+import { augmentBatch, homographyFromPoints, pixelLut, sampleAugmentation, type Mat3 } from "../../trainer/src/data/augment.ts";
 import { makeRng } from "../../trainer/src/data/random.ts";
 
 const apply = (m: Mat3, x: number, y: number): [number, number] => {
@@ -68,24 +69,40 @@ describe("augmentation geometry", () => {
     expect(lit / n).toBeGreaterThan(0.8); // 1 - 0.25^2
   });
 
-  test("augmentBatch resamples each image of the batch and normalises", () => {
-    // Two 8x8 images: a horizontal ramp, and its mirror.
-    const ramp = Array.from({ length: 8 * 8 * 3 }, (_, i) => Math.floor(i / 3) % 8 / 7);
-    const mirror = Array.from({ length: 8 * 8 * 3 }, (_, i) => (7 - (Math.floor(i / 3) % 8)) / 7);
-    const x = tf.tensor4d([...ramp, ...mirror], [2, 8, 8, 3]);
-    const identity = sampleAugmentation(makeRng(0), 8, { size: 8, minScale: 1, full: false });
-    const out = augmentBatch(x, [identity, identity], 8, [0, 0, 0], [1, 1, 1]);
-    const v = out.arraySync();
-    expect(out.shape).toEqual([2, 8, 8, 3]);
-    // Identity geometry reproduces both images (the second one was lost by tfjs-cpu's batched Transform).
-    expect(v[0]![3]![0]![0]).toBeCloseTo(0, 5);
-    expect(v[0]![3]![7]![0]).toBeCloseTo(1, 5);
-    expect(v[1]![3]![0]![0]).toBeCloseTo(1, 5);
-    expect(v[1]![3]![7]![0]).toBeCloseTo(0, 5);
-    const norm = augmentBatch(x, [identity, identity], 4, [0.5, 0.5, 0.5], [0.25, 0.25, 0.25]);
-    const n = norm.arraySync();
-    expect(Math.min(...n.flat(3))).toBeGreaterThanOrEqual(-2 - 1e-5);
-    expect(Math.max(...n.flat(3))).toBeLessThanOrEqual(2 + 1e-5);
-    tf.dispose([x, out, norm]);
+  for (const backend of ["cpu", "wasm"] as const) {
+    test(`augmentBatch resamples every image of the batch and normalises (${backend})`, async () => {
+      if (backend === "wasm") await initBackend("wasm");
+      else await tf.setBackend("cpu");
+      // Three 8x8 images: a horizontal ramp, its mirror, and the ramp again.
+      const ramp = Array.from({ length: 8 * 8 * 3 }, (_, i) => Math.round(((Math.floor(i / 3) % 8) / 7) * 255));
+      const mirror = ramp.map((v) => 255 - v);
+      const pixels = Uint8Array.from([...ramp, ...mirror, ...ramp]);
+      const identity = sampleAugmentation(makeRng(0), 8, { size: 8, minScale: 1, full: false });
+      const out = augmentBatch(pixels, 8, [identity, identity, identity], 8, [0, 0, 0], [1, 1, 1]);
+      const v = out.arraySync();
+      expect(out.shape).toEqual([3, 8, 8, 3]);
+      // Identity geometry reproduces every image (tfjs-cpu's batched Transform would lose all but the first).
+      expect(v[0]![3]![0]![0]).toBeCloseTo(0, 5);
+      expect(v[0]![3]![7]![0]).toBeCloseTo(1, 5);
+      expect(v[1]![3]![0]![0]).toBeCloseTo(1, 5);
+      expect(v[1]![3]![7]![0]).toBeCloseTo(0, 5);
+      expect(v[2]![5]![7]![2]).toBeCloseTo(1, 5);
+      const norm = augmentBatch(pixels, 8, [identity, identity, identity], 4, [0.5, 0.5, 0.5], [0.25, 0.25, 0.25]);
+      const n = norm.arraySync().flat(3);
+      expect(Math.min(...n)).toBeGreaterThanOrEqual(-2 - 1e-5);
+      expect(Math.max(...n)).toBeLessThanOrEqual(2 + 1e-5);
+      tf.dispose([out, norm]);
+    });
+  }
+
+  test("lighting table: identity without lighting, monotone with it, brightness shifts the middle", () => {
+    const plain = pixelLut({ contrast: 1, brightness: 0 }, [0.5, 0, 0], [0.5, 1, 1]);
+    expect(plain[0]).toBeCloseTo(-1, 9);
+    expect(plain[255]).toBeCloseTo(1, 9);
+    expect(plain[256 + 51]).toBeCloseTo(0.2, 6);
+    const lit = pixelLut({ contrast: 1.25, brightness: 0.4 }, [0, 0, 0], [1, 1, 1]);
+    for (let v = 1; v < 256; v++) expect(lit[v]!).toBeGreaterThanOrEqual(lit[v - 1]!);
+    expect(lit[128]!).toBeGreaterThan(128 / 255); // brighter mid-grey
+    expect(lit[128]).toBeCloseTo(1 / (1 + Math.exp(-(Math.log(128 / 127) * 1.25 + 0.4))), 6);
   });
 });

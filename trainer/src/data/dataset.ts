@@ -204,15 +204,12 @@ class TrainSource implements BatchSource {
     const { mean, std } = servingPreprocess(this.opts.size);
     for (let b = 0; b < this.nBatches; b++) {
       const idx = order.slice(b * this.bs, (b + 1) * this.bs);
-      const raw = new Float32Array(idx.length * per);
-      idx.forEach((k, j) => {
-        const src = this.ds.trainPixels.subarray(k * per, (k + 1) * per);
-        for (let t = 0; t < per; t++) raw[j * per + t] = src[t]! / 255;
-      });
+      const pixels = new Uint8Array(idx.length * per);
+      idx.forEach((k, j) => pixels.set(this.ds.trainPixels.subarray(k * per, (k + 1) * per), j * per));
       const augs = idx.map(() =>
         sampleAugmentation(rng, P, { size: this.opts.size, minScale: this.opts.minScale, full: this.opts.augment }),
       );
-      const x = tf.tidy(() => augmentBatch(tf.tensor4d(raw, [idx.length, P, P, 3]), augs, this.opts.size, mean, std));
+      const x = augmentBatch(pixels, P, augs, this.opts.size, mean, std);
       const y = tf.tensor1d(Int32Array.from(idx, (k) => this.ds.trainLabels[k]!), "int32");
       yield { x, y };
       // Give pending I/O callbacks a turn between batches.
