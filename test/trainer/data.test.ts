@@ -9,6 +9,7 @@ import { initBackend } from "../../trainer/src/backend/init-backend.ts";
 import { ImageDataset } from "../../trainer/src/data/dataset.ts";
 import { DataError } from "../../trainer/src/data/errors.ts";
 import { scanImageFolder } from "../../trainer/src/data/imagenette.ts";
+import { prefetch } from "../../trainer/src/data/prefetch.ts";
 import { presizeImage } from "../../trainer/src/data/presize.ts";
 import { servingPreprocess } from "../../trainer/src/data/serving-preprocess.ts";
 import { hasImagenette, IMAGENETTE_DIR, needs } from "../helpers/data.ts";
@@ -76,6 +77,33 @@ describe("image folder scan", () => {
     expect(noisy.valid.map((i) => i.label)).toEqual([0, 1]); // validation keeps folder labels
     const noCsv = fakeFolder({ "train/n01": ["a.JPEG"], "val/n01": ["v.JPEG"] });
     await expect(scanImageFolder(noCsv, { noisy: 5 })).rejects.toThrow(/noisy_imagenette\.csv.*drop --noisy/);
+  });
+});
+
+describe("prefetch", () => {
+  test("keeps items in flight, yields them in order, disposes what an early stop leaves behind", async () => {
+    const produced: number[] = [];
+    async function* source(): AsyncGenerator<number> {
+      for (let i = 0; i < 10; i++) {
+        produced.push(i);
+        yield i;
+      }
+    }
+    const all: number[] = [];
+    for await (const v of prefetch(source(), 2, () => {})) all.push(v);
+    expect(all).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+
+    produced.length = 0;
+    const disposed: number[] = [];
+    const got: number[] = [];
+    for await (const v of prefetch(source(), 2, (x) => void disposed.push(x))) {
+      got.push(v);
+      if (v === 1) break;
+    }
+    expect(got).toEqual([0, 1]);
+    // Everything produced but not consumed was handed back for disposal.
+    expect([...got, ...disposed].sort()).toEqual([...produced].sort());
+    expect(disposed.length).toBeGreaterThan(0);
   });
 });
 
