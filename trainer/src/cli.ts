@@ -202,6 +202,41 @@ const COMMANDS: Record<string, Command> = {
       io.write(`exported ${res.manifest.name}@${res.manifest.version}: ${res.files.join(", ")}`);
     },
   },
+  publish: {
+    summary: "upload an exported model as a new version and activate it: trainer publish --model models/<name> [--name <name>] [--remote]",
+    flags: {
+      model: { type: "string" },
+      name: { type: "string" },
+      remote: { type: "boolean" },
+      local: { type: "boolean" },
+      "persist-to": { type: "string" },
+      bucket: { type: "string" },
+      "no-activate": { type: "boolean" },
+    },
+    configFlags: false,
+    async run(values, io) {
+      const model = typeof values.model === "string" ? values.model : undefined;
+      if (!model) throw new UsageError("trainer publish needs --model <folder written by trainer export>");
+      if (values.remote === true && values.local === true) throw new UsageError("pass --local (the default: the bucket npm start serves) or --remote, not both");
+      const { bucketFromWranglerToml, wranglerR2Target } = await import("./publish/r2-target.ts");
+      const { publishModel } = await import("./publish/publish.ts");
+      const cwd = process.cwd();
+      const bucket = typeof values.bucket === "string" ? values.bucket : await bucketFromWranglerToml(`${cwd}/wrangler.toml`);
+      const target = wranglerR2Target({
+        bucket,
+        mode: values.remote === true ? "remote" : "local",
+        cwd,
+        ...(typeof values["persist-to"] === "string" ? { persistTo: values["persist-to"] } : {}),
+      });
+      const res = await publishModel(target, {
+        modelDir: model,
+        ...(typeof values.name === "string" ? { name: values.name } : {}),
+        activate: values["no-activate"] !== true,
+        log: io.log,
+      });
+      io.write(`published ${res.name}@${res.version} to ${target.description}${values["no-activate"] === true ? " (not activated)" : ""}`);
+    },
+  },
 };
 
 function usage(): string {
