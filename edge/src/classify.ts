@@ -17,8 +17,10 @@ export type PreprocessFn = (bytes: Uint8Array, config: PreprocessConfig, opts?: 
 export interface ClassifyOptions {
   topK: number;
   size: SizeMode;
-  /** MAX_PIXELS: caps both the decoded image and the tensor fed to the model. */
+  /** MAX_PIXELS: the decoded image. */
   maxPixels: number;
+  /** MAX_TENSOR_PIXELS: the tensor fed to the model (H*W). */
+  maxTensorPixels: number;
 }
 
 export interface ClassifyResult {
@@ -37,7 +39,7 @@ export function trainingSize(pp: PreprocessConfig): number | null {
 
 /**
  * The preprocessing a request gets. `default`: shortest edge scaled to the training size, aspect
- * kept, no crop. `native`: the whole image as decoded. Both are capped by MAX_PIXELS.
+ * kept, no crop. `native`: the whole image as decoded. `maxPixels` caps the decoded image.
  */
 export function requestConfig(manifest: ModelManifest, size: SizeMode, maxPixels: number): PreprocessConfig {
   const pp = manifest.preprocess;
@@ -52,8 +54,8 @@ const round = (ms: number) => Math.round(ms * 100) / 100;
 
 export async function classifyImage(model: LoadedModel, bytes: Uint8Array, opts: ClassifyOptions, preprocess: PreprocessFn): Promise<ClassifyResult> {
   const config = requestConfig(model.manifest, opts.size, opts.maxPixels);
-  // The header alone gives the tensor size; refuse before any pixel is allocated. A 1x40000 strip is
-  // small to decode but scaled to a 224 shortest edge it becomes a 224x8960000 tensor.
+  // The header alone gives both sizes; refuse before any pixel is allocated. A 1x40000 strip is small
+  // to decode but scaled to a 224 shortest edge it becomes a 224x8960000 tensor.
   const header = readImageHeader(bytes);
   if (header.width * header.height > config.maxPixels) {
     throw new ApiError(
@@ -63,11 +65,11 @@ export async function classifyImage(model: LoadedModel, bytes: Uint8Array, opts:
     );
   }
   const t = targetSize(header.width, header.height, config.resize);
-  if (t.width * t.height > opts.maxPixels) {
+  if (t.width * t.height > opts.maxTensorPixels) {
     throw new ApiError(
       413,
       "image_too_large",
-      `the ${header.width}x${header.height} image becomes a ${t.width}x${t.height} tensor (${t.width * t.height} pixels); the limit is ${opts.maxPixels} (MAX_PIXELS): crop it to a less extreme aspect ratio or send it smaller`,
+      `the ${header.width}x${header.height} image becomes a ${t.width}x${t.height} tensor (${t.width * t.height} pixels); the model accepts at most ${opts.maxTensorPixels} (MAX_TENSOR_PIXELS): ${opts.size === "native" ? "send it smaller or drop size=native" : "crop it to a less extreme aspect ratio"}`,
     );
   }
   const pre = await preprocess(bytes, config, { layout: "NCHW" });

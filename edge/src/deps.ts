@@ -7,4 +7,6 @@ export interface AppDeps {
   models: Models;
   preprocess: PreprocessFn;
   limits: Limits;
+  /** Memory figures for /readyz (the ORT wasm heap never shrinks, so its size is worth watching). */
+  memory?: () => { wasmHeapBytes: number | null };
 }

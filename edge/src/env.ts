@@ -7,6 +7,8 @@ export interface Env {
   DEFAULT_MODEL?: string;
   MAX_BODY_BYTES?: string;
   MAX_PIXELS?: string;
+  MAX_TENSOR_PIXELS?: string;
+  MODEL_VARIANT?: string;
   MAX_BATCH?: string;
   MODEL_POLL_SECONDS?: string;
 }

@@ -9,7 +9,7 @@ import { initCodecs } from "@resnet-edge/shared/workerd";
 import { createApp } from "./app.ts";
 import type { AppDeps } from "./deps.ts";
 import type { Env } from "./env.ts";
-import { createSession, initOrt } from "./inference/ort.ts";
+import { createSession, initOrt, wasmHeapBytes } from "./inference/ort.ts";
 import { parseLimits } from "./limits.ts";
 import { ModelRegistry } from "./models/registry.ts";
 
@@ -21,9 +21,10 @@ async function buildDeps(env: Env): Promise<AppDeps> {
   const models = new ModelRegistry({
     bucket: env.MODELS,
     pollSeconds: limits.pollSeconds,
+    variant: limits.modelVariant,
     createSession: (onnx) => createSession(onnx),
   });
-  return { models, preprocess, limits };
+  return { models, preprocess, limits, memory: () => ({ wasmHeapBytes: wasmHeapBytes() ?? null }) };
 }
 
 export default createApp((env) => {

@@ -4,8 +4,12 @@
 export interface Limits {
   /** Largest request body accepted, in bytes (raw image, or the whole multipart batch). */
   maxBodyBytes: number;
-  /** Largest decoded image (width*height) accepted; also caps `size=native` tensors. */
+  /** Largest decoded image (width*height) accepted, checked from the header before decoding. */
   maxPixels: number;
+  /** Largest tensor H*W fed to the model (caps `size=native`, and extreme aspect ratios at the default size). */
+  maxTensorPixels: number;
+  /** Model file to prefer when the manifest lists it under `variants` (e.g. "int8"); "" serves the fp32 model. */
+  modelVariant: string;
   /** Most images in one /v1/classify/batch request. */
   maxBatch: number;
   /** Check a model's active pointer in R2 at most this often (0: on every request). */
@@ -16,7 +20,9 @@ export interface Limits {
 
 export const DEFAULT_LIMITS: Limits = {
   maxBodyBytes: 10 * 1024 * 1024,
-  maxPixels: 4_000_000,
+  maxPixels: 2_400_000,
+  maxTensorPixels: 307_200,
+  modelVariant: "int8",
   maxBatch: 8,
   pollSeconds: 10,
   defaultModel: "resnet18",
@@ -42,6 +48,8 @@ export function parseLimits(vars: Record<string, unknown>): Limits {
   return {
     maxBodyBytes: intVar(vars, "MAX_BODY_BYTES", DEFAULT_LIMITS.maxBodyBytes, 1),
     maxPixels: intVar(vars, "MAX_PIXELS", DEFAULT_LIMITS.maxPixels, 1),
+    maxTensorPixels: intVar(vars, "MAX_TENSOR_PIXELS", DEFAULT_LIMITS.maxTensorPixels, 1),
+    modelVariant: typeof vars.MODEL_VARIANT === "string" ? vars.MODEL_VARIANT : DEFAULT_LIMITS.modelVariant,
     maxBatch: intVar(vars, "MAX_BATCH", DEFAULT_LIMITS.maxBatch, 1),
     pollSeconds: intVar(vars, "MODEL_POLL_SECONDS", DEFAULT_LIMITS.pollSeconds, 0),
     defaultModel: typeof defaultModel === "string" && defaultModel !== "" ? defaultModel : DEFAULT_LIMITS.defaultModel,

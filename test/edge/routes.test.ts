@@ -37,7 +37,7 @@ class FakeModels implements Models {
       release: async () => {},
     };
     const timing = { readMs: 0, sessionMs: 0, bytes: 0 };
-    return fn({ name, version: manifest.version, manifest, session, loadedAt: "2026-01-01T00:00:00.000Z", timing });
+    return fn({ name, version: manifest.version, file: manifest.model.file, manifest, session, loadedAt: "2026-01-01T00:00:00.000Z", timing });
   }
   status(name: string): ModelStatus {
     return { name, serving: null, loading: null, lastError: null };
@@ -53,7 +53,7 @@ class FakeModels implements Models {
 }
 
 const manifest = tinyModelArtifact({ name: "tiny-fcn", version: "v1" }).manifest;
-const limits: Limits = { ...DEFAULT_LIMITS, defaultModel: "tiny-fcn", maxBodyBytes: 3_000_000, maxPixels: 200_000, maxBatch: 3 };
+const limits: Limits = { ...DEFAULT_LIMITS, defaultModel: "tiny-fcn", maxBodyBytes: 3_000_000, maxPixels: 200_000, maxTensorPixels: 150_000, maxBatch: 3 };
 let models: FakeModels;
 let app: ReturnType<typeof createApp>;
 let jpeg97x203: Uint8Array;
@@ -238,7 +238,7 @@ describe("POST /v1/classify", () => {
     expectError(await call("/v1/classify", { method: "POST", body: stream, duplex: "half" } as RequestInit), 413, "body_too_large");
   });
 
-  it("413 for images or tensors over MAX_PIXELS (refused from the header)", async () => {
+  it("413 for images over MAX_PIXELS or tensors over MAX_TENSOR_PIXELS (refused from the header)", async () => {
     const huge = makePng(500, 500); // 250k > 200k pixels
     const r = await call("/v1/classify?size=native", post(huge, "image/png"));
     expectError(r, 413, "image_too_large");
@@ -247,8 +247,14 @@ describe("POST /v1/classify", () => {
     const strip = makePng(2000, 2);
     const s = await call("/v1/classify", post(strip, "image/png"));
     expectError(s, 413, "image_too_large");
-    expect(s.body.error.message).toMatch(/tensor/);
+    expect(s.body.error.message).toMatch(/MAX_TENSOR_PIXELS/);
     expect((await call("/v1/classify?size=native", post(strip, "image/png"))).status).toBe(200);
+    // 440x400 = 176k: decodes (< MAX_PIXELS) and classifies at the default size, but is too big natively.
+    const mid = makePng(440, 400);
+    expect((await call("/v1/classify", post(mid, "image/png"))).status).toBe(200);
+    const n = await call("/v1/classify?size=native", post(mid, "image/png"));
+    expectError(n, 413, "image_too_large");
+    expect(n.body.error.message).toMatch(/MAX_TENSOR_PIXELS/);
   });
 
   it("500 for a bug, logged, with no internals in the body", async () => {

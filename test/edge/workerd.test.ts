@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startWorker, type WorkerHandle } from "../helpers/workerd.ts";
 import { ODDIMAGES_DIR, hasOddImages, needs } from "../helpers/data.ts";
+import { makeManifest } from "../../trainer/src/export/manifest.ts";
 import { tinyModelArtifact, type ModelArtifact } from "../../trainer/src/export/tiny-artifact.ts";
 import { makeJpeg, makePng } from "./helpers/images.ts";
 import { ODDIMAGES_EXPECTED, expectedOutcome } from "./helpers/oddimages.ts";
@@ -13,8 +14,11 @@ import { publish, type WritableBucket } from "./helpers/publish.ts";
 import { centered, logitsFromScores, maxAbsDiff, referenceFor } from "./helpers/reference.ts";
 import { wranglerVars } from "./helpers/wrangler-vars.ts";
 
-const vars: Record<string, string> = { ...wranglerVars(), MODEL_POLL_SECONDS: "0", DEFAULT_MODEL: "tiny-fcn" };
+// The deployed limits, except: poll on every request, and allow 1 MP tensors so the parity cases can
+// include 1024x768 natively (the production MAX_TENSOR_PIXELS is sized for ResNet-18's heap, not tiny-fcn's).
+const vars: Record<string, string> = { ...wranglerVars(), MODEL_POLL_SECONDS: "0", DEFAULT_MODEL: "tiny-fcn", MAX_TENSOR_PIXELS: "1000000" };
 const maxPixels = Number(vars.MAX_PIXELS);
+const maxTensorPixels = Number(vars.MAX_TENSOR_PIXELS);
 const maxBodyBytes = Number(vars.MAX_BODY_BYTES);
 const maxBatch = Number(vars.MAX_BATCH);
 
@@ -147,6 +151,27 @@ describe("with models in R2", () => {
     }
   });
 
+  it("serves the manifest's MODEL_VARIANT file (int8) when the model has one", async () => {
+    const fp32 = tinyModelArtifact({ name: "variant", version: "v1", seed: 21 });
+    const int8 = tinyModelArtifact({ name: "variant", version: "v1", seed: 22 }); // stands in for the int8 file
+    const manifest = makeManifest({
+      name: "variant",
+      version: "v1",
+      architecture: fp32.manifest.architecture,
+      onnx: fp32.onnx,
+      preprocess: fp32.manifest.preprocess,
+      variants: { int8: { file: "model.int8.onnx", onnx: int8.onnx } },
+    });
+    await bucket.put("models/variant/v1/model.int8.onnx", int8.onnx);
+    await publish(bucket, { onnx: fp32.onnx, manifest });
+    const bytes = await makeJpeg(90, 70, 3);
+    const r = await call("/v1/classify?model=variant&top_k=10", post(bytes));
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    const ref = await referenceFor(int8.onnx, manifest, bytes, "default", maxPixels);
+    expect(maxAbsDiff(logitsFromScores(r.body.predictions, manifest), centered(ref.logits))).toBeLessThan(1e-4);
+    expect((await call("/v1/models/variant")).body.status.serving.file).toBe("model.int8.onnx");
+  });
+
   it("maps every error to its status with a JSON body", async () => {
     const jpeg = await makeJpeg(50, 40);
     expectError(await call("/v1/classify", { method: "POST" }), 400, "missing_body");
@@ -154,6 +179,11 @@ describe("with models in R2", () => {
     expectError(await call("/v1/classify", post(new Uint8Array(maxBodyBytes + 1))), 413, "body_too_large");
     const side = Math.ceil(Math.sqrt(maxPixels)) + 1;
     expectError(await call("/v1/classify?size=native", post(await makeJpeg(side, side))), 413, "image_too_large");
+    const wide = await makeJpeg(Math.ceil(maxTensorPixels / 500) + 10, 500); // decodes, but too big as a native tensor
+    expect((await call("/v1/classify", post(wide))).status).toBe(200);
+    const native = await call("/v1/classify?size=native", post(wide));
+    expectError(native, 413, "image_too_large");
+    expect(native.body.error.message).toMatch(/MAX_TENSOR_PIXELS/);
     expectError(await call("/v1/classify", post(new TextEncoder().encode("RIFF\0\0\0\0WEBPVP8 "), "image/webp")), 415, "unsupported_format");
     expectError(await call("/v1/classify?top_k=11", post(jpeg)), 422, "invalid_query");
     expectError(await call("/v1/classify?size=big", post(jpeg)), 422, "invalid_query");
@@ -177,7 +207,7 @@ describe.skipIf(!hasOddImages)(`oddimages through the worker ${hasOddImages ? ""
   for (const [file, expectation] of Object.entries(ODDIMAGES_EXPECTED)) {
     for (const size of ["default", "native"] as const) {
       it(`${file} size=${size}`, async () => {
-        const want = expectedOutcome(expectation, maxPixels);
+        const want = expectedOutcome(expectation, { maxPixels, maxTensorPixels }, size);
         const r = await call(`/v1/classify?size=${size}`, post(new Uint8Array(readFileSync(join(ODDIMAGES_DIR, file))), "application/octet-stream"));
         if (want.status !== 200) return expectError(r, want.status, want.code!);
         expect(r.status, JSON.stringify(r.body)).toBe(200);

@@ -32,6 +32,8 @@ export interface LoadTiming {
 export interface LoadedModel {
   name: string;
   version: string;
+  /** The ONNX file serving: the manifest's model, or the preferred variant (e.g. model.int8.onnx). */
+  file: string;
   manifest: ModelManifest;
   session: ModelSession;
   loadedAt: string;
@@ -48,7 +50,7 @@ export interface LoadFailure {
 export interface ModelStatus {
   name: string;
   /** The version serving requests, if any. */
-  serving: { version: string; loadedAt: string; timing: LoadTiming } | null;
+  serving: { version: string; file: string; loadedAt: string; timing: LoadTiming } | null;
   /** A version being loaded in the background. */
   loading: string | null;
   /** The most recent failure to load a version (cleared when a version loads). */
@@ -81,6 +83,8 @@ export interface RegistryOptions {
   bucket: ModelBucket;
   createSession: SessionFactory;
   pollSeconds: number;
+  /** Serve manifest.variants[variant] when the manifest has it (e.g. "int8"), else the fp32 model. */
+  variant?: string;
   now?: () => number;
 }
 
@@ -130,7 +134,7 @@ export class ModelRegistry implements Models {
     const c = slot?.current;
     return {
       name,
-      serving: c ? { version: c.version, loadedAt: c.loadedAt, timing: c.timing } : null,
+      serving: c ? { version: c.version, file: c.file, loadedAt: c.loadedAt, timing: c.timing } : null,
       loading: slot?.loading?.version ?? null,
       lastError: slot?.lastError ?? null,
     };
@@ -218,13 +222,14 @@ export class ModelRegistry implements Models {
     try {
       const t0 = this.now();
       const manifest = await readManifest(this.opts.bucket, name, version);
-      const bytes = await readModelFile(this.opts.bucket, name, version, manifest.model);
+      const file = (this.opts.variant ? manifest.variants?.[this.opts.variant] : undefined) ?? manifest.model;
+      const bytes = await readModelFile(this.opts.bucket, name, version, file);
       const t1 = this.now();
       let session: ModelSession;
       try {
         session = await this.opts.createSession(bytes, manifest);
       } catch (e) {
-        throw new ModelLoadError("session_failed", `onnxruntime could not load ${name}/${version}/${manifest.model.file}: ${(e as Error).message}`);
+        throw new ModelLoadError("session_failed", `onnxruntime could not load ${name}/${version}/${file.file}: ${(e as Error).message}`);
       }
       const t2 = this.now();
       if (slot.loading && slot.loading.key !== key) {
@@ -235,6 +240,7 @@ export class ModelRegistry implements Models {
       const loaded: LoadedModel = {
         name,
         version,
+        file: file.file,
         manifest,
         session,
         loadedAt: new Date(t2).toISOString(),

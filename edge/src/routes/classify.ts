@@ -17,7 +17,7 @@ export function classifyRoutes(): Hono<AppEnv> {
       query.model,
       (model) => {
         const topK = resolveTopK(query.topK, model.manifest.classes.length);
-        return classifyImage(model, bytes, { topK, size: query.size, maxPixels: limits.maxPixels }, preprocess);
+        return classifyImage(model, bytes, { topK, size: query.size, maxPixels: limits.maxPixels, maxTensorPixels: limits.maxTensorPixels }, preprocess);
       },
       waitUntilOf(c),
     );
@@ -37,7 +37,7 @@ export function classifyRoutes(): Hono<AppEnv> {
         for (const [index, part] of parts.entries()) {
           try {
             if (part.problem) throw part.problem;
-            const r = await classifyImage(model, part.bytes!, { topK, size: query.size, maxPixels: limits.maxPixels }, preprocess);
+            const r = await classifyImage(model, part.bytes!, { topK, size: query.size, maxPixels: limits.maxPixels, maxTensorPixels: limits.maxTensorPixels }, preprocess);
             results.push({ index, filename: part.filename, status: 200, predictions: r.predictions, input: r.input, timing: r.timing });
           } catch (e) {
             const api = toApiError(e);

@@ -10,7 +10,7 @@ export function healthRoutes(): Hono<AppEnv> {
   r.get("/healthz", (c) => c.json({ status: "ok" }));
   // Readiness: the default model is loaded (loading it if needed), else 503 with the reason.
   r.get("/readyz", async (c) => {
-    const { models, limits } = c.get("deps");
+    const { models, limits, memory } = c.get("deps");
     const name = limits.defaultModel;
     let version: string;
     try {
@@ -21,7 +21,7 @@ export function healthRoutes(): Hono<AppEnv> {
       throw e;
     }
     const status = models.status(name);
-    return c.json({ status: "ready", model: { name, version }, loading: status.loading, lastError: status.lastError });
+    return c.json({ status: "ready", model: { name, version }, loading: status.loading, lastError: status.lastError, memory: memory?.() ?? null });
   });
   return r;
 }

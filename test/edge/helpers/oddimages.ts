@@ -7,10 +7,15 @@ export interface BrokenExpectation {
 }
 export type OddExpectation = { size: [number, number]; broken?: BrokenExpectation } | BrokenExpectation;
 
-/** The status and code a worker with `maxPixels` must answer (code undefined for 200). */
-export function expectedOutcome(e: OddExpectation, maxPixels: number): { status: number; code?: string } {
+/**
+ * The status and code a worker must answer (code undefined for 200): over `maxPixels` decoded, or (with
+ * size=native, where the tensor is the decoded image) over `maxTensorPixels`, it is a 413.
+ */
+export function expectedOutcome(e: OddExpectation, limits: { maxPixels: number; maxTensorPixels: number }, size: "default" | "native"): { status: number; code?: string } {
   if (!("size" in e)) return e;
-  if (e.size[0] * e.size[1] > maxPixels) return { status: 413, code: "image_too_large" };
+  const pixels = e.size[0] * e.size[1];
+  if (pixels > limits.maxPixels) return { status: 413, code: "image_too_large" };
+  if (size === "native" && pixels > limits.maxTensorPixels && !e.broken) return { status: 413, code: "image_too_large" };
   return e.broken ?? { status: 200 };
 }
 
