@@ -43,8 +43,7 @@ export async function decodeImage(bytes: Uint8Array, opts: DecodeOptions): Promi
     const ihdr = readPngHeader(bytes);
     checkPixelLimit(ihdr.width, ihdr.height, opts.maxPixels);
     const header = scanPngChunks(bytes, ihdr, true);
-    codecModules();
-    image = decodePng(bytes, header);
+    image = decodePng(bytes, header, codecModules().png);
     checkSize(image, header.width, header.height);
     orientation = header.orientation;
   }

@@ -9,6 +9,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { ImageError, decodeImage, orient, readImageHeader, sniffFormat, type ImageErrorCode } from "../../shared/src/index.ts";
 import { codecModules } from "../../shared/src/codecs/registry.ts";
 import { decodeWithMozjpeg, mozjpegInstanceCount } from "../../shared/src/codecs/mozjpeg.ts";
+import { pngInstanceCount } from "../../shared/src/codecs/png.ts";
 import { initCodecs } from "../../shared/src/runtime/node.ts";
 import { ODDIMAGES_DIR, hasOddImages, needs } from "../helpers/data.ts";
 import { CHANNELS, encodePng, type PngSpec } from "./helpers/png-encode.ts";
@@ -135,6 +136,17 @@ describe("PNG variants, decoded against the samples they were written from", () 
     expect(readImageHeader(bytes)).toEqual({ format: "png", width: 2, height: 3, orientation: 6 });
     const img = await decodeImage(bytes, { maxPixels: MAX });
     expect([img.width, img.height, Array.from(img.data)]).toEqual([2, 3, [4, 1, 5, 2, 6, 3]]);
+  });
+
+  it("a decoder failure (valid chunks, broken zlib stream) is corrupt_image and replaces the wasm instance", async () => {
+    const good = encodePng(make(2, 8, false));
+    const reference = sha((await decodeImage(good, { maxPixels: MAX })).data);
+    const spec = make(2, 8, false);
+    const broken = encodePng({ ...spec, idat: new Uint8Array([0x78, 0x9c, 0xff, 0xff, 0x00, 0x13, 0x37]) });
+    const before = pngInstanceCount();
+    await expectImageError(decodeImage(broken, { maxPixels: MAX }), "corrupt_image");
+    expect(sha((await decodeImage(good, { maxPixels: MAX })).data)).toBe(reference);
+    expect(pngInstanceCount()).toBe(before + 1);
   });
 
   it("truncated or bit-flipped PNGs are corrupt_image, and the decoder still works afterwards", async () => {

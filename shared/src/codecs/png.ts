@@ -1,7 +1,7 @@
-import { decode as decodeRgba8, decode_rgba16 as decodeRgba16 } from "@jsquash/png/codec/pkg/squoosh_png.js";
 import { ImageError } from "../errors.ts";
 import type { RawImage } from "../image.ts";
 import type { PngHeader } from "../format/png-header.ts";
+import { PngWasmInstance } from "./png-wasm.ts";
 
 /**
  * PNG through @jsquash/png (the Rust `png` crate), which expands every PNG (palette, gray, gray + alpha,
@@ -9,31 +9,48 @@ import type { PngHeader } from "../format/png-header.ts";
  * rounding, round(v * 255 / 65535), because the 8-bit path truncates (v >> 8). The result keeps only the
  * channels the file really has: gray -> 1, gray + alpha -> 2, RGB or opaque palette -> 3, anything with
  * alpha or tRNS -> 4.
+ *
+ * The wasm instance is ours (png-wasm.ts): it is dropped after a failed decode (which leaks inside wasm)
+ * and whenever its memory has grown past RESET_MEMORY_BYTES, so one large PNG does not pin its memory for
+ * the life of the isolate. The next call instantiates a fresh one from the compiled module.
  */
-export function decodePng(bytes: Uint8Array, header: PngHeader): RawImage {
+const RESET_MEMORY_BYTES = 64 * 1024 * 1024;
+
+let instance: PngWasmInstance | null = null;
+let instanceModule: WebAssembly.Module | null = null;
+let instancesCreated = 0;
+
+/** How many PNG decoder instances this isolate has created (for tests of the reset logic). */
+export function pngInstanceCount(): number {
+  return instancesCreated;
+}
+
+export function decodePng(bytes: Uint8Array, header: PngHeader, wasm: WebAssembly.Module): RawImage {
+  if (!instance || instanceModule !== wasm) {
+    instance = new PngWasmInstance(wasm);
+    instanceModule = wasm;
+    instancesCreated++;
+  }
+  const png = instance;
   let rgba: Uint8Array;
   let width: number;
   let height: number;
   try {
     if (header.bitDepth === 16) {
-      const img = decodeRgba16(bytes);
-      try {
-        width = img.width;
-        height = img.height;
-        const src = img.data; // a view into wasm memory: copy before free()
-        rgba = new Uint8Array(src.length);
-        for (let i = 0; i < src.length; i++) rgba[i] = ((src[i]! * 255 + 32767) / 65535) | 0;
-      } finally {
-        img.free();
-      }
-    } else {
-      const img = decodeRgba8(bytes);
+      const img = png.decodeRgba16(bytes);
       width = img.width;
       height = img.height;
-      rgba = new Uint8Array(img.data.buffer, img.data.byteOffset, img.data.byteLength);
+      const src = img.data;
+      rgba = new Uint8Array(src.length);
+      for (let i = 0; i < src.length; i++) rgba[i] = ((src[i]! * 255 + 32767) / 65535) | 0;
+    } else {
+      ({ data: rgba, width, height } = png.decodeRgba8(bytes));
     }
+    if (png.memoryBytes > RESET_MEMORY_BYTES) instance = null;
   } catch (e) {
+    instance = null;
     const detail = e instanceof Error ? e.message : String(e);
+    if (e instanceof WebAssembly.RuntimeError && !/unreachable/.test(detail)) throw e; // a trap other than a Rust panic: a bug
     throw new ImageError("corrupt_image", `the PNG could not be decoded (${detail}); send the complete, unmodified file`, { format: "png", decoder: detail });
   }
   const keep = channelsOf(header);

@@ -1,5 +1,3 @@
-import { initSync as initPng } from "@jsquash/png/codec/pkg/squoosh_png.js";
-
 /**
  * The compiled WebAssembly modules the decoders run on. The core never loads wasm itself: each runtime
  * adapter (runtime/node.ts, runtime/workerd.ts) compiles or imports them in the way its runtime allows and
@@ -20,7 +18,6 @@ export async function registerCodecs(modules: CodecModules): Promise<void> {
   if (!(modules?.jpeg instanceof WebAssembly.Module) || !(modules?.png instanceof WebAssembly.Module)) {
     throw new Error("registerCodecs needs { jpeg, png } as compiled WebAssembly.Module objects (use initCodecs() from @resnet-edge/shared/node or /workerd)");
   }
-  initPng(modules.png); // instantiates synchronously from the compiled module; no-op if already done
   registered = modules;
 }
 

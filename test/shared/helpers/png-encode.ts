@@ -16,6 +16,8 @@ export interface PngSpec {
   trns?: number[];
   /** Extra chunks inserted before IDAT, e.g. eXIf. */
   extra?: { type: string; body: Uint8Array }[];
+  /** Replace the IDAT body (still with a correct CRC), e.g. with a broken zlib stream. */
+  idat?: Uint8Array;
 }
 
 export const CHANNELS = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 } as const;
@@ -115,7 +117,7 @@ export function encodePng(spec: PngSpec): Uint8Array {
     parts.push(chunk("tRNS", body));
   }
   for (const e of spec.extra ?? []) parts.push(chunk(e.type, e.body));
-  parts.push(chunk("IDAT", deflateSync(new Uint8Array(raw))), chunk("IEND", new Uint8Array(0)));
+  parts.push(chunk("IDAT", spec.idat ?? deflateSync(new Uint8Array(raw))), chunk("IEND", new Uint8Array(0)));
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
   for (const p of parts) {
