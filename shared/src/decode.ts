@@ -5,8 +5,8 @@ import { readPngHeader, scanPngChunks } from "./format/png-header.ts";
 import type { DecodedImage, RawImage } from "./image.ts";
 import { codecModules } from "./codecs/registry.ts";
 import { decodeCmykJpeg } from "./codecs/cmyk-jpeg.ts";
-import { decodeWithMozjpeg } from "./codecs/mozjpeg.ts";
-import { decodePng } from "./codecs/png.ts";
+import { decodeWithMozjpeg, mozjpegMemoryBytes } from "./codecs/mozjpeg.ts";
+import { decodePng, pngMemoryBytes } from "./codecs/png.ts";
 import { orient } from "./ops/orient.ts";
 import { toRGB } from "./ops/to-rgb.ts";
 
@@ -50,6 +50,15 @@ export async function decodeImage(bytes: Uint8Array, opts: DecodeOptions): Promi
   let out = orient(image, orientation);
   if (opts.background) out = toRGB(out, opts.background);
   return { ...out, format, orientation };
+}
+
+/**
+ * Wasm memory the decoders currently hold, in bytes. It never shrinks while an instance lives; each decoder
+ * replaces its instance once this passes 64 MiB (and after any failure), so it stays below that plus one
+ * image. Useful for the edge, where an isolate has 128 MB in all.
+ */
+export function decoderMemoryBytes(): { jpeg: number; png: number } {
+  return { jpeg: mozjpegMemoryBytes(), png: pngMemoryBytes() };
 }
 
 function checkSize(image: RawImage, width: number, height: number): void {

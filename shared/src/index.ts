@@ -30,7 +30,7 @@ export { checkPixelLimit, readImageHeader, type ImageHeader } from "./format/hea
 export { readExifOrientation } from "./format/exif.ts";
 export { SUPPORTED_FORMATS_TEXT } from "./format/supported.ts";
 export { codecsRegistered, registerCodecs, type CodecModules } from "./codecs/registry.ts";
-export { decodeImage, type DecodeOptions } from "./decode.ts";
+export { decodeImage, decoderMemoryBytes, type DecodeOptions } from "./decode.ts";
 export { orient } from "./ops/orient.ts";
 export { toRGB } from "./ops/to-rgb.ts";
 export { resize } from "./ops/resize.ts";

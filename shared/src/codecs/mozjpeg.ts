@@ -40,6 +40,13 @@ function getInstance(wasm: WebAssembly.Module): Promise<MozJPEGModule> {
   return created;
 }
 
+let lastHeapBytes = 0;
+
+/** Bytes of wasm memory the live mozjpeg instance holds (0 when none is live). */
+export function mozjpegMemoryBytes(): number {
+  return instance ? lastHeapBytes : 0;
+}
+
 /** How many mozjpeg instances this isolate has created (for tests of the recovery logic). */
 export function mozjpegInstanceCount(): number {
   return instancesCreated;
@@ -68,6 +75,7 @@ export async function decodeWithMozjpeg(bytes: Uint8Array, wasm: WebAssembly.Mod
     });
   }
   const heap = (mod as unknown as { HEAP8?: Int8Array }).HEAP8;
+  lastHeapBytes = heap?.length ?? 0;
   if (!heap || heap.length > RESET_HEAP_BYTES) instance = null;
   if (!result) throw new ImageError("corrupt_image", "the JPEG could not be decoded; send the complete, unmodified file", { format: "jpeg" });
   const fatal = messages.find((m) => FATAL_WARNINGS.some((re) => re.test(m)));

@@ -20,6 +20,11 @@ let instance: PngWasmInstance | null = null;
 let instanceModule: WebAssembly.Module | null = null;
 let instancesCreated = 0;
 
+/** Bytes of wasm memory the live PNG decoder instance holds (0 when none is live). */
+export function pngMemoryBytes(): number {
+  return instance?.memoryBytes ?? 0;
+}
+
 /** How many PNG decoder instances this isolate has created (for tests of the reset logic). */
 export function pngInstanceCount(): number {
   return instancesCreated;
