@@ -1,6 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../../trainer/src/backend/init-backend.ts";
+import { setFilterGradientStrategy } from "../../trainer/src/backend/wasm-kernels.ts";
 import { ensureGradients } from "../../trainer/src/learner/gradients.ts";
 import { BN_EPS, batchNormTrain } from "../../trainer/src/model/ops/batch-norm.ts";
 import { conv2dSymmetric } from "../../trainer/src/model/ops/conv.ts";
@@ -66,9 +67,14 @@ describe("wasm Conv2DBackpropFilter / Conv2DBackpropInput vs the cpu backend", (
         return tf.grads((a, b) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad), r)))([x, w]);
       };
       const [cpuDx, cpuDw] = await on("cpu", grads);
-      const [wasmDx, wasmDw] = await on("wasm", grads);
-      expect(maxAbsDiff(cpuDx!, wasmDx!)).toBeLessThan(1e-5 * Math.max(1, maxAbs(cpuDx!)));
-      expect(maxAbsDiff(cpuDw!, wasmDw!)).toBeLessThan(1e-5 * Math.max(1, maxAbs(cpuDw!)));
+      // Both formulations of the filter gradient (im2col + matmul, dilated convolution), whichever "auto" picks.
+      for (const strategy of ["auto", "im2col", "conv"] as const) {
+        setFilterGradientStrategy(strategy);
+        const [wasmDx, wasmDw] = await on("wasm", grads);
+        expect(maxAbsDiff(cpuDx!, wasmDx!)).toBeLessThan(1e-5 * Math.max(1, maxAbs(cpuDx!)));
+        expect(maxAbsDiff(cpuDw!, wasmDw!), strategy).toBeLessThan(1e-5 * Math.max(1, maxAbs(cpuDw!)));
+      }
+      setFilterGradientStrategy("auto");
     });
   }
 });
