@@ -23,7 +23,7 @@ describe("initBackend", () => {
   it("an explicit tensorflow choice that cannot load is an actionable error", async () => {
     // Without the optional package, or (after npm ci, install script blocked) without its binary.
     await expect(initBackend("tensorflow")).rejects.toThrow(
-      /--backend tensorflow: @tensorflow\/tfjs-node(-gpu)? (is not installed; install it with|is installed but its native binary did not load .*npm rebuild)/);
+      /--backend tensorflow: @tensorflow\/tfjs-node(-gpu)? (is not installed; to train on native TensorFlow set|is installed but its native binary did not load .*npm rebuild)/);
   });
 
   it("rejects unknown choices", async () => {

@@ -38,7 +38,7 @@ export async function loadNative(pkg: NativePackage): Promise<NativeLoad> {
   if (!isInstalled(pkg)) {
     return {
       ok: false, pkg, reason: "not-installed",
-      notice: `${pkg} is not installed; install it with \`npm install -w trainer ${pkg}@4.22.0\` (allow its install script) to train on native TensorFlow`,
+      notice: `${pkg} is not installed; to train on native TensorFlow set "${pkg}": true in package.json allowScripts and run \`npm install -w trainer ${pkg}@4.22.0\``,
     };
   }
   try {
@@ -48,8 +48,8 @@ export async function loadNative(pkg: NativePackage): Promise<NativeLoad> {
     const detail = error instanceof Error ? error.message.split("\n")[0] : String(error);
     return {
       ok: false, pkg, reason: "no-binary",
-      notice: `${pkg} is installed but its native binary did not load (${detail}); its install script downloads libtensorflow: ` +
-        `run \`npm rebuild ${pkg}\` with the script allowed, or pick --backend wasm`,
+      notice: `${pkg} is installed but its native binary did not load (${detail.trim()}); its install script downloads libtensorflow: ` +
+        `set "${pkg}": true in package.json allowScripts and run \`npm rebuild ${pkg}\`, or pick --backend wasm`,
     };
   }
 }
