@@ -15,9 +15,11 @@ export interface SessionOptions {
   graphOptimizationLevel?: GraphOptimizationLevel;
   enableCpuMemArena?: boolean;
   enableMemPattern?: boolean;
+  /** Pin symbolic input dims, e.g. { N: 1 } (bench/edge/options.ts measures whether it helps). */
+  freeDimensionOverrides?: Record<string, number>;
 }
 
-export const DEFAULT_SESSION_OPTIONS: Required<SessionOptions> = {
+export const DEFAULT_SESSION_OPTIONS: Required<Omit<SessionOptions, "freeDimensionOverrides">> = {
   graphOptimizationLevel: "all",
   enableCpuMemArena: true,
   enableMemPattern: true,
@@ -100,6 +102,7 @@ export async function createSession(bytes: Uint8Array, options: SessionOptions =
       enableCpuMemArena: opts.enableCpuMemArena,
       enableMemPattern: opts.enableMemPattern,
       executionMode: "sequential",
+      ...(opts.freeDimensionOverrides ? { freeDimensionOverrides: opts.freeDimensionOverrides } : {}),
     }),
   );
   const inputName = session.inputNames[0]!;
