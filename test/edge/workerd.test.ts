@@ -3,8 +3,9 @@
 // One worker for the whole file; the models are the lead's tiny fully convolutional fixture.
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startWorker, type WorkerHandle } from "../helpers/workerd.ts";
+import { bundleWorker, startWorker, type WorkerHandle } from "../helpers/workerd.ts";
 import { ODDIMAGES_DIR, hasOddImages, needs } from "../helpers/data.ts";
 import { makeManifest } from "../../trainer/src/export/manifest.ts";
 import { tinyModelArtifact, type ModelArtifact } from "../../trainer/src/export/tiny-artifact.ts";
@@ -22,13 +23,14 @@ const maxTensorPixels = Number(vars.MAX_TENSOR_PIXELS);
 const maxBodyBytes = Number(vars.MAX_BODY_BYTES);
 const maxBatch = Number(vars.MAX_BATCH);
 
+const workerOptions = { config: "wrangler.toml", r2Buckets: ["MODELS"], bindings: vars };
 let w: WorkerHandle;
 let bucket: WritableBucket;
 const tiny: ModelArtifact = tinyModelArtifact({ name: "tiny-fcn", version: "v1", seed: 1234 });
 const other: ModelArtifact = tinyModelArtifact({ name: "other", version: "v3", seed: 99 });
 
 beforeAll(async () => {
-  w = await startWorker({ config: "wrangler.toml", r2Buckets: ["MODELS"], bindings: vars });
+  w = await startWorker(workerOptions);
   bucket = (await w.mf.getR2Bucket("MODELS")) as unknown as WritableBucket;
 });
 afterAll(() => w?.dispose());
@@ -59,6 +61,16 @@ async function multipart(form: FormData): Promise<RequestInit> {
 }
 
 const post = (bytes: Uint8Array, type = "image/jpeg"): RequestInit => ({ method: "POST", body: bytes as BodyInit, headers: { "content-type": type } });
+
+describe("the deploy bundle", () => {
+  it("fits Cloudflare's 10 MB (gzip) limit for paid plans", async () => {
+    const b = await bundleWorker(workerOptions); // cached: the bundle this file's worker runs
+    const modules = readdirSync(b.dir).filter((f) => f.endsWith(".js") || f.endsWith(".wasm"));
+    expect(modules.some((f) => f.endsWith("ort-wasm-simd-threaded.wasm"))).toBe(true);
+    const gzip = modules.reduce((sum, f) => sum + gzipSync(readFileSync(join(b.dir, f)), { level: 6 }).byteLength, 0);
+    expect(gzip).toBeLessThan(10 * 1024 * 1024);
+  });
+});
 
 describe("before any model is published", () => {
   it("is alive but not ready, and classify says why (503)", async () => {
