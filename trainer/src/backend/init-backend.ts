@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs-core";
-import { loadNative, preferredNativePackage } from "./tensorflow.ts";
+import { loadBestNative } from "./tensorflow.ts";
 import { initWasmBackend } from "./wasm.ts";
 
 export const BACKEND_CHOICES = ["auto", "tensorflow", "wasm", "cpu"] as const;
@@ -43,11 +43,10 @@ export async function initBackend(choice: BackendChoice, opts: BackendOptions = 
   } else if (choice === "wasm") {
     info = await initWasmBackend({ threads: opts.threads ?? 1 });
   } else {
-    const pkg = preferredNativePackage();
-    const loaded = await loadNative(pkg);
+    const loaded = await loadBestNative();
     if (loaded.ok) {
       await setBackendOrThrow("tensorflow");
-      info = { name: "tensorflow" };
+      info = { name: "tensorflow", notice: `native TensorFlow from ${loaded.pkg}` };
     } else if (choice === "tensorflow") {
       throw new Error(`--backend tensorflow: ${loaded.notice}`);
     } else {

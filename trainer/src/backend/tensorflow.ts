@@ -24,6 +24,18 @@ export function preferredNativePackage(): NativePackage {
   return gpuVisible() ? "@tensorflow/tfjs-node-gpu" : "@tensorflow/tfjs-node";
 }
 
+/** tfjs-node-gpu then tfjs-node when a GPU is visible, else tfjs-node: the first that loads wins. */
+export async function loadBestNative(): Promise<NativeLoad> {
+  const candidates: NativePackage[] = gpuVisible() ? ["@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-node"] : ["@tensorflow/tfjs-node"];
+  const failures: Array<Extract<NativeLoad, { ok: false }>> = [];
+  for (const pkg of candidates) {
+    const loaded = await loadNative(pkg);
+    if (loaded.ok) return loaded;
+    failures.push(loaded);
+  }
+  return { ...failures[0]!, notice: failures.map((f) => f.notice).join("; ") };
+}
+
 function isInstalled(pkg: NativePackage): boolean {
   try {
     require.resolve(`${pkg}/package.json`);

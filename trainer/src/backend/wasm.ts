@@ -15,11 +15,19 @@ export async function initWasmBackend(opts: { threads: number }): Promise<{ name
   registerWasmKernels();
   let notice: string | undefined;
   if (activeThreads === undefined) {
+    activeThreads = threads;
     if (threads > 1) {
+      const stock = tf.findBackendFactory("wasm");
       tf.removeBackend("wasm");
       tf.registerBackend("wasm", () => createThreadedWasmBackend(threads), 2);
+      if (!(await tf.setBackend("wasm")) && stock) {
+        // e.g. no worker_threads / SharedArrayBuffer: fall back to the single-threaded build.
+        tf.removeBackend("wasm");
+        tf.registerBackend("wasm", stock, 2);
+        activeThreads = 1;
+        notice = `wasm: the threaded build did not start, running on 1 thread (see the warning above)`;
+      }
     }
-    activeThreads = threads;
   } else if (activeThreads !== threads) {
     notice = `wasm backend already started with ${activeThreads} thread(s) in this process; ignoring threads=${threads}`;
   }

@@ -1,0 +1,101 @@
+/**
+ * Training throughput, side by side with the PyTorch twin (bench/train/twin.py, Debian python3-torch),
+ * same architecture, batch, input size and thread count: forward + backward + SGD update.
+ *
+ *   npx tsx bench/train/run.ts [--archs resnet18,resnet50] [--sizes 64,128] [--batch 32]
+ *                              [--threads 1,2] [--steps 2] [--warmup 1] [--with-cpu] [--profile]
+ *
+ * Each tfjs configuration runs in its own process (step-worker.ts). Prints a markdown table:
+ * wall ms per step, images/s, CPU seconds per step (the machine may be shared: CPU time is the
+ * steadier figure), the ratio to PyTorch, and what one Imagenette epoch (9469 images) costs.
+ */
+import { spawnSync } from "node:child_process";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { loadBestNative } from "../../trainer/src/backend/tensorflow.ts";
+import { archSpec } from "../../trainer/src/model/index.ts";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, "../..");
+const EPOCH_IMAGES = 9469;
+const PYTHON = "/usr/bin/python3";
+
+const { values } = parseArgs({
+  options: {
+    archs: { type: "string", default: "resnet18,resnet50" },
+    sizes: { type: "string", default: "64,128" },
+    batch: { type: "string", default: "32" },
+    threads: { type: "string", default: "1,2" },
+    steps: { type: "string", default: "2" },
+    warmup: { type: "string", default: "1" },
+    "with-cpu": { type: "boolean", default: false },
+    profile: { type: "boolean", default: false },
+  },
+});
+const list = (s: string) => s.split(",").map((v) => v.trim()).filter(Boolean);
+const archs = list(values.archs!);
+const sizes = list(values.sizes!).map(Number);
+const threadCounts = list(values.threads!).map(Number);
+const batch = values.batch!;
+
+interface Row { arch: string; size: number; engine: string; threads: number; msPerStep?: number; cpuMsPerStep?: number; note?: string; profile?: unknown }
+const rows: Row[] = [];
+
+function runJson(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Record<string, unknown> | { error: string } {
+  const r = spawnSync(cmd, args, { cwd: root, encoding: "utf8", maxBuffer: 64 << 20, env: { ...process.env, ...env } });
+  const line = r.stdout.split("\n").reverse().find((l) => l.startsWith("{"));
+  if (r.status !== 0 || !line) return { error: (r.stderr || r.stdout).trim().split("\n").slice(-3).join(" | ") };
+  return JSON.parse(line);
+}
+
+const torchOk = spawnSync(PYTHON, ["-c", "import torch"], { stdio: "ignore" }).status === 0;
+const native = await loadBestNative();
+
+for (const arch of archs) {
+  for (const size of sizes) {
+    const common = ["--arch", arch, "--size", String(size), "--batch", batch, "--steps", values.steps!, "--warmup", values.warmup!];
+    for (const threads of threadCounts) {
+      const tag = `${arch} ${size}px ${threads}t`;
+      process.stderr.write(`${tag}: tfjs wasm ... `);
+      const w = runJson(process.execPath, ["--import", "tsx", join(here, "step-worker.ts"), "--backend", "wasm", "--threads", String(threads), ...common, ...(values.profile ? ["--profile"] : [])]);
+      rows.push("error" in w ? { arch, size, engine: "tfjs wasm", threads, note: String(w.error) } : { arch, size, engine: "tfjs wasm", threads, msPerStep: Number(w.msPerStep), cpuMsPerStep: Number(w.cpuMsPerStep), profile: w.profile });
+      process.stderr.write(`torch ... `);
+      if (torchOk) {
+        const spec = JSON.stringify(archSpec(arch, { nOut: 10 }));
+        const t = runJson(PYTHON, [join(here, "twin.py"), "bench", "--spec", spec, "--size", String(size), "--batch", batch, "--threads", String(threads), "--steps", values.steps!, "--warmup", values.warmup!], { OMP_NUM_THREADS: String(threads) });
+        rows.push("error" in t ? { arch, size, engine: "pytorch", threads, note: String(t.error) } : { arch, size, engine: `pytorch ${t.torch}`, threads, msPerStep: Number(t.msPerStep), cpuMsPerStep: Number(t.cpuMsPerStep) });
+      } else {
+        rows.push({ arch, size, engine: "pytorch", threads, note: `not installed at ${PYTHON}` });
+      }
+      process.stderr.write("done\n");
+    }
+    if (native.ok) {
+      const n = runJson(process.execPath, ["--import", "tsx", join(here, "step-worker.ts"), "--backend", "tensorflow", ...common]);
+      rows.push("error" in n ? { arch, size, engine: native.pkg, threads: 0, note: String(n.error) } : { arch, size, engine: native.pkg, threads: 0, msPerStep: Number(n.msPerStep), cpuMsPerStep: Number(n.cpuMsPerStep) });
+    }
+    if (values["with-cpu"]) {
+      process.stderr.write(`${arch} ${size}px: tfjs cpu ... `);
+      const c = runJson(process.execPath, ["--import", "tsx", join(here, "step-worker.ts"), "--backend", "cpu", ...common.slice(0, -4), "--steps", "1", "--warmup", "0"]);
+      rows.push("error" in c ? { arch, size, engine: "tfjs cpu", threads: 1, note: String(c.error) } : { arch, size, engine: "tfjs cpu", threads: 1, msPerStep: Number(c.msPerStep), cpuMsPerStep: Number(c.cpuMsPerStep), note: "1 step, no warm-up" });
+      process.stderr.write("done\n");
+    }
+  }
+}
+
+const b = Number(batch);
+const fmt = (v: number | undefined, digits = 0) => (v === undefined ? "-" : v.toFixed(digits));
+console.log(`| model | px | engine | threads | ms/step (batch ${b}) | img/s | CPU s/step | x PyTorch (wall) | epoch of ${EPOCH_IMAGES} |`);
+console.log("|---|---|---|---|---|---|---|---|---|");
+for (const r of rows) {
+  const torch = rows.find((o) => o.engine.startsWith("pytorch") && o.arch === r.arch && o.size === r.size && o.threads === r.threads && o.msPerStep);
+  const ratio = r.msPerStep && torch?.msPerStep && !r.engine.startsWith("pytorch") ? `${(r.msPerStep / torch.msPerStep).toFixed(2)}x` : "";
+  const ips = r.msPerStep ? (b * 1000) / r.msPerStep : undefined;
+  const epoch = ips ? `${(EPOCH_IMAGES / ips / 60).toFixed(1)} min` : "";
+  console.log(`| ${r.arch} | ${r.size} | ${r.engine} | ${r.threads || "-"} | ${fmt(r.msPerStep)} | ${fmt(ips, 1)} | ${fmt(r.cpuMsPerStep && r.cpuMsPerStep / 1000, 2)} | ${ratio} | ${epoch} |${r.note ? ` ${r.note}` : ""}`);
+}
+if (!native.ok) console.log(`\nnative TensorFlow: ${native.notice}`);
+for (const r of rows.filter((r) => r.profile)) {
+  console.log(`\nper-kernel time, ${r.arch} ${r.size}px, wasm ${r.threads} thread(s), one step (tf.profile, wall ms, share):`);
+  for (const k of r.profile as Array<{ name: string; ms: number; share: number }>) console.log(`  ${k.name.padEnd(24)} ${String(k.ms).padStart(6)}  ${k.share}%`);
+}

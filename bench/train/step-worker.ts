@@ -1,0 +1,68 @@
+/**
+ * One benchmark configuration in its own process (the wasm backend's thread count is fixed per
+ * process): forward + backward + SGD update of a model on random data, batch B, size S.
+ * Prints one JSON line. Used by run.ts; runnable alone:
+ *   npx tsx bench/train/step-worker.ts --backend wasm --threads 2 --arch resnet18 --size 64 --batch 32 --steps 2 --warmup 1 [--profile]
+ */
+import { parseArgs } from "node:util";
+import * as tf from "@tensorflow/tfjs-core";
+import { initBackend, isBackendChoice } from "../../trainer/src/backend/init-backend.ts";
+import { ensureGradients } from "../../trainer/src/learner/gradients.ts";
+import { archSpec, createModel } from "../../trainer/src/model/index.ts";
+
+const { values } = parseArgs({
+  options: {
+    backend: { type: "string", default: "wasm" },
+    threads: { type: "string", default: "1" },
+    arch: { type: "string", default: "resnet18" },
+    size: { type: "string", default: "64" },
+    batch: { type: "string", default: "32" },
+    steps: { type: "string", default: "2" },
+    warmup: { type: "string", default: "1" },
+    profile: { type: "boolean", default: false },
+  },
+});
+const backend = values.backend!;
+if (!isBackendChoice(backend)) throw new Error(`--backend ${backend}: choose auto, tensorflow, wasm or cpu`);
+const [threads, size, batch, steps, warmup] = [values.threads, values.size, values.batch, values.steps, values.warmup].map(Number) as [number, number, number, number, number];
+
+await ensureGradients();
+const info = await initBackend(backend, { threads });
+const model = createModel(archSpec(values.arch!, { nOut: 10 }), { seed: 0 });
+const vars = model.parameters().map((p) => p.variable);
+const x = tf.randomNormal([batch, size, size, 3]) as tf.Tensor4D;
+const labels = tf.oneHot(tf.tensor1d(Array.from({ length: batch }, (_, i) => i % 10), "int32"), 10);
+
+function step(): tf.Scalar {
+  return tf.tidy(() => {
+    const { value, grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(labels, model.forward(x, { training: true })) as tf.Scalar, vars);
+    for (const v of vars) v.assign(tf.sub(v, tf.mul(grads[v.name]!, 1e-3)));
+    return value;
+  });
+}
+
+for (let i = 0; i < warmup; i++) (await step().data(), undefined);
+const t0 = performance.now();
+const c0 = process.cpuUsage();
+for (let i = 0; i < steps; i++) {
+  const loss = step();
+  await loss.data();
+  loss.dispose();
+}
+const wallMs = (performance.now() - t0) / steps;
+const cpu = process.cpuUsage(c0);
+const result: Record<string, unknown> = {
+  backend: info.name, threads, arch: values.arch, size, batch, steps,
+  msPerStep: wallMs, cpuMsPerStep: (cpu.user + cpu.system) / 1000 / steps, imagesPerSec: (batch * 1000) / wallMs,
+};
+
+if (values.profile) {
+  const prof = await tf.profile(() => step());
+  const byKernel = new Map<string, number>();
+  for (const k of prof.kernels) byKernel.set(k.name, (byKernel.get(k.name) ?? 0) + Number(k.kernelTimeMs));
+  const total = [...byKernel.values()].reduce((a, b) => a + b, 0);
+  result.profile = [...byKernel.entries()].sort((a, b) => b[1] - a[1]).slice(0, 12)
+    .map(([name, ms]) => ({ name, ms: Math.round(ms), share: Math.round((1000 * ms) / total) / 10 }));
+}
+console.log(JSON.stringify(result));
+process.exit(0);
