@@ -91,7 +91,7 @@ for (const variant of variants) {
   console.error(`${variant}: onnxruntime-node done`);
 
   // 2. onnxruntime-web in Node (the worker's wasm and wrapper).
-  const webSession = await createSession(onnx);
+  const webSession = await createSession(onnx, { freeDimensionOverrides: { N: 1 } }); // as the worker does
   for (const [i, s] of sizes.entries()) {
     const t = tensors[i]!;
     put(s.label, "web", await time(() => webSession.run(t.data, t.dims)));

@@ -21,7 +21,7 @@ export interface Limits {
 export const DEFAULT_LIMITS: Limits = {
   maxBodyBytes: 10 * 1024 * 1024,
   maxPixels: 2_400_000,
-  maxTensorPixels: 307_200,
+  maxTensorPixels: 240_000,
   modelVariant: "int8",
   maxBatch: 8,
   pollSeconds: 10,

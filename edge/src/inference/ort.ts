@@ -102,7 +102,7 @@ export async function createSession(bytes: Uint8Array, options: SessionOptions =
       enableCpuMemArena: opts.enableCpuMemArena,
       enableMemPattern: opts.enableMemPattern,
       executionMode: "sequential",
-      ...(opts.freeDimensionOverrides ? { freeDimensionOverrides: opts.freeDimensionOverrides } : {}),
+      ...(opts.freeDimensionOverrides && Object.keys(opts.freeDimensionOverrides).length > 0 ? { freeDimensionOverrides: opts.freeDimensionOverrides } : {}),
     }),
   );
   const inputName = session.inputNames[0]!;
