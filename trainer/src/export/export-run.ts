@@ -140,7 +140,7 @@ export async function exportRun(opts: ExportRunOptions): Promise<ExportResult> {
       const data = calibrationData;
       const preprocessConfig = servingPreprocess(finalSize);
       const calib = await loadImageTensors(data, "train", opts.calibrationPerClass ?? 30, preprocessConfig);
-      const method = opts.calibration ?? "percentile";
+      const method = opts.calibration ?? "minmax";
       log(`int8: calibrating on ${calib.length} training images (${method})`);
       const q = quantizeQdq(onnx, await calibrationRanges(onnx, calib, method));
       const val = await loadImageTensors(data, "val", opts.agreementPerClass ?? 20, preprocessConfig);

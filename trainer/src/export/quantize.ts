@@ -132,7 +132,17 @@ function axisAttr(axis: number) {
  * Rewrite an fp32 model into QDQ int8 using calibrated ranges for its activations (names from
  * `quantisableTensors`). Returns the new model bytes.
  */
-export function quantizeQdq(onnx: Uint8Array, ranges: Map<string, Range>): Uint8Array {
+export interface QuantizeOptions {
+  /**
+   * Bits of the int8 weight range actually used. 7 (values in [-64, 63]) is the "reduce_range" that
+   * x86 CPUs without VNNI need: their u8 x s8 kernels (vpmaddubsw) add pairs of products in int16 and
+   * saturate with full 8-bit weights. 8 uses [-127, 127].
+   */
+  weightBits?: 7 | 8;
+}
+
+export function quantizeQdq(onnx: Uint8Array, ranges: Map<string, Range>, opts: QuantizeOptions = {}): Uint8Array {
+  const qmax = (opts.weightBits ?? 7) === 7 ? 63 : 127;
   const model = fromBinary(ModelProtoSchema, onnx);
   const g = model.graph!;
   const inits = new Map(g.initializer.map((t) => [t.name, t]));
@@ -186,9 +196,9 @@ export function quantizeQdq(onnx: Uint8Array, ranges: Map<string, Range>): Uint8
       for (let o = 0; o < outC; o++) {
         let m = 0;
         for (let k = 0; k < per; k++) m = Math.max(m, Math.abs(wf[o * per + k]!));
-        const s = m > 0 ? m / 127 : 1;
+        const s = m > 0 ? m / qmax : 1;
         wScale[o] = s;
-        for (let k = 0; k < per; k++) wq[o * per + k] = Math.max(-127, Math.min(127, Math.round(wf[o * per + k]! / s)));
+        for (let k = 0; k < per; k++) wq[o * per + k] = Math.max(-qmax, Math.min(qmax, Math.round(wf[o * per + k]! / s)));
       }
       inits.delete(wName);
       newInits.push(
