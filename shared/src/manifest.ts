@@ -1,6 +1,6 @@
 import { validatePreprocessConfig, type PreprocessConfig } from "./config.ts";
 import { ConfigError } from "./errors.ts";
-import type { ClassLabel } from "./vocab.ts";
+import { CLASS_ID_RE, type ClassLabel } from "./vocab.ts";
 
 /**
  * What a model artifact declares. Written by `trainer export` next to model.onnx, read by the edge
@@ -45,7 +45,7 @@ export interface ModelManifest {
 
 const NAME_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 const SHA256_RE = /^[0-9a-f]{64}$/;
-const WNID_RE = /^[A-Za-z0-9_-]{1,64}$/;
+const WNID_RE = CLASS_ID_RE;
 
 function isObject(x: unknown): x is Record<string, unknown> {
   return typeof x === "object" && x !== null && !Array.isArray(x);

@@ -22,3 +22,25 @@ export const IMAGENETTE_CLASSES: readonly ClassLabel[] = Object.freeze([
 export function labelFor(wnid: string, classes: readonly ClassLabel[] = IMAGENETTE_CLASSES): string {
   return classes.find((c) => c.wnid === wnid)?.label ?? wnid;
 }
+
+/**
+ * The rule for a class id: an ImageNet wnid ("n03888257") or a name given with feedback ("red_panda").
+ * Letters, digits, '_' or '-', 1 to 64 characters, so it is safe as a manifest `wnid`, an R2 key segment
+ * (`feedback/<class>/...`) and a folder name (`train/<class>/`).
+ */
+export const CLASS_ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
+export const CLASS_ID_RULE = "letters, digits, '_' or '-', 1 to 64 characters";
+
+export function isValidClassId(id: string): boolean {
+  return CLASS_ID_RE.test(id);
+}
+
+/** A valid class id close to `name` ("Red Panda!" -> "Red_Panda"), to suggest in error messages; "" if none. */
+export function suggestClassId(name: string): string {
+  return name
+    .normalize("NFKD")
+    .replace(/[\u0300-\u036f]/g, "")
+    .replace(/[^A-Za-z0-9_-]+/g, "_")
+    .replace(/^_+|_+$/g, "")
+    .slice(0, 64);
+}

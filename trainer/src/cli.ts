@@ -202,6 +202,38 @@ const COMMANDS: Record<string, Command> = {
       io.write(`exported ${res.manifest.name}@${res.manifest.version}: ${res.files.join(", ")}`);
     },
   },
+  finetune: {
+    summary: "fastai fine_tune of a checkpoint, new classes from feedback extend the head: trainer finetune --from runs/<name> --data <dir> [--feedback <dir>] --out runs/<new>",
+    flags: {
+      from: { type: "string" },
+      feedback: { type: "string" },
+      "freeze-epochs": { type: "string" },
+      ...Object.fromEntries(["data", "out", "epochs", "lr", "size", "presize", "bs", "limit", "valid-limit", "backend", "threads", "cache-dir", "seed"].map((f) => [f, { type: "string" as const }])),
+    },
+    configFlags: false,
+    async run(values, io) {
+      const from = typeof values.from === "string" ? values.from : undefined;
+      if (!from) throw new UsageError("trainer finetune needs --from <run folder or checkpoint.bin> (the trained model to start from)");
+      const raw = values["freeze-epochs"];
+      const freezeEpochs = raw === undefined ? undefined : Number(raw);
+      if (freezeEpochs !== undefined && !(Number.isInteger(freezeEpochs) && freezeEpochs >= 0 && freezeEpochs <= 1000)) {
+        throw new ConfigError("--freeze-epochs", `expects an integer 0..1000, got ${JSON.stringify(raw)}`);
+      }
+      const { runFinetune } = await import("./learner/run-finetune.ts");
+      const res = await runFinetune({
+        from,
+        feedback: typeof values.feedback === "string" ? values.feedback : null,
+        ...(freezeEpochs === undefined ? {} : { freezeEpochs }),
+        overrides: flagsToOverrides(values),
+        io,
+      });
+      const f = res.final;
+      io.write(
+        `checkpoint: ${res.checkpoint}  (${res.classes.length} classes${res.added.length ? `, new: ${res.added.join(", ")}` : ""}` +
+          `${f ? `; valid_loss ${f.validLoss.toFixed(4)}, accuracy ${f.accuracy.toFixed(4)}` : ""})`,
+      );
+    },
+  },
   publish: {
     summary: "upload an exported model as a new version and activate it: trainer publish --model models/<name> [--name <name>] [--remote]",
     flags: {
@@ -248,6 +280,9 @@ function usage(): string {
     "  --resume           run: continue the interrupted run in --out from its last checkpoint (its saved config wins)",
     "  --num-it N, --start-lr X, --end-lr X   lr-find: sweep length and range (100, 1e-7, 10)",
     "  --out DIR | --checkpoint FILE          eval: what to evaluate; --data/--size/--limit/--valid-limit override",
+    "  --from RUN --data DIR --out DIR [--feedback DIR] [--freeze-epochs 1] [--epochs 1] [--lr 2e-3]",
+    "                     finetune: fastai fine_tune; --feedback is a folder train/<class>/* (trainer feedback pull);",
+    "                     classes the checkpoint lacks extend the head; also --size --presize --bs --limit --valid-limit --backend",
     "  --no-augment       booleans take --flag / --no-flag;  nullable numbers take 'none'",
   ];
   return [
