@@ -58,6 +58,7 @@ const result: Record<string, unknown> = {
 
 if (values.profile) {
   const prof = await tf.profile(() => step());
+  result.peakMB = Math.round(prof.peakBytes / 2 ** 20);
   const byKernel = new Map<string, number>();
   for (const k of prof.kernels) byKernel.set(k.name, (byKernel.get(k.name) ?? 0) + Number(k.kernelTimeMs));
   const total = [...byKernel.values()].reduce((a, b) => a + b, 0);
