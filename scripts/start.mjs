@@ -47,7 +47,6 @@ if (modelDir) {
 const manifest = JSON.parse(readFileSync(join(modelDir, "manifest.json"), "utf8"));
 const { name, version } = manifest;
 const modelFile = manifest.model?.file ?? fail("manifest.json has no model.file");
-if (!existsSync(join(modelDir, modelFile))) fail(`${join(modelDir, modelFile)} is missing`);
 
 function put(key, args) {
   const r = spawnSync(bin("wrangler"), ["r2", "object", "put", `${bucketName}/${key}`, "--local", ...args], { cwd: root, env, encoding: "utf8" });
@@ -56,7 +55,11 @@ function put(key, args) {
 }
 
 // Objects first, pointer last: a running worker never sees a pointer to a half-uploaded version.
-put(`models/${name}/${version}/${modelFile}`, ["--file", join(modelDir, modelFile), "--content-type", "application/octet-stream"]);
+const variantFiles = Object.values(manifest.variants ?? {}).map((v) => v.file);
+for (const file of [modelFile, ...variantFiles]) {
+  if (!existsSync(join(modelDir, file))) fail(`${join(modelDir, file)} is missing (named in manifest.json)`);
+  put(`models/${name}/${version}/${file}`, ["--file", join(modelDir, file), "--content-type", "application/octet-stream"]);
+}
 put(`models/${name}/${version}/manifest.json`, ["--file", join(modelDir, "manifest.json"), "--content-type", "application/json"]);
 const pointer = join(modelDir, ".active.json");
 writeFileSync(pointer, JSON.stringify({ version }));
