@@ -5,6 +5,7 @@ import type { AppDeps } from "./deps.ts";
 import type { Env } from "./env.ts";
 import { ApiError, errorResponse } from "./http/errors.ts";
 import { classifyRoutes } from "./routes/classify.ts";
+import { feedbackRoutes } from "./routes/feedback.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { modelRoutes } from "./routes/models.ts";
 import { openapiRoutes } from "./routes/openapi.ts";
@@ -24,6 +25,7 @@ export function createApp(getDeps: (env: Env) => AppDeps | Promise<AppDeps>): Ho
   app.route("/", healthRoutes());
   app.route("/v1", modelRoutes());
   app.route("/v1", classifyRoutes());
+  app.route("/v1", feedbackRoutes());
   app.route("/v1", openapiRoutes());
   app.notFound((c) => errorResponse(new ApiError(404, "not_found", `no route ${c.req.method} ${new URL(c.req.url).pathname}; GET /v1/openapi.json describes the API`)));
   app.onError((err) => errorResponse(err));

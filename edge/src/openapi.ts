@@ -84,6 +84,57 @@ export function openapiDocument(limits: Limits): Record<string, unknown> {
           },
         },
       },
+      "/v1/feedback": {
+        post: {
+          summary: "Store an image with its correct class (a known wnid or a new class name) for the next fine-tune",
+          description:
+            "Needs `Authorization: Bearer <FEEDBACK_TOKEN>` (a Worker secret; 503 when unset). The image must decode under the same rules as /v1/classify. " +
+            "Stored in R2 as feedback/<label>/<sha256>.<jpg|png>; the same bytes and label again store nothing (200, stored: false).",
+          security: [{ bearer: [] }],
+          parameters: [{ name: "label", in: "query", description: `Class: letters, digits, '_' or '-', 1-64 characters (or the form field "label").`, schema: { type: "string", pattern: "^[A-Za-z0-9_-]{1,64}$" } }],
+          requestBody: {
+            required: true,
+            content: {
+              ...imageBody.content,
+              "multipart/form-data": {
+                schema: { type: "object", required: ["image"], properties: { image: { type: "string", format: "binary" }, label: { type: "string" } } },
+              },
+            },
+          },
+          responses: {
+            "201": { description: "Stored", content: { "application/json": { schema: { $ref: "#/components/schemas/FeedbackStored" } } } },
+            "200": { description: "Already stored (same bytes and label)", content: { "application/json": { schema: { $ref: "#/components/schemas/FeedbackStored" } } } },
+            ...classifyErrors,
+            "401": error("Missing or wrong bearer token."),
+            "422": error("Missing or invalid label, or unknown query parameter."),
+            "503": error("Feedback is disabled: FEEDBACK_TOKEN is not set."),
+          },
+        },
+        get: {
+          summary: "List stored feedback, a page at a time (used by `trainer feedback pull`)",
+          security: [{ bearer: [] }],
+          parameters: [
+            { name: "cursor", in: "query", schema: { type: "string" } },
+            { name: "limit", in: "query", schema: { type: "integer", minimum: 1, maximum: 1000 } },
+          ],
+          responses: {
+            "200": { description: "{objects: [{key, label, sha256, bytes, uploaded, receivedAt}], cursor: string | null}", content: { "application/json": { schema: { type: "object" } } } },
+            "401": error("Missing or wrong bearer token."),
+            "503": error("Feedback is disabled: FEEDBACK_TOKEN is not set."),
+          },
+        },
+      },
+      "/v1/feedback/{label}/{file}": {
+        get: {
+          summary: "One stored feedback image (key from the listing)",
+          security: [{ bearer: [] }],
+          parameters: [
+            { name: "label", in: "path", required: true, schema: { type: "string" } },
+            { name: "file", in: "path", required: true, schema: { type: "string" } },
+          ],
+          responses: { "200": { description: "The image bytes" }, "401": error("Missing or wrong bearer token."), "404": error("No such feedback object.") },
+        },
+      },
       "/v1/models": {
         get: {
           summary: "List models in the bucket with their load status",
@@ -107,7 +158,21 @@ export function openapiDocument(limits: Limits): Record<string, unknown> {
       },
     },
     components: {
+      securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "The FEEDBACK_TOKEN Worker secret" } },
       schemas: {
+        FeedbackStored: {
+          type: "object",
+          properties: {
+            stored: { type: "boolean" },
+            key: { type: "string", description: "feedback/<label>/<sha256>.<jpg|png>" },
+            sha256: { type: "string" },
+            label: { type: "string" },
+            format: { type: "string" },
+            width: { type: "integer" },
+            height: { type: "integer" },
+            bytes: { type: "integer" },
+          },
+        },
         Error: {
           type: "object",
           required: ["error"],
