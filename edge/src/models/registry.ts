@@ -211,7 +211,8 @@ export class ModelRegistry implements Models {
       waitUntil(slot.loading.promise);
       return slot.current;
     }
-    await slot.loading.promise;
+    // Nothing serves yet: wait for this load, or for a newer one that superseded it meanwhile.
+    while (!slot.current && slot.loading) await slot.loading.promise;
     if (slot.current) return slot.current;
     const f = slot.failed?.failure;
     throw new ModelUnavailableError(503, f?.code ?? "model_load_failed", `model ${name} version ${pointer.version} failed to load: ${f?.message ?? "unknown error"}`);

@@ -1,0 +1,151 @@
+// The model registry's swap logic, against a real R2 bucket (Miniflare's, from Node) with a counting
+// session factory in place of ORT: poll interval, release after the last in-flight request, a stale
+// load overtaken by a newer publish, and failed versions not retried until the pointer is rewritten.
+import { Miniflare } from "miniflare";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ModelManifest } from "@resnet-edge/shared";
+import { ModelRegistry, type ModelSession } from "../../edge/src/models/registry.ts";
+import type { ModelBucket } from "../../edge/src/models/store.ts";
+import { tinyModelArtifact } from "../../trainer/src/export/tiny-artifact.ts";
+import { activate, publish, uploadVersion, type WritableBucket } from "./helpers/publish.ts";
+
+let mf: Miniflare;
+let bucket: ModelBucket & WritableBucket;
+
+beforeAll(async () => {
+  mf = new Miniflare({ modules: true, script: "export default { fetch() { return new Response('') } }", r2Buckets: ["MODELS"] });
+  bucket = (await mf.getR2Bucket("MODELS")) as unknown as ModelBucket & WritableBucket;
+});
+afterAll(() => mf?.dispose());
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+/** Sessions that record their version; creation can be held back per version. */
+class Sessions {
+  created: string[] = [];
+  released: string[] = [];
+  hold = new Map<string, Promise<void>>();
+  factory = async (_onnx: Uint8Array, manifest: ModelManifest): Promise<ModelSession> => {
+    this.created.push(manifest.version);
+    await this.hold.get(manifest.version);
+    return {
+      run: async () => ({ data: new Float32Array(10), dims: [1, 10] }),
+      release: async () => {
+        this.released.push(manifest.version);
+      },
+    };
+  };
+}
+
+function setup(name: string, pollSeconds: number) {
+  const sessions = new Sessions();
+  let clock = 1_000_000;
+  const background: Promise<unknown>[] = [];
+  const registry = new ModelRegistry({ bucket, createSession: sessions.factory, pollSeconds, now: () => clock });
+  const version = (m = name) => registry.use(m, async (x) => x.version, (p) => background.push(p));
+  const settle = async () => {
+    while (background.length) await background.shift();
+  };
+  return { sessions, registry, version, settle, tick: (s: number) => (clock += s * 1000) };
+}
+
+const artifact = (name: string, v: string, seed: number) => tinyModelArtifact({ name, version: v, seed });
+
+describe("ModelRegistry", () => {
+  it("reads the pointer at most every pollSeconds", async () => {
+    const { version, settle, tick, sessions } = setup("poll", 10);
+    await publish(bucket, artifact("poll", "v1", 1));
+    expect(await version()).toBe("v1");
+    await publish(bucket, artifact("poll", "v2", 2));
+    tick(9);
+    expect(await version()).toBe("v1"); // inside the window: the pointer is not even read
+    await settle();
+    expect(sessions.created).toEqual(["v1"]);
+    tick(2);
+    expect(await version()).toBe("v1"); // v2 starts loading; v1 answers meanwhile
+    await settle();
+    expect(await version()).toBe("v2");
+    expect(sessions.released).toEqual(["v1"]);
+  });
+
+  it("releases the old session only after its last in-flight request", async () => {
+    const { registry, version, settle, sessions } = setup("inflight", 0);
+    await publish(bucket, artifact("inflight", "v1", 1));
+    expect(await version()).toBe("v1");
+    const gate = deferred();
+    const slow = registry.use("inflight", async (m) => {
+      await gate.promise;
+      return m.version;
+    });
+    await new Promise((r) => setTimeout(r, 20));
+    await publish(bucket, artifact("inflight", "v2", 2));
+    expect(await version()).toBe("v1");
+    await settle();
+    expect(await version()).toBe("v2");
+    expect(sessions.released).toEqual([]); // v1 still has a request running
+    gate.resolve();
+    expect(await slow).toBe("v1");
+    expect(sessions.released).toEqual(["v1"]);
+  });
+
+  it("a load overtaken by a newer publish is dropped, not swapped in", async () => {
+    const { version, settle, sessions } = setup("race", 0);
+    await publish(bucket, artifact("race", "v1", 1));
+    expect(await version()).toBe("v1");
+    const holdV2 = deferred();
+    sessions.hold.set("v2", holdV2.promise);
+    await publish(bucket, artifact("race", "v2", 2));
+    expect(await version()).toBe("v1"); // v2 loading, held
+    await publish(bucket, artifact("race", "v3", 3));
+    expect(await version()).toBe("v1"); // v3 loading too
+    holdV2.resolve();
+    await settle();
+    expect(await version()).toBe("v3");
+    expect(sessions.created).toEqual(["v1", "v2", "v3"]);
+    expect(sessions.released.sort()).toEqual(["v1", "v2"]);
+  });
+
+  it("a first load superseded by a newer publish hands its waiting requests the newer version", async () => {
+    const { registry, version, settle, sessions } = setup("first", 0);
+    const holdV1 = deferred();
+    sessions.hold.set("v1", holdV1.promise);
+    await publish(bucket, artifact("first", "v1", 1));
+    const early = registry.use("first", async (m) => m.version);
+    await new Promise((r) => setTimeout(r, 20));
+    await publish(bucket, artifact("first", "v2", 2));
+    const late = version();
+    holdV1.resolve();
+    expect(await early).toBe("v2");
+    expect(await late).toBe("v2");
+    await settle();
+    expect(sessions.released).toEqual(["v1"]);
+  });
+
+  it("does not retry a failed version until the pointer is written again", async () => {
+    const { version, settle, sessions, registry } = setup("retry", 0);
+    await publish(bucket, artifact("retry", "v1", 1));
+    expect(await version()).toBe("v1");
+    const v2 = artifact("retry", "v2", 2);
+    await uploadVersion(bucket, v2, { onnx: v2.onnx.slice(1) });
+    await activate(bucket, "retry", "v2");
+    for (let i = 0; i < 3; i++) {
+      expect(await version()).toBe("v1");
+      await settle();
+    }
+    expect(registry.status("retry").lastError).toMatchObject({ version: "v2", code: "checksum_mismatch" });
+    await new Promise((r) => setTimeout(r, 5)); // R2's `uploaded` has ms resolution
+    await uploadVersion(bucket, v2);
+    expect(await version()).toBe("v1"); // same pointer object: still not retried
+    await settle();
+    await activate(bucket, "retry", "v2"); // re-publish
+    expect(await version()).toBe("v1");
+    await settle();
+    expect(await version()).toBe("v2");
+    expect(sessions.created).toEqual(["v1", "v2"]); // the corrupt bytes never reached the session factory
+    expect(registry.status("retry").lastError).toBeNull();
+  });
+});
