@@ -15,7 +15,7 @@ import { sha256Hex } from "../../trainer/src/export/manifest.ts";
 import { saveCheckpoint } from "../../trainer/src/learner/checkpoint.ts";
 import { servingPreprocess } from "../../trainer/src/data/serving-preprocess.ts";
 import { archSpec, createModel, walkLayers } from "../../trainer/src/model/index.ts";
-import { seededRandom } from "../../trainer/src/onnx/tiny-fcn.ts";
+import { seededRandom } from "../../trainer/src/model/init.ts";
 import * as tf from "@tensorflow/tfjs-core";
 import { hasImagenette, IMAGENETTE_DIR, needs } from "../helpers/data.ts";
 

@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../../trainer/src/backend/init-backend.ts";
 import { exportOnnx } from "../../trainer/src/export/onnx-export.ts";
 import { ARCH_NAMES, archSpec, createModel, walkLayers, type LayerNode, type Model } from "../../trainer/src/model/index.ts";
-import { seededRandom } from "../../trainer/src/onnx/tiny-fcn.ts";
+import { seededRandom } from "../../trainer/src/model/init.ts";
 
 /**
  * Give every BN trained-looking statistics. The BN that ends a residual branch (BatchZero, gamma = 0

@@ -1,7 +1,8 @@
 import * as ort from "onnxruntime-node";
 import { describe, expect, it } from "vitest";
 import { GraphBuilder } from "../../trainer/src/onnx/graph-builder.ts";
-import { buildTinyFcnOnnx, seededRandom } from "../../trainer/src/onnx/tiny-fcn.ts";
+import { seededRandom } from "../../trainer/src/model/init.ts";
+import { buildTinyFcnOnnx } from "../../trainer/src/onnx/tiny-fcn.ts";
 
 /** Naive NCHW conv2d with symmetric padding, the textbook definition, as an independent reference. */
 function conv2d(x: Float32Array, [c, h, w]: number[], wt: Float32Array, bias: Float32Array, outC: number, k: number, stride: number, pad: number) {

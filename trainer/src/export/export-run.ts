@@ -14,7 +14,7 @@ import { servingPreprocess } from "../data/serving-preprocess.ts";
 import { applyCheckpoint, readCheckpoint, type Checkpoint } from "../learner/checkpoint.ts";
 import { checkpointPath, stagesOf } from "../learner/run-training.ts";
 import { createModel, definitionOf, type Model } from "../model/index.ts";
-import { seededRandom } from "../onnx/tiny-fcn.ts";
+import { seededRandom } from "../model/init.ts";
 import { makeManifest } from "./manifest.ts";
 import { calibrationRanges, compareTop1, loadImageTensors, type Agreement } from "./calibrate.ts";
 import { exportOnnx } from "./onnx-export.ts";

@@ -4,6 +4,7 @@
  * trainer's exports (input `input` [N,3,H,W] with symbolic N/H/W, output `logits` [N,classes]) and
  * the same shape family (stride-2 convs, global average pool, linear head), so it takes any image size.
  */
+import { seededRandom } from "../model/init.ts";
 import { GraphBuilder } from "./graph-builder.ts";
 
 export interface TinyFcnOptions {
@@ -12,18 +13,6 @@ export interface TinyFcnOptions {
   widths?: number[];
   seed?: number;
   opset?: number;
-}
-
-/** mulberry32: a tiny seeded PRNG so the fixture's weights are identical on every machine. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function heUniform(rand: () => number, count: number, fanIn: number): Float32Array {
