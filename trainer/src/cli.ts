@@ -3,6 +3,7 @@ import { pathToFileURL } from "node:url";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { closest, CONFIG_FIELDS, CONFIG_KEYS, parseStages, resolveConfig, DEFAULT_CONFIG, type TrainConfig } from "./config.ts";
 import { DataError } from "./data/errors.ts";
+import type { FeedbackSource } from "./feedback/source.ts";
 import { checkpointPath } from "./learner/run-training.ts";
 import type { RunIO } from "./learner/setup.ts";
 import { PRESETS } from "./presets.ts";
@@ -23,6 +24,8 @@ interface Command {
   flags: ParseArgsConfig["options"];
   /** Whether the config keys are accepted as flags. */
   configFlags: boolean;
+  /** Sub-commands taken as the first positional word (e.g. `feedback pull`); passed as values._ */
+  subcommands?: string[];
   run(values: Record<string, unknown>, io: RunIO): Promise<void>;
 }
 
@@ -234,6 +237,52 @@ const COMMANDS: Record<string, Command> = {
       );
     },
   },
+  feedback: {
+    summary: "copy the feedback set from R2 into train/<class>/* for finetune --feedback: trainer feedback pull --out <dir> [--persist-to DIR | --worker URL]",
+    subcommands: ["pull"],
+    flags: {
+      out: { type: "string" },
+      "persist-to": { type: "string" },
+      bucket: { type: "string" },
+      worker: { type: "string" },
+      remote: { type: "boolean" },
+    },
+    configFlags: false,
+    async run(values, io) {
+      const str = (k: string): string | undefined => (typeof values[k] === "string" ? (values[k] as string) : undefined);
+      const out = str("out");
+      if (!out) throw new UsageError("trainer feedback pull needs --out <folder> (it writes <folder>/train/<class>/<sha256>.<ext>)");
+      const worker = str("worker");
+      if (values.remote === true && !worker) {
+        throw new UsageError("--remote needs --worker https://<your worker>: wrangler cannot list R2 objects, so the deployed worker lists them (GET /v1/feedback with the FEEDBACK_TOKEN secret in your environment)");
+      }
+      if (worker && str("persist-to")) throw new UsageError("pass --worker <url> (read through a running worker) or --persist-to <dir> (read local state), not both");
+      const { pullFeedback } = await import("./feedback/pull.ts");
+      let source: FeedbackSource;
+      let dispose = async (): Promise<void> => {};
+      if (worker) {
+        if (!/^https?:\/\//.test(worker)) throw new UsageError(`--worker expects the worker's URL (http://localhost:8787 or https://...), got ${JSON.stringify(worker)}`);
+        const token = process.env.FEEDBACK_TOKEN;
+        if (!token) throw new UsageError("reading through the worker needs its FEEDBACK_TOKEN secret: export FEEDBACK_TOKEN=<token> first");
+        const { workerSource } = await import("./feedback/source.ts");
+        source = workerSource({ url: worker, token });
+      } else {
+        const { bucketFromWranglerToml } = await import("./publish/r2-target.ts");
+        const { openLocalBucket } = await import("./feedback/local-bucket.ts");
+        const cwd = process.cwd();
+        const local = await openLocalBucket({ bucket: str("bucket") ?? (await bucketFromWranglerToml(`${cwd}/wrangler.toml`)), cwd, ...(str("persist-to") ? { persistTo: str("persist-to") } : {}) });
+        source = local.source;
+        dispose = local.dispose;
+      }
+      try {
+        const res = await pullFeedback(source, out, { log: io.log });
+        const classes = Object.entries(res.classes).map(([c, n]) => `${c} ${n}`).join(", ");
+        io.write(`feedback from ${source.description} -> ${out}/train: ${res.written} new, ${res.skipped} already there${classes ? ` (${classes})` : " (none stored yet)"}`);
+      } finally {
+        await dispose();
+      }
+    },
+  },
   publish: {
     summary: "upload an exported model as a new version and activate it: trainer publish --model models/<name> [--name <name>] [--remote]",
     flags: {
@@ -283,6 +332,8 @@ function usage(): string {
     "  --from RUN --data DIR --out DIR [--feedback DIR] [--freeze-epochs 1] [--epochs 1] [--lr 2e-3]",
     "                     finetune: fastai fine_tune; --feedback is a folder train/<class>/* (trainer feedback pull);",
     "                     classes the checkpoint lacks extend the head; also --size --presize --bs --limit --valid-limit --backend",
+    "  feedback pull --out DIR [--persist-to DIR] [--bucket NAME] | [--worker URL [--remote]]",
+    "                     local R2 state (default .wrangler/state) or a running worker's GET /v1/feedback (needs FEEDBACK_TOKEN env)",
     "  --no-augment       booleans take --flag / --no-flag;  nullable numbers take 'none'",
   ];
   return [
@@ -305,8 +356,17 @@ function usage(): string {
 function parse(command: Command, args: string[]): Record<string, unknown> {
   const options = { ...(command.configFlags ? configFlagOptions() : {}), ...command.flags, help: { type: "boolean" as const } };
   try {
-    return parseArgs({ args, options, strict: true, allowPositionals: false }).values as Record<string, unknown>;
+    const parsed = parseArgs({ args, options, strict: true, allowPositionals: Boolean(command.subcommands) });
+    if (command.subcommands) {
+      const [sub, ...extra] = parsed.positionals;
+      if (sub === undefined || !command.subcommands.includes(sub) || extra.length > 0) {
+        throw new UsageError(`${sub === undefined ? "missing sub-command" : `unknown sub-command ${JSON.stringify([sub, ...extra].join(" "))}`}; expected one of: ${command.subcommands.join(", ")}`);
+      }
+      return { ...parsed.values, _: sub };
+    }
+    return parsed.values as Record<string, unknown>;
   } catch (e) {
+    if (e instanceof UsageError) throw e;
     const err = e as Error & { code?: string };
     const unknown = /Unknown option '(-{1,2}[^']+)'/.exec(err.message)?.[1];
     if (unknown) {
