@@ -178,6 +178,22 @@ export function quantizeQdq(onnx: Uint8Array, ranges: Map<string, Range>, opts: 
     renamed.set(t, `${t}.dq`);
   };
 
+  /** A quantised per-channel initializer behind its DequantizeLinear (axis 0); returns the float tensor's name. */
+  const perChannel = (name: string, q: TensorProto, scale: Float32Array, zero: TensorProto): string => {
+    const s = floatTensor(`${name}.scale`, [scale.length], scale);
+    newInits.push(q, s, zero);
+    newNodes.push(
+      create(NodeProtoSchema, {
+        opType: "DequantizeLinear",
+        name: `${name}.dequantize`,
+        input: [q.name, s.name, zero.name],
+        output: [`${name}.dq`],
+        attribute: [axisAttr(0)],
+      }),
+    );
+    return `${name}.dq`;
+  };
+
   const targetSet = new Set(targets);
   for (const i of g.input) if (targetSet.has(i.name)) qdq(i.name);
   for (const n of g.node) {
@@ -201,21 +217,7 @@ export function quantizeQdq(onnx: Uint8Array, ranges: Map<string, Range>, opts: 
         for (let k = 0; k < per; k++) wq[o * per + k] = Math.max(-qmax, Math.min(qmax, Math.round(wf[o * per + k]! / s)));
       }
       inits.delete(wName);
-      newInits.push(
-        intTensor(`${wName}.int8`, dims, "int8", wq),
-        floatTensor(`${wName}.scale`, [outC], wScale),
-        intTensor(`${wName}.zero`, [outC], "int8", new Int8Array(outC)),
-      );
-      newNodes.push(
-        create(NodeProtoSchema, {
-          opType: "DequantizeLinear",
-          name: `${wName}.dequantize`,
-          input: [`${wName}.int8`, `${wName}.scale`, `${wName}.zero`],
-          output: [`${wName}.dq`],
-          attribute: [axisAttr(0)],
-        }),
-      );
-      n.input[1] = `${wName}.dq`;
+      n.input[1] = perChannel(wName, intTensor(`${wName}.int8`, dims, "int8", wq), wScale, intTensor(`${wName}.zero`, [outC], "int8", new Int8Array(outC)));
       const bName = originalInputs[2];
       if (bName) {
         const b = inits.get(bName)!;
@@ -225,17 +227,7 @@ export function quantizeQdq(onnx: Uint8Array, ranges: Map<string, Range>, opts: 
         const bScale = Float32Array.from(wScale, (s) => s * xScale);
         const bq = Int32Array.from(bf, (v, o) => Math.round(v / bScale[o]!));
         inits.delete(bName);
-        newInits.push(intTensor(`${bName}.int32`, [outC], "int32", bq), floatTensor(`${bName}.scale`, [outC], bScale), intTensor(`${bName}.zero`, [outC], "int32", new Int32Array(outC)));
-        newNodes.push(
-          create(NodeProtoSchema, {
-            opType: "DequantizeLinear",
-            name: `${bName}.dequantize`,
-            input: [`${bName}.int32`, `${bName}.scale`, `${bName}.zero`],
-            output: [`${bName}.dq`],
-            attribute: [axisAttr(0)],
-          }),
-        );
-        n.input[2] = `${bName}.dq`;
+        n.input[2] = perChannel(bName, intTensor(`${bName}.int32`, [outC], "int32", bq), bScale, intTensor(`${bName}.zero`, [outC], "int32", new Int32Array(outC)));
       }
     }
     newNodes.push(n);
