@@ -76,7 +76,8 @@ describe("before any model is published", () => {
   it("is alive but not ready, and classify says why (503)", async () => {
     expect(await call("/healthz")).toEqual({ status: 200, body: { status: "ok" } });
     expectError(await call("/readyz"), 503, "model_not_found");
-    expectError(await call("/v1/classify", post(await makeJpeg(32, 32))), 404, "model_not_found");
+    expectError(await call("/v1/classify", post(await makeJpeg(32, 32))), 503, "no_model_loaded");
+    expectError(await call("/v1/classify?model=tiny-fcn", post(await makeJpeg(32, 32))), 404, "model_not_found");
   });
 });
 

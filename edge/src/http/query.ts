@@ -8,6 +8,8 @@ export interface ClassifyQuery {
   /** Undefined: 5, or the class count if smaller. Checked against the model's classes later. */
   topK: number | undefined;
   model: string;
+  /** True when the request named the model; false when it fell back to DEFAULT_MODEL. */
+  modelNamed: boolean;
   size: SizeMode;
 }
 
@@ -36,7 +38,7 @@ export function parseClassifyQuery(url: URL, defaultModel: string): ClassifyQuer
   if (rawSize !== null && rawSize !== "native" && rawSize !== "default") {
     throw invalid("size", `must be "native" (whole image, capped by MAX_PIXELS) or "default" (shortest edge scaled to the training size), got ${JSON.stringify(rawSize)}`);
   }
-  return { topK, model, size: (rawSize as SizeMode | null) ?? "default" };
+  return { topK, model, modelNamed: url.searchParams.has("model"), size: (rawSize as SizeMode | null) ?? "default" };
 }
 
 /** Resolve top_k against the model's class count. */

@@ -3,8 +3,24 @@ import type { AppEnv } from "../app.ts";
 import { classifyImage } from "../classify.ts";
 import { readBatchImages, readSingleImage } from "../http/body.ts";
 import { errorResponse, toApiError } from "../http/errors.ts";
-import { parseClassifyQuery, resolveTopK } from "../http/query.ts";
+import { parseClassifyQuery, resolveTopK, type ClassifyQuery } from "../http/query.ts";
+import { ModelUnavailableError } from "../models/registry.ts";
 import { waitUntilOf } from "./wait-until.ts";
+
+/**
+ * An unknown model the client named is its mistake (404). The default model being unpublished is the
+ * service's state: 503, "no model is loaded", with what the operator should do.
+ */
+function unavailableDefault(e: unknown, query: ClassifyQuery): unknown {
+  if (e instanceof ModelUnavailableError && e.status === 404 && !query.modelNamed) {
+    return new ModelUnavailableError(
+      503,
+      "no_model_loaded",
+      `no model is loaded: the default model "${query.model}" has not been published (models/${query.model}/active.json is missing); publish one with \`npm run trainer -- publish\` or set DEFAULT_MODEL`,
+    );
+  }
+  return e;
+}
 
 export function classifyRoutes(): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
@@ -13,14 +29,16 @@ export function classifyRoutes(): Hono<AppEnv> {
     const { models, preprocess, limits } = c.get("deps");
     const query = parseClassifyQuery(new URL(c.req.url), limits.defaultModel);
     const bytes = await readSingleImage(c.req.raw, limits.maxBodyBytes);
-    const result = await models.use(
-      query.model,
-      (model) => {
-        const topK = resolveTopK(query.topK, model.manifest.classes.length);
-        return classifyImage(model, bytes, { topK, size: query.size, maxPixels: limits.maxPixels, maxTensorPixels: limits.maxTensorPixels }, preprocess);
-      },
-      waitUntilOf(c),
-    );
+    const result = await models
+      .use(
+        query.model,
+        (model) => {
+          const topK = resolveTopK(query.topK, model.manifest.classes.length);
+          return classifyImage(model, bytes, { topK, size: query.size, maxPixels: limits.maxPixels, maxTensorPixels: limits.maxTensorPixels }, preprocess);
+        },
+        waitUntilOf(c),
+      )
+      .catch((e: unknown) => Promise.reject(unavailableDefault(e, query)));
     return c.json(result);
   });
 
@@ -48,7 +66,7 @@ export function classifyRoutes(): Hono<AppEnv> {
         return { model: { name: model.name, version: model.version }, results };
       },
       waitUntilOf(c),
-    );
+    ).catch((e: unknown) => Promise.reject(unavailableDefault(e, query)));
     return c.json(body);
   });
   return r;
