@@ -102,7 +102,7 @@ describe("head extension", () => {
   });
 });
 
-describe.skipIf(!hasImagenette)("fine_tune on a slice of real Imagenette plus feedback with a new class", () => {
+describe.skipIf(!hasImagenette)(`fine_tune on a slice of real Imagenette plus feedback with a new class ${hasImagenette ? "" : needs("imagenette")}`, () => {
   test("phase 1 trains the head with the body frozen, phase 2 everything at discriminative LRs; export lists the new class", { timeout: 180_000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), "finetune-"));
     const config = resolveConfig({
