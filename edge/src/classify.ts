@@ -39,24 +39,40 @@ export function trainingSize(pp: PreprocessConfig): number | null {
 
 /**
  * The preprocessing a request gets. `default`: shortest edge scaled to the training size, aspect
- * kept, no crop. `native`: the whole image as decoded. `maxPixels` caps the decoded image.
+ * kept, no crop. `native`: the whole image at its own resolution; an image whose W*H exceeds
+ * `maxTensorPixels` is scaled down, aspect kept, just enough to fit. `maxPixels` caps the decoded image.
  */
-export function requestConfig(manifest: ModelManifest, size: SizeMode, maxPixels: number): PreprocessConfig {
+export function requestConfig(manifest: ModelManifest, size: SizeMode, maxPixels: number, image?: { width: number; height: number }, maxTensorPixels = Infinity): PreprocessConfig {
   const pp = manifest.preprocess;
   const cap = Math.min(pp.maxPixels, maxPixels);
   const edge = trainingSize(pp);
-  // `size` is ignored for "none" but must validate as a positive integer.
-  if (size === "native" || edge === null) return { ...pp, resize: { mode: "none", size: edge ?? 1 }, crop: null, maxPixels: cap };
+  if (size === "native" || edge === null) {
+    if (image && image.width * image.height > maxTensorPixels) {
+      return { ...pp, resize: { mode: "shortest-edge", size: nativeEdgeWithin(image.width, image.height, maxTensorPixels) }, crop: null, maxPixels: cap };
+    }
+    // `size` is ignored for "none" but must validate as a positive integer.
+    return { ...pp, resize: { mode: "none", size: edge ?? 1 }, crop: null, maxPixels: cap };
+  }
   return { ...pp, resize: { mode: "shortest-edge", size: edge }, crop: null, maxPixels: cap };
+}
+
+/** The largest shortest edge whose aspect-kept resize of a width x height image has at most `maxTensorPixels` pixels. */
+export function nativeEdgeWithin(width: number, height: number, maxTensorPixels: number): number {
+  let s = Math.max(1, Math.floor(Math.min(width, height) * Math.sqrt(maxTensorPixels / (width * height))));
+  for (;;) {
+    const t = targetSize(width, height, { mode: "shortest-edge", size: s });
+    if (t.width * t.height <= maxTensorPixels || s === 1) return s;
+    s--;
+  }
 }
 
 const round = (ms: number) => Math.round(ms * 100) / 100;
 
 export async function classifyImage(model: LoadedModel, bytes: Uint8Array, opts: ClassifyOptions, preprocess: PreprocessFn): Promise<ClassifyResult> {
-  const config = requestConfig(model.manifest, opts.size, opts.maxPixels);
   // The header alone gives both sizes; refuse before any pixel is allocated. A 1x40000 strip is small
   // to decode but scaled to a 224 shortest edge it becomes a 224x8960000 tensor.
   const header = readImageHeader(bytes);
+  const config = requestConfig(model.manifest, opts.size, opts.maxPixels, header, opts.maxTensorPixels);
   if (header.width * header.height > config.maxPixels) {
     throw new ApiError(
       413,
@@ -69,7 +85,7 @@ export async function classifyImage(model: LoadedModel, bytes: Uint8Array, opts:
     throw new ApiError(
       413,
       "image_too_large",
-      `the ${header.width}x${header.height} image becomes a ${t.width}x${t.height} tensor (${t.width * t.height} pixels); the model accepts at most ${opts.maxTensorPixels} (MAX_TENSOR_PIXELS): ${opts.size === "native" ? "send it smaller or drop size=native" : "crop it to a less extreme aspect ratio"}`,
+      `the ${header.width}x${header.height} image becomes a ${t.width}x${t.height} tensor (${t.width * t.height} pixels); the model accepts at most ${opts.maxTensorPixels} (MAX_TENSOR_PIXELS): crop it to a less extreme aspect ratio`,
     );
   }
   const pre = await preprocess(bytes, config, { layout: "NCHW" });

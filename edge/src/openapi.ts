@@ -18,7 +18,7 @@ const queryParams = [
     name: "size",
     in: "query",
     description:
-      "How the image reaches the net. `default`: shortest edge scaled to the model's training size, aspect ratio kept, no crop. `native`: the whole decoded image, only capped by MAX_PIXELS.",
+      "How the image reaches the net. `default`: shortest edge scaled to the model's training size, aspect ratio kept, no crop. `native`: the whole decoded image at its own resolution; an image over MAX_TENSOR_PIXELS pixels is scaled down, aspect kept, just enough to fit.",
     schema: { type: "string", enum: ["default", "native"], default: "default" },
   },
 ];

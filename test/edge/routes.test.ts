@@ -238,7 +238,7 @@ describe("POST /v1/classify", () => {
     expectError(await call("/v1/classify", { method: "POST", body: stream, duplex: "half" } as RequestInit), 413, "body_too_large");
   });
 
-  it("413 for images over MAX_PIXELS or tensors over MAX_TENSOR_PIXELS (refused from the header)", async () => {
+  it("413 for images over MAX_PIXELS or default-size tensors over MAX_TENSOR_PIXELS (refused from the header); native is scaled to fit", async () => {
     const huge = makePng(500, 500); // 250k > 200k pixels
     const r = await call("/v1/classify?size=native", post(huge, "image/png"));
     expectError(r, 413, "image_too_large");
@@ -249,12 +249,17 @@ describe("POST /v1/classify", () => {
     expectError(s, 413, "image_too_large");
     expect(s.body.error.message).toMatch(/MAX_TENSOR_PIXELS/);
     expect((await call("/v1/classify?size=native", post(strip, "image/png"))).status).toBe(200);
-    // 440x400 = 176k: decodes (< MAX_PIXELS) and classifies at the default size, but is too big natively.
+    // 440x400 = 176k: decodes (< MAX_PIXELS) and classifies at the default size; natively it is over
+    // MAX_TENSOR_PIXELS, so it is scaled down, aspect kept, just enough to fit.
     const mid = makePng(440, 400);
     expect((await call("/v1/classify", post(mid, "image/png"))).status).toBe(200);
     const n = await call("/v1/classify?size=native", post(mid, "image/png"));
-    expectError(n, 413, "image_too_large");
-    expect(n.body.error.message).toMatch(/MAX_TENSOR_PIXELS/);
+    expect(n.status).toBe(200);
+    const { height, width } = n.body.input.tensor;
+    expect(height * width).toBeLessThanOrEqual(limits.maxTensorPixels);
+    expect(Math.abs(width / height - 440 / 400)).toBeLessThan(0.01);
+    // ... and no smaller than it must be: one more pixel of shortest edge would not fit.
+    expect((height + 1) * Math.round(((height + 1) * 440) / 400)).toBeGreaterThan(limits.maxTensorPixels);
   });
 
   it("500 for a bug, logged, with no internals in the body", async () => {

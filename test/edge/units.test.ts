@@ -88,8 +88,8 @@ describe("parseClassifyQuery", () => {
   };
 
   it("defaults", () => {
-    expect(q("")).toEqual({ topK: undefined, model: "tiny-fcn", size: "default" });
-    expect(q("?top_k=3&model=other&size=native")).toEqual({ topK: 3, model: "other", size: "native" });
+    expect(q("")).toEqual({ topK: undefined, model: "tiny-fcn", modelNamed: false, size: "default" });
+    expect(q("?top_k=3&model=other&size=native")).toEqual({ topK: 3, model: "other", modelNamed: true, size: "native" });
   });
 
   it.each(["?top_k=0", "?top_k=-1", "?top_k=2.5", "?top_k=abc", "?size=huge", "?model=Bad%20Name", "?colour=red", "?top_k=1&top_k=2"])(

@@ -194,9 +194,10 @@ describe("with models in R2", () => {
     expectError(await call("/v1/classify?size=native", post(await makeJpeg(side, side))), 413, "image_too_large");
     const wide = await makeJpeg(Math.ceil(maxTensorPixels / 500) + 10, 500); // decodes, but too big as a native tensor
     expect((await call("/v1/classify", post(wide))).status).toBe(200);
-    const native = await call("/v1/classify?size=native", post(wide));
-    expectError(native, 413, "image_too_large");
-    expect(native.body.error.message).toMatch(/MAX_TENSOR_PIXELS/);
+    const native = await call("/v1/classify?size=native", post(wide)); // scaled down to fit, aspect kept
+    expect(native.status).toBe(200);
+    expect(native.body.input.tensor.height * native.body.input.tensor.width).toBeLessThanOrEqual(maxTensorPixels);
+    expect(native.body.input.tensor.height).toBeLessThan(500);
     expectError(await call("/v1/classify", post(new TextEncoder().encode("RIFF\0\0\0\0WEBPVP8 "), "image/webp")), 415, "unsupported_format");
     expectError(await call("/v1/classify?top_k=11", post(jpeg)), 422, "invalid_query");
     expectError(await call("/v1/classify?size=big", post(jpeg)), 422, "invalid_query");
@@ -220,12 +221,18 @@ describe.skipIf(!hasOddImages)(`oddimages through the worker ${hasOddImages ? ""
   for (const [file, expectation] of Object.entries(ODDIMAGES_EXPECTED)) {
     for (const size of ["default", "native"] as const) {
       it(`${file} size=${size}`, async () => {
-        const want = expectedOutcome(expectation, { maxPixels, maxTensorPixels }, size);
+        const want = expectedOutcome(expectation, { maxPixels }, size);
         const r = await call(`/v1/classify?size=${size}`, post(new Uint8Array(readFileSync(join(ODDIMAGES_DIR, file))), "application/octet-stream"));
         if (want.status !== 200) return expectError(r, want.status, want.code!);
         expect(r.status, JSON.stringify(r.body)).toBe(200);
         const [width, height] = (expectation as { size: [number, number] }).size;
         expect(r.body.input).toMatchObject({ width, height });
+        const tensor = r.body.input.tensor as { width: number; height: number };
+        if (size === "native") {
+          expect(tensor.width * tensor.height).toBeLessThanOrEqual(maxTensorPixels);
+          if (width * height <= maxTensorPixels) expect(tensor).toEqual({ width, height });
+        }
+        expect(Math.abs(tensor.width / tensor.height - width / height)).toBeLessThan(0.05 * (width / height) + 1 / tensor.height);
         expect(r.body.predictions).toHaveLength(5);
         for (const p of r.body.predictions) expect(Number.isFinite(p.score)).toBe(true);
       });

@@ -36,7 +36,7 @@ export function parseClassifyQuery(url: URL, defaultModel: string): ClassifyQuer
   if (!isValidModelName(model)) throw invalid("model", `${JSON.stringify(model)} is not a model name (lowercase letters, digits, '.', '_', '-'); GET /v1/models lists them`);
   const rawSize = url.searchParams.get("size");
   if (rawSize !== null && rawSize !== "native" && rawSize !== "default") {
-    throw invalid("size", `must be "native" (whole image, capped by MAX_PIXELS) or "default" (shortest edge scaled to the training size), got ${JSON.stringify(rawSize)}`);
+    throw invalid("size", `must be "native" (whole image at its own resolution, scaled down only to fit MAX_TENSOR_PIXELS) or "default" (shortest edge scaled to the training size), got ${JSON.stringify(rawSize)}`);
   }
   return { topK, model, modelNamed: url.searchParams.has("model"), size: (rawSize as SizeMode | null) ?? "default" };
 }

@@ -8,14 +8,13 @@ export interface BrokenExpectation {
 export type OddExpectation = { size: [number, number]; broken?: BrokenExpectation } | BrokenExpectation;
 
 /**
- * The status and code a worker must answer (code undefined for 200): over `maxPixels` decoded, or (with
- * size=native, where the tensor is the decoded image) over `maxTensorPixels`, it is a 413.
+ * The status and code a worker must answer (code undefined for 200): over `maxPixels` decoded it is a 413.
+ * (With size=native an image over `maxTensorPixels` is scaled down to fit, so it still classifies.)
  */
-export function expectedOutcome(e: OddExpectation, limits: { maxPixels: number; maxTensorPixels: number }, size: "default" | "native"): { status: number; code?: string } {
+export function expectedOutcome(e: OddExpectation, limits: { maxPixels: number }, _size: "default" | "native"): { status: number; code?: string } {
   if (!("size" in e)) return e;
   const pixels = e.size[0] * e.size[1];
   if (pixels > limits.maxPixels) return { status: 413, code: "image_too_large" };
-  if (size === "native" && pixels > limits.maxTensorPixels && !e.broken) return { status: 413, code: "image_too_large" };
   return e.broken ?? { status: 200 };
 }
 
