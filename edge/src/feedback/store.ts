@@ -1,10 +1,10 @@
-// Feedback images in R2, next to the models (same MODELS bucket), under one prefix:
-//   feedback/<class>/<sha256 of the bytes>.<jpg|png>
+// Feedback images in R2, next to the models (same MODELS bucket), under one prefix (shared's
+// feedback-layout.ts):   feedback/<class>/<sha256 of the bytes>.<jpg|png>
 // with custom metadata {label, sha256, format, width, height, receivedAt, contentType}. The key is a
 // function of (class, bytes), so sending the same image with the same class again changes nothing.
 // `trainer feedback pull` turns this layout into train/<class>/<sha256>.<ext> for fine-tuning.
-
-export const FEEDBACK_PREFIX = "feedback/";
+import { FEEDBACK_PREFIX, feedbackKey, parseFeedbackKey, type ImageFormat } from "@resnet-edge/shared";
+import { hex } from "../models/store.ts";
 
 export interface FeedbackMetadata {
   label: string;
@@ -29,20 +29,7 @@ export interface FeedbackBucket {
   }>;
 }
 
-const EXT: Record<string, string> = { jpeg: "jpg", png: "png" };
 const CONTENT_TYPE: Record<string, string> = { jpeg: "image/jpeg", png: "image/png" };
-/** feedback/<class>/<64 hex>.<ext>: what pull accepts back (anything else under the prefix is ignored). */
-export const FEEDBACK_KEY_RE = /^feedback\/([A-Za-z0-9_-]{1,64})\/([0-9a-f]{64})\.(jpg|png)$/;
-
-export function hex(bytes: ArrayBuffer): string {
-  return [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-export function feedbackKey(label: string, sha256: string, format: string): string {
-  const ext = EXT[format];
-  if (!ext) throw new Error(`feedbackKey: no file extension for format ${format}`);
-  return `${FEEDBACK_PREFIX}${label}/${sha256}.${ext}`;
-}
 
 export interface StoreResult {
   stored: boolean;
@@ -57,7 +44,7 @@ export async function storeFeedback(
   meta: { label: string; format: string; width: number; height: number; contentType: string; now?: Date },
 ): Promise<StoreResult> {
   const sha256 = hex(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>));
-  const key = feedbackKey(meta.label, sha256, meta.format);
+  const key = feedbackKey(meta.label, sha256, meta.format as ImageFormat); // decodeImage types its format as a string
   if (await bucket.head(key)) return { stored: false, key, sha256 };
   const customMetadata: FeedbackMetadata = {
     label: meta.label,
@@ -91,9 +78,9 @@ export async function listFeedback(bucket: FeedbackBucket, opts: { cursor?: stri
   });
   const objects: FeedbackEntry[] = [];
   for (const o of page.objects) {
-    const m = FEEDBACK_KEY_RE.exec(o.key);
-    if (!m) continue;
-    objects.push({ key: o.key, label: m[1]!, sha256: m[2]!, bytes: o.size, uploaded: o.uploaded.toISOString(), receivedAt: o.customMetadata?.receivedAt ?? null });
+    const k = parseFeedbackKey(o.key);
+    if (!k) continue; // not a feedback image (e.g. a note someone put there)
+    objects.push({ key: o.key, label: k.label, sha256: k.sha256, bytes: o.size, uploaded: o.uploaded.toISOString(), receivedAt: o.customMetadata?.receivedAt ?? null });
   }
   return { objects, cursor: page.truncated && page.cursor ? page.cursor : null };
 }

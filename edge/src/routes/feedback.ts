@@ -1,10 +1,10 @@
 // Feedback: a user says "this image is <class>" (a known wnid or a new name). The image is checked with
 // the same decoder and limits as classify, then kept in R2 (feedback/store.ts) for the next fine-tune.
 // Every feedback route needs `Authorization: Bearer <FEEDBACK_TOKEN>` (a Worker secret).
-import { CLASS_ID_RULE, decodeImage, isValidClassId, suggestClassId } from "@resnet-edge/shared";
+import { CLASS_ID_RULE, decodeImage, FEEDBACK_KEY_RE, isValidClassId, suggestClassId } from "@resnet-edge/shared";
 import { Hono, type Context } from "hono";
 import type { AppEnv } from "../app.ts";
-import { FEEDBACK_KEY_RE, listFeedback, storeFeedback, type FeedbackBucket } from "../feedback/store.ts";
+import { listFeedback, storeFeedback, type FeedbackBucket } from "../feedback/store.ts";
 import { requireBearer } from "../http/bearer.ts";
 import { readCapped, readSingleImage } from "../http/body.ts";
 import { ApiError } from "../http/errors.ts";

@@ -9,7 +9,8 @@ import { existsSync } from "node:fs";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { DataError } from "../data/errors.ts";
-import { FEEDBACK_KEY_RE, type FeedbackSource } from "./source.ts";
+import { parseFeedbackKey } from "@resnet-edge/shared";
+import type { FeedbackSource } from "./source.ts";
 
 export interface PullResult {
   /** Images per class in the output folder after the pull (new and already present). */
@@ -27,12 +28,12 @@ export async function pullFeedback(source: FeedbackSource, out: string, opts: { 
   await mkdir(join(out, "train"), { recursive: true });
   const result: PullResult = { classes: {}, written: 0, skipped: 0, ignored: [] };
   for await (const obj of source.list()) {
-    const m = FEEDBACK_KEY_RE.exec(obj.key);
-    if (!m) {
+    const parsed = parseFeedbackKey(obj.key);
+    if (!parsed) {
       result.ignored.push(obj.key);
       continue;
     }
-    const [, label, hash, ext] = m as unknown as [string, string, string, string];
+    const { label, sha256: hash, ext } = parsed;
     const dir = join(out, "train", label);
     const file = join(dir, `${hash}.${ext}`);
     result.classes[label] = (result.classes[label] ?? 0) + 1;

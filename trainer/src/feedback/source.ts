@@ -7,6 +7,7 @@
  * - `workerSource`: a running worker's authenticated GET /v1/feedback listing and GET /v1/feedback/<key>
  *   download, which works for the deployed worker (remote) and for `wrangler dev` alike.
  */
+import { FEEDBACK_PREFIX } from "@resnet-edge/shared";
 import { DataError } from "../data/errors.ts";
 
 export interface FeedbackObject {
@@ -21,10 +22,6 @@ export interface FeedbackSource {
   list(): AsyncIterable<FeedbackObject>;
   get(key: string): Promise<Uint8Array | null>;
 }
-
-export const FEEDBACK_PREFIX = "feedback/";
-/** The keys the worker writes; anything else under the prefix is skipped. */
-export const FEEDBACK_KEY_RE = /^feedback\/([A-Za-z0-9_-]{1,64})\/([0-9a-f]{64})\.(jpg|png)$/;
 
 /** The R2Bucket methods used (Workers' R2Bucket and Miniflare's getR2Bucket() satisfy it). */
 export interface ListableBucket {
