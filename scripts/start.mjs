@@ -8,6 +8,7 @@
 // The bucket lives in .wrangler/state (wrangler's local persistence), so seeded models survive restarts.
 // Publishing another version locally is the same three puts this script does, pointer last.
 import { spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -65,6 +66,14 @@ const pointer = join(modelDir, ".active.json");
 writeFileSync(pointer, JSON.stringify({ version }));
 put(`models/${name}/active.json`, ["--file", pointer, "--content-type", "application/json"]);
 
+// A local feedback token, so POST /v1/feedback works out of the box (production: wrangler secret put).
+const devVars = join(root, ".dev.vars");
+if (!existsSync(devVars)) {
+  writeFileSync(devVars, `# written by npm start for local use only (never commit); production: wrangler secret put FEEDBACK_TOKEN\nFEEDBACK_TOKEN=${randomBytes(16).toString("hex")}\n`);
+  console.log(`wrote ${devVars} with a fresh local FEEDBACK_TOKEN`);
+}
+const feedbackToken = /^FEEDBACK_TOKEN=(.*)$/m.exec(readFileSync(devVars, "utf8"))?.[1]?.trim();
+
 const vars = name === defaultModel ? [] : ["--var", `DEFAULT_MODEL:${name}`];
 const url = `http://localhost:${port}`;
 console.log(`
@@ -73,7 +82,8 @@ resnet-edge is starting on ${url} (model ${name}/${version}). Try:
   curl -s ${url}/readyz
   curl -s -X POST --data-binary @photo.jpg -H 'content-type: image/jpeg' '${url}/v1/classify?top_k=3'
   curl -s -F image=@a.jpg -F image=@b.png '${url}/v1/classify/batch'
-  curl -s ${url}/v1/openapi.json
+  curl -s ${url}/v1/openapi.json${feedbackToken ? `
+  curl -s -X POST --data-binary @photo.jpg -H 'authorization: Bearer ${feedbackToken}' '${url}/v1/feedback?label=n03888257'` : ""}
 `);
 const dev = spawn(bin("wrangler"), ["dev", "--local", "--port", port, "--ip", "127.0.0.1", ...vars], { cwd: root, env, stdio: "inherit" });
 for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => dev.kill(sig));
