@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hasOddImages, ODDIMAGES_DIR } from "../helpers/data.ts";
+import { callJson } from "./helpers/call.ts";
 import { startWorker, type WorkerHandle } from "../helpers/workerd.ts";
 import { makeJpeg, makePng } from "./helpers/images.ts";
 import { expectedOutcome, ODDIMAGES_EXPECTED } from "./helpers/oddimages.ts";
@@ -33,17 +34,7 @@ afterAll(async () => {
   await off?.dispose();
 });
 
-async function call(h: WorkerHandle, path: string, init: RequestInit = {}): Promise<{ status: number; body: any; headers: Headers }> {
-  const res = await h.fetch(path, init);
-  const text = await res.text();
-  let body: any;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    throw new Error(`${path}: ${res.status} non-JSON body: ${text.slice(0, 300)}`);
-  }
-  return { status: res.status, body, headers: res.headers };
-}
+const call = callJson;
 
 const auth = (token = TOKEN) => ({ authorization: `Bearer ${token}` });
 const post = (bytes: Uint8Array, label: string, headers: Record<string, string> = auth(), type = "image/jpeg") =>

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bundleWorker, startWorker, type WorkerHandle } from "../helpers/workerd.ts";
+import { callJson } from "./helpers/call.ts";
 import { ODDIMAGES_DIR, hasOddImages, needs } from "../helpers/data.ts";
 import { makeManifest } from "../../trainer/src/export/manifest.ts";
 import { tinyModelArtifact, type ModelArtifact } from "../../trainer/src/export/tiny-artifact.ts";
@@ -35,17 +36,10 @@ beforeAll(async () => {
 });
 afterAll(() => w?.dispose());
 
-async function call(path: string, init?: RequestInit): Promise<{ status: number; body: any }> {
-  const res = await w.fetch(path, init);
-  const text = await res.text();
-  let body: any;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    throw new Error(`${path}: ${res.status} non-JSON body: ${text.slice(0, 300)}`);
-  }
-  return { status: res.status, body };
-}
+const call = async (path: string, init?: RequestInit) => {
+  const { status, body } = await callJson(w, path, init);
+  return { status, body };
+};
 
 function expectError(r: { status: number; body: any }, status: number, code: string): void {
   expect(r.status, JSON.stringify(r.body)).toBe(status);
