@@ -45,26 +45,16 @@ if (modelDir) {
   if (r.status !== 0) fail("could not write the tiny model");
 }
 
-const manifest = JSON.parse(readFileSync(join(modelDir, "manifest.json"), "utf8"));
-const { name, version } = manifest;
-const modelFile = manifest.model?.file ?? fail("manifest.json has no model.file");
+const { name, version } = JSON.parse(readFileSync(join(modelDir, "manifest.json"), "utf8"));
 
-function put(key, args) {
-  const r = spawnSync(bin("wrangler"), ["r2", "object", "put", `${bucketName}/${key}`, "--local", ...args], { cwd: root, env, encoding: "utf8" });
-  if (r.status !== 0) fail(`wrangler r2 object put ${key} failed:\n${r.stdout}\n${r.stderr}`);
-  console.log(`seeded r2://${bucketName}/${key}`);
-}
-
-// Objects first, pointer last: a running worker never sees a pointer to a half-uploaded version.
-const variantFiles = Object.values(manifest.variants ?? {}).map((v) => v.file);
-for (const file of [modelFile, ...variantFiles]) {
-  if (!existsSync(join(modelDir, file))) fail(`${join(modelDir, file)} is missing (named in manifest.json)`);
-  put(`models/${name}/${version}/${file}`, ["--file", join(modelDir, file), "--content-type", "application/octet-stream"]);
-}
-put(`models/${name}/${version}/manifest.json`, ["--file", join(modelDir, "manifest.json"), "--content-type", "application/json"]);
-const pointer = join(modelDir, ".active.json");
-writeFileSync(pointer, JSON.stringify({ version }));
-put(`models/${name}/active.json`, ["--file", pointer, "--content-type", "application/json"]);
+// The same code path as `trainer publish`: checks the files against the manifest, uploads objects first
+// and the pointer last, and skips the upload when this exact version is already in the local bucket.
+const published = spawnSync(bin("tsx"), [join(root, "trainer/src/cli.ts"), "publish", "--model", modelDir, "--local", "--bucket", bucketName], {
+  cwd: root,
+  env,
+  stdio: "inherit",
+});
+if (published.status !== 0) fail(`could not publish ${modelDir} to the local bucket (see above)`);
 
 // A local feedback token, so POST /v1/feedback works out of the box (production: wrangler secret put).
 const devVars = join(root, ".dev.vars");
