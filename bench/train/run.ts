@@ -47,7 +47,11 @@ const rows: Row[] = [];
 function runJson(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Record<string, unknown> | { error: string } {
   const r = spawnSync(cmd, args, { cwd: root, encoding: "utf8", maxBuffer: 64 << 20, env: { ...process.env, ...env } });
   const line = r.stdout.split("\n").reverse().find((l) => l.startsWith("{"));
-  if (r.status !== 0 || !line) return { error: (r.stderr || r.stdout).trim().split("\n").slice(-3).join(" | ") };
+  if (r.status !== 0 || !line) {
+    const text = `${r.stderr}\n${r.stdout}`;
+    const errorLine = text.split("\n").find((l) => /^\w*Error\b|Error:/.test(l.trim()));
+    return { error: (errorLine ?? text.trim().split("\n").slice(-1)[0] ?? `exit ${r.status}`).trim().slice(0, 200) };
+  }
   return JSON.parse(line);
 }
 
