@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync, existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import os from "node:os";
 import { dirname, join } from "node:path";
@@ -44,12 +44,15 @@ function workerScriptPath(pkgDir: string): string {
   const { wasmWorkerContents } = require(join(pkgDir, "wasm-out/tfjs-backend-wasm-threaded-simd.worker.js")) as { wasmWorkerContents: string };
   const version = (require(join(pkgDir, "package.json")) as { version: string }).version;
   const dir = join(os.tmpdir(), "resnet-edge-tfjs-wasm");
-  const file = join(dir, `threaded-simd-worker-${version}-${process.pid}.cjs`);
+  const file = join(dir, `threaded-simd-worker-${version}.cjs`);
   if (!existsSync(file)) {
     mkdirSync(dir, { recursive: true });
+    // Written under a private name, then renamed: concurrent processes never see a partial file.
+    const partial = `${file}.${process.pid}.tmp`;
     // The script is shipped inside a template literal, so its "\n" escapes arrived as real line
     // breaks (inside string literals); escape them back, as tfjs's own init does.
-    writeFileSync(file, wasmWorkerContents.replace(/\n/g, "\\n"));
+    writeFileSync(partial, wasmWorkerContents.replace(/\n/g, "\\n"));
+    renameSync(partial, file);
   }
   return file;
 }
