@@ -1,9 +1,10 @@
 import { validatePreprocessConfig, type PreprocessConfig } from "./config.ts";
 import { decodeImage } from "./decode.ts";
-import type { RawImage } from "./image.ts";
+import { assertRawImage, type RawImage } from "./image.ts";
 import { centerCrop } from "./ops/center-crop.ts";
-import { normalizeToTensor, type TensorLayout } from "./ops/normalize.ts";
-import { resize } from "./ops/resize.ts";
+import { normalizeRgbx, normalizeToTensor, type Tensor, type TensorLayout } from "./ops/normalize.ts";
+import { resizeRgbxWindow } from "./ops/resize.ts";
+import { opaqueRgbaView, packRgbx, unpackRgb } from "./ops/rgbx.ts";
 import { targetSize } from "./ops/target-size.ts";
 import { toRGB } from "./ops/to-rgb.ts";
 
@@ -37,11 +38,21 @@ export function preprocessImage(
 ): Omit<PreprocessResult, "source" | "timing"> & { timing: { preprocessMs: number } } {
   const t0 = performance.now();
   const cfg = validatePreprocessConfig(config);
-  let img = toRGB(image, cfg.background);
-  const size = targetSize(img.width, img.height, cfg.resize);
-  if (size.width !== img.width || size.height !== img.height) img = resize(img, size.width, size.height);
-  if (cfg.crop) img = centerCrop(img, cfg.crop[1], cfg.crop[0], cfg.background);
-  const tensor = normalizeToTensor(img, cfg.mean, cfg.std, opts.layout ?? "NCHW");
+  const layout = opts.layout ?? "NCHW";
+  assertRawImage(image, "preprocessImage");
+  const rgbx = opaqueRgbaView(image) ?? packRgbx(toRGB(image, cfg.background));
+  const size = targetSize(rgbx.width, rgbx.height, cfg.resize);
+  const [cropHeight, cropWidth] = cfg.crop ?? [size.height, size.width];
+  let tensor: Tensor;
+  if (cropWidth <= size.width && cropHeight <= size.height) {
+    // resize and center crop in one pass: only the kept window is computed (same offsets as centerCrop)
+    const window = { x: Math.floor((size.width - cropWidth) / 2), y: Math.floor((size.height - cropHeight) / 2), width: cropWidth, height: cropHeight };
+    tensor = normalizeRgbx(resizeRgbxWindow(rgbx, size.width, size.height, window), cfg.mean, cfg.std, layout);
+  } else {
+    // the crop is larger than the resized image on some side: pad with the background
+    const resized = unpackRgb(resizeRgbxWindow(rgbx, size.width, size.height, { x: 0, y: 0, ...size }));
+    tensor = normalizeToTensor(centerCrop(resized, cropWidth, cropHeight, cfg.background), cfg.mean, cfg.std, layout);
+  }
   return { data: tensor.data, dims: tensor.dims, timing: { preprocessMs: performance.now() - t0 } };
 }
 

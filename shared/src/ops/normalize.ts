@@ -1,4 +1,5 @@
 import { assertRawImage, type RawImage } from "../image.ts";
+import type { Rgbx } from "./resample-rgbx.ts";
 
 export type TensorLayout = "NCHW" | "NHWC";
 
@@ -22,26 +23,82 @@ export function normalizeToTensor(
   assertRawImage(image, "normalizeToTensor");
   if (image.channels !== 3) throw new Error(`normalizeToTensor: needs an RGB image (3 channels), got ${image.channels}; call toRGB first`);
   const { data, width, height } = image;
-  const luts = [0, 1, 2].map((c) => {
-    const lut = new Float32Array(256);
-    for (let v = 0; v < 256; v++) lut[v] = (v / 255 - mean[c]!) / std[c]!;
-    return lut;
-  });
-  const [r, g, b] = luts as [Float32Array, Float32Array, Float32Array];
+  const r = channelTable(mean[0], std[0]);
+  const g = channelTable(mean[1], std[1]);
+  const b = channelTable(mean[2], std[2]);
   const n = width * height;
   const out = new Float32Array(n * 3);
   if (layout === "NCHW") {
-    for (let p = 0, i = 0; p < n; p++, i += 3) {
-      out[p] = r[data[i]!]!;
-      out[n + p] = g[data[i + 1]!]!;
-      out[2 * n + p] = b[data[i + 2]!]!;
-    }
+    toPlanar(data, n, r, g, b, out);
     return { data: out, dims: [1, 3, height, width] };
   }
+  toInterleaved(data, n, r, g, b, out);
+  return { data: out, dims: [1, height, width, 3] };
+}
+
+/** normalizeToTensor for RGB packed as RGBX (what preprocessImage uses): the same tables, the same bits. */
+export function normalizeRgbx(
+  image: Rgbx,
+  mean: readonly [number, number, number],
+  std: readonly [number, number, number],
+  layout: TensorLayout = "NCHW",
+): Tensor {
+  const { data, width, height } = image;
+  const r = channelTable(mean[0], std[0]);
+  const g = channelTable(mean[1], std[1]);
+  const b = channelTable(mean[2], std[2]);
+  const n = width * height;
+  const out = new Float32Array(n * 3);
+  if (layout === "NCHW") {
+    rgbxToPlanar(data, n, r, g, b, out);
+    return { data: out, dims: [1, 3, height, width] };
+  }
+  rgbxToInterleaved(data, n, r, g, b, out);
+  return { data: out, dims: [1, height, width, 3] };
+}
+
+/** (v / 255 - mean) / std for every byte value v, in double precision rounded once to float32. */
+function channelTable(mean: number, std: number): Float32Array {
+  const lut = new Float32Array(256);
+  for (let v = 0; v < 256; v++) lut[v] = (v / 255 - mean) / std;
+  return lut;
+}
+
+// The loops live in their own small functions so V8 optimises them as whole functions (a loop inside a
+// larger function was left to on-stack replacement that deoptimised on every call).
+function toPlanar(data: Uint8Array, n: number, r: Float32Array, g: Float32Array, b: Float32Array, out: Float32Array): void {
+  for (let p = 0, i = 0; p < n; p++, i += 3) {
+    out[p] = r[data[i]!]!;
+    out[n + p] = g[data[i + 1]!]!;
+    out[2 * n + p] = b[data[i + 2]!]!;
+  }
+}
+
+function toInterleaved(data: Uint8Array, n: number, r: Float32Array, g: Float32Array, b: Float32Array, out: Float32Array): void {
   for (let i = 0; i < n * 3; i += 3) {
     out[i] = r[data[i]!]!;
     out[i + 1] = g[data[i + 1]!]!;
     out[i + 2] = b[data[i + 2]!]!;
   }
-  return { data: out, dims: [1, height, width, 3] };
+}
+
+function rgbxToPlanar(data: Int32Array, pixels: number, r: Float32Array, g: Float32Array, b: Float32Array, out: Float32Array): void {
+  const n = pixels | 0; // `| 0`: see resample-rgbx.ts
+  const n2 = (n * 2) | 0;
+  for (let p = 0; p < n; p++) {
+    const v = data[p]!;
+    out[p] = r[v & 255]!;
+    out[n + p] = g[(v >> 8) & 255]!;
+    out[n2 + p] = b[(v >> 16) & 255]!;
+  }
+}
+
+function rgbxToInterleaved(data: Int32Array, pixels: number, r: Float32Array, g: Float32Array, b: Float32Array, out: Float32Array): void {
+  const n = pixels | 0;
+  for (let p = 0, i = 0; p < n; p++, i += 3) {
+    const v = data[p]!;
+    out[i] = r[v & 255]!;
+    out[i + 1] = g[(v >> 8) & 255]!;
+    out[i + 2] = b[(v >> 16) & 255]!;
+  }
 }

@@ -1,4 +1,10 @@
 import { assertRawImage, type RawImage } from "../image.ts";
+import { fixedTaps, sourceSpan } from "./resample.ts";
+import { horizontalPass, verticalPass } from "./resample-bytes.ts";
+import { horizontalRgbx, verticalRgbx, type Rgbx } from "./resample-rgbx.ts";
+import { packRgbx, unpackRgb } from "./rgbx.ts";
+
+export { triangleCoefficients } from "./resample.ts";
 
 /**
  * Antialiased resize with Pillow's BILINEAR algorithm (Image.resize(..., Image.BILINEAR), which is what
@@ -16,171 +22,108 @@ export function resize(image: RawImage, width: number, height: number): RawImage
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
     throw new Error(`resize: target size must be positive integers, got ${width}x${height}`);
   }
-  let out = image;
-  if (width !== image.width) out = resizeHorizontal(out, width);
-  if (height !== image.height) out = resizeVertical(out, height);
-  return out === image ? { ...image, data: image.data.slice() } : out;
+  return resizeWindow(image, width, height, { x: 0, y: 0, width, height });
 }
 
-const PRECISION_BITS = 32 - 8 - 2;
-const ONE = 1 << PRECISION_BITS;
-const HALF = 1 << (PRECISION_BITS - 1);
-
-interface Coefficients {
-  /** First source index for each output index. */
-  start: Int32Array;
-  /** Number of taps for each output index. */
-  count: Int32Array;
-  /** `taps` fixed-point weights per output index (row-major, `taps` stride). */
-  weights: Int32Array;
-  taps: number;
-}
-
-/** Triangle-filter coefficients for resampling `inSize` samples to `outSize` (Pillow's precompute_coeffs). */
-export function triangleCoefficients(inSize: number, outSize: number): Coefficients {
-  const scale = inSize / outSize;
-  const filterScale = Math.max(scale, 1);
-  const support = 1 * filterScale; // the triangle filter's support is 1
-  const taps = Math.ceil(support) * 2 + 1;
-  const start = new Int32Array(outSize);
-  const count = new Int32Array(outSize);
-  const weights = new Int32Array(outSize * taps);
-  const k = new Float64Array(taps);
-  const inv = 1 / filterScale;
-  for (let xx = 0; xx < outSize; xx++) {
-    const center = (xx + 0.5) * scale;
-    let xmin = Math.trunc(center - support + 0.5);
-    if (xmin < 0) xmin = 0;
-    let xmax = Math.trunc(center + support + 0.5);
-    if (xmax > inSize) xmax = inSize;
-    xmax -= xmin;
-    let ww = 0;
-    for (let x = 0; x < xmax; x++) {
-      const t = Math.abs((x + xmin - center + 0.5) * inv);
-      const w = t < 1 ? 1 - t : 0;
-      k[x] = w;
-      ww += w;
-    }
-    for (let x = 0; x < xmax; x++) {
-      const w = ww === 0 ? 0 : k[x]! / ww;
-      weights[xx * taps + x] = w < 0 ? Math.trunc(-0.5 + w * ONE) : Math.trunc(0.5 + w * ONE);
-    }
-    start[xx] = xmin;
-    count[xx] = xmax;
-  }
-  return { start, count, weights, taps };
-}
-
-function clip8(acc: number): number {
-  const v = acc >> PRECISION_BITS;
-  return v < 0 ? 0 : v > 255 ? 255 : v;
-}
-
-function resizeHorizontal(image: RawImage, outWidth: number): RawImage {
-  const { data, width, height, channels: c } = image;
-  const { start, count, weights, taps } = triangleCoefficients(width, outWidth);
-  const out = new Uint8Array(outWidth * height * c);
-  const rowIn = width * c;
-  const rowOut = outWidth * c;
-  for (let y = 0; y < height; y++) {
-    const inBase = y * rowIn;
-    let o = y * rowOut;
-    for (let xx = 0; xx < outWidth; xx++) {
-      const s = inBase + start[xx]! * c;
-      const n = count[xx]!;
-      const kb = xx * taps;
-      if (c === 3) {
-        // the common case, unrolled over channels: one pass over the taps instead of three
-        let a0 = HALF;
-        let a1 = HALF;
-        let a2 = HALF;
-        for (let t = 0, i = s; t < n; t++, i += 3) {
-          const w = weights[kb + t]!;
-          a0 += data[i]! * w;
-          a1 += data[i + 1]! * w;
-          a2 += data[i + 2]! * w;
-        }
-        out[o++] = clip8(a0);
-        out[o++] = clip8(a1);
-        out[o++] = clip8(a2);
-      } else {
-        for (let ch = 0; ch < c; ch++) {
-          let acc = HALF;
-          for (let t = 0, i = s + ch; t < n; t++, i += c) acc += data[i]! * weights[kb + t]!;
-          out[o++] = clip8(acc);
-        }
-      }
-    }
-  }
-  return { data: out, width: outWidth, height, channels: c };
+/** A rectangle of an image, in pixels. */
+export interface PixelWindow {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
 }
 
 /**
- * Re-pack coefficients so every output index has the same number of taps, a multiple of 4, padded with
- * zero weights and with the window shifted left where it would run past the end. Integer sums do not
- * depend on grouping, so the result is identical; the fixed 4-tap groups just run faster in V8.
- * Returns null when the input is shorter than the padded window.
+ * The `window` region of resize(image, width, height), computing only that region (and only the source rows
+ * it reads): resize followed by a crop in one go, bit-identical to doing them in turn.
  */
-function padTaps(c: Coefficients, inSize: number): { start: Int32Array; weights: Int32Array; taps: number } | null {
-  let maxCount = 0;
-  for (const n of c.count) maxCount = Math.max(maxCount, n);
-  const taps = Math.ceil(maxCount / 4) * 4;
-  if (taps > inSize) return null;
-  const outSize = c.start.length;
-  const start = new Int32Array(outSize);
-  const weights = new Int32Array(outSize * taps);
-  for (let o = 0; o < outSize; o++) {
-    const shift = Math.max(0, c.start[o]! + taps - inSize);
-    start[o] = c.start[o]! - shift;
-    for (let t = 0; t < c.count[o]!; t++) weights[o * taps + shift + t] = c.weights[o * c.taps + t]!;
-  }
-  return { start, weights, taps };
+export function resizeWindow(image: RawImage, width: number, height: number, window: PixelWindow): RawImage {
+  assertRawImage(image, "resizeWindow");
+  checkWindow(width, height, window);
+  if (image.channels === 3) return unpackRgb(resizeRgbxWindow(packRgbx(image), width, height, window));
+  return resizeBytesWindow(image, width, height, window);
 }
 
-function resizeVertical(image: RawImage, outHeight: number): RawImage {
-  const { data, width, height, channels: c } = image;
-  const coefficients = triangleCoefficients(height, outHeight);
-  const row = width * c;
-  const out = new Uint8Array(row * outHeight);
-  const padded = padTaps(coefficients, height);
-  if (!padded) {
-    const { start, count, weights, taps } = coefficients;
-    for (let yy = 0; yy < outHeight; yy++) {
-      const base = start[yy]! * row;
-      const n = count[yy]!;
-      const kb = yy * taps;
-      const o = yy * row;
-      for (let i = 0; i < row; i++) {
-        let acc = HALF;
-        for (let t = 0, j = base + i; t < n; t++, j += row) acc += data[j]! * weights[kb + t]!;
-        out[o + i] = clip8(acc);
-      }
-    }
-    return { data: out, width, height: outHeight, channels: c };
+/** resizeWindow for RGB packed as RGBX (what preprocessImage uses). */
+export function resizeRgbxWindow(image: Rgbx, width: number, height: number, window: PixelWindow): Rgbx {
+  checkWindow(width, height, window);
+  const { x, y } = window;
+  const ww = window.width;
+  const wh = window.height;
+  const hTaps = width !== image.width ? fixedTaps(image.width, width) : null;
+  const vTaps = height !== image.height ? fixedTaps(image.height, height) : null;
+  const out = new Int32Array(ww * wh);
+  // the source rows the vertical pass reads (the window's own rows when the height does not change)
+  const rows = vTaps ? sourceSpan(vTaps, y, wh) : { first: y, end: y + wh };
+  const n = rows.end - rows.first;
+  const offset = rows.first * image.width;
+  if (!vTaps) {
+    if (hTaps) horizontalRgbx(image.data, offset, image.width, n, hTaps, x, ww, out);
+    else copyRows(image.data, offset + x, image.width, n, ww, out);
+    return { data: out, width: ww, height: wh };
   }
-  const { start, weights, taps } = padded;
-  const acc = taps > 4 ? new Float64Array(row) : null;
-  for (let yy = 0; yy < outHeight; yy++) {
-    const o = yy * row;
-    for (let g = 0; g < taps; g += 4) {
-      const k = yy * taps + g;
-      const w0 = weights[k]!;
-      const w1 = weights[k + 1]!;
-      const w2 = weights[k + 2]!;
-      const w3 = weights[k + 3]!;
-      const r0 = (start[yy]! + g) * row;
-      const r1 = r0 + row;
-      const r2 = r1 + row;
-      const r3 = r2 + row;
-      if (!acc) {
-        for (let i = 0; i < row; i++) out[o + i] = clip8(HALF + data[r0 + i]! * w0 + data[r1 + i]! * w1 + data[r2 + i]! * w2 + data[r3 + i]! * w3);
-      } else if (g === 0) {
-        for (let i = 0; i < row; i++) acc[i] = HALF + data[r0 + i]! * w0 + data[r1 + i]! * w1 + data[r2 + i]! * w2 + data[r3 + i]! * w3;
-      } else {
-        for (let i = 0; i < row; i++) acc[i] += data[r0 + i]! * w0 + data[r1 + i]! * w1 + data[r2 + i]! * w2 + data[r3 + i]! * w3;
-      }
-    }
-    if (acc) for (let i = 0; i < row; i++) out[o + i] = clip8(acc[i]!);
+  let mid: Int32Array;
+  if (hTaps) {
+    mid = scratchWords(n * ww);
+    horizontalRgbx(image.data, offset, image.width, n, hTaps, x, ww, mid);
+  } else if (ww === image.width) {
+    mid = image.data.subarray(offset);
+  } else {
+    mid = scratchWords(n * ww);
+    copyRows(image.data, offset + x, image.width, n, ww, mid);
   }
-  return { data: out, width, height: outHeight, channels: c };
+  verticalRgbx(mid, ww, rows.first, vTaps, y, wh, out);
+  return { data: out, width: ww, height: wh };
+}
+
+function checkWindow(width: number, height: number, window: PixelWindow): void {
+  const { x, y } = window;
+  const ww = window.width;
+  const wh = window.height;
+  if (![x, y, ww, wh].every(Number.isInteger) || x < 0 || y < 0 || ww < 1 || wh < 1 || x + ww > width || y + wh > height) {
+    throw new Error(`resizeWindow: window ${ww}x${wh} at (${x}, ${y}) does not lie inside the ${width}x${height} result`);
+  }
+}
+
+let scratch = new Int32Array(0);
+
+/** A reused buffer for the intermediate (horizontally resized) rows; never returned to callers. */
+function scratchWords(n: number): Int32Array {
+  if (scratch.length < n) scratch = new Int32Array(Math.max(n, scratch.length * 2));
+  return scratch;
+}
+
+function copyRows(src: Int32Array, offset: number, rowPixels: number, rows: number, width: number, dst: Int32Array): void {
+  for (let r = 0; r < rows; r++) dst.set(src.subarray(offset + r * rowPixels, offset + r * rowPixels + width), r * width);
+}
+
+/** resizeWindow for 1, 2 or 4 channels, one channel at a time. */
+function resizeBytesWindow(image: RawImage, width: number, height: number, window: PixelWindow): RawImage {
+  const { x, y } = window;
+  const ww = window.width;
+  const wh = window.height;
+  const { data, channels: c } = image;
+  const hTaps = width !== image.width ? fixedTaps(image.width, width) : null;
+  const vTaps = height !== image.height ? fixedTaps(image.height, height) : null;
+  const out = new Uint8Array(ww * wh * c);
+  const outRow = ww * c;
+  const srcRow = image.width * c;
+  const rows = vTaps ? sourceSpan(vTaps, y, wh) : { first: y, end: y + wh };
+  const n = rows.end - rows.first;
+  let mid: Uint8Array;
+  let midRow: number;
+  let midOffset: number;
+  if (hTaps) {
+    mid = vTaps ? new Uint8Array(n * outRow) : out;
+    horizontalPass(data, rows.first * srcRow, srcRow, c, c, n, hTaps, x, ww, mid);
+    midRow = outRow;
+    midOffset = 0;
+  } else {
+    mid = data;
+    midRow = srcRow;
+    midOffset = (rows.first * image.width + x) * c;
+  }
+  if (vTaps) verticalPass(mid, midOffset, midRow, rows.first, outRow, vTaps, y, wh, out);
+  else if (!hTaps) for (let r = 0; r < n; r++) out.set(data.subarray(midOffset + r * srcRow, midOffset + r * srcRow + outRow), r * outRow);
+  return { data: out, width: ww, height: wh, channels: c };
 }
