@@ -27,6 +27,14 @@ export interface DecodeOptions {
  * Every failure caused by the input is an ImageError with a stable `code`.
  */
 export async function decodeImage(bytes: Uint8Array, opts: DecodeOptions): Promise<DecodedImage> {
+  return decodeUpright(bytes, opts, "rgb");
+}
+
+/**
+ * decodeImage, except that with `jpegLayout` "rgba" a JPEG decoded by mozjpeg keeps the decoder's opaque
+ * RGBA (alpha 255 everywhere) instead of being copied to RGB; preprocess() reads that in place.
+ */
+export async function decodeUpright(bytes: Uint8Array, opts: DecodeOptions, jpegLayout: "rgb" | "rgba"): Promise<DecodedImage> {
   if (!Number.isFinite(opts?.maxPixels) || opts.maxPixels < 1) throw new Error(`decodeImage: maxPixels must be a positive number, got ${opts?.maxPixels}`);
   const format = requireSupportedFormat(bytes);
   let image: RawImage;
@@ -36,7 +44,7 @@ export async function decodeImage(bytes: Uint8Array, opts: DecodeOptions): Promi
     checkPixelLimit(header.width, header.height, opts.maxPixels);
     checkJpegSupported(header);
     const modules = codecModules();
-    image = header.components === 4 ? decodeCmykJpeg(bytes, opts.maxPixels) : await decodeWithMozjpeg(bytes, modules.jpeg);
+    image = header.components === 4 ? decodeCmykJpeg(bytes, opts.maxPixels) : await decodeWithMozjpeg(bytes, modules.jpeg, jpegLayout);
     checkSize(image, header.width, header.height);
     orientation = header.orientation;
   } else {

@@ -1,5 +1,5 @@
 import { validatePreprocessConfig, type PreprocessConfig } from "./config.ts";
-import { decodeImage } from "./decode.ts";
+import { decodeUpright } from "./decode.ts";
 import { assertRawImage, type RawImage } from "./image.ts";
 import { centerCrop } from "./ops/center-crop.ts";
 import { normalizeRgbx, normalizeToTensor, type Tensor, type TensorLayout } from "./ops/normalize.ts";
@@ -63,7 +63,7 @@ export function preprocessImage(
 export async function preprocess(bytes: Uint8Array, config: PreprocessConfig, opts: PreprocessOptions = {}): Promise<PreprocessResult> {
   const cfg = validatePreprocessConfig(config);
   const t0 = performance.now();
-  const image = await decodeImage(bytes, { maxPixels: cfg.maxPixels });
+  const image = await decodeUpright(bytes, { maxPixels: cfg.maxPixels }, "rgba");
   const t1 = performance.now();
   const out = preprocessImage(image, cfg, opts);
   return {

@@ -1,6 +1,7 @@
 import mozjpegFactory, { type MozJPEGModule } from "@jsquash/jpeg/codec/dec/mozjpeg_dec.js";
 import { ImageError } from "../errors.ts";
 import type { RawImage } from "../image.ts";
+import { opaqueRgbaView, unpackRgb } from "../ops/rgbx.ts";
 
 /**
  * mozjpeg 3.3.1 (libjpeg-turbo API, 8-bit, Huffman only) compiled by @jsquash/jpeg, driven directly so
@@ -52,8 +53,12 @@ export function mozjpegInstanceCount(): number {
   return instancesCreated;
 }
 
-/** Decode a JPEG whose header has been checked (8-bit, Huffman, 1 or 3 components) to RGB. */
-export async function decodeWithMozjpeg(bytes: Uint8Array, wasm: WebAssembly.Module): Promise<RawImage> {
+/**
+ * Decode a JPEG whose header has been checked (8-bit, Huffman, 1 or 3 components). `layout` "rgb" gives
+ * 3-channel RGB; "rgba" gives mozjpeg's own output, RGBA with alpha 255 everywhere, without the copy to
+ * RGB (what preprocess() uses: it reads opaque RGBA in place).
+ */
+export async function decodeWithMozjpeg(bytes: Uint8Array, wasm: WebAssembly.Module, layout: "rgb" | "rgba" = "rgb"): Promise<RawImage> {
   const mod = await getInstance(wasm);
   messages.length = 0;
   let result: ImageData | null;
@@ -83,12 +88,19 @@ export async function decodeWithMozjpeg(bytes: Uint8Array, wasm: WebAssembly.Mod
     throw new ImageError("corrupt_image", `the JPEG is damaged (${fatal}); send the complete, unmodified file`, { format: "jpeg", decoder: messages.slice() });
   }
   const { width, height } = result;
-  const rgba = result.data;
+  const rgba: RawImage = { data: new Uint8Array(result.data.buffer, result.data.byteOffset, result.data.length), width, height, channels: 4 };
+  if (layout === "rgba") return rgba;
+  const view = opaqueRgbaView(rgba);
+  return view ? unpackRgb(view) : dropAlpha(rgba);
+}
+
+function dropAlpha(image: RawImage): RawImage {
+  const { data, width, height } = image;
   const rgb = new Uint8Array(width * height * 3);
   for (let i = 0, j = 0; j < rgb.length; i += 4, j += 3) {
-    rgb[j] = rgba[i]!;
-    rgb[j + 1] = rgba[i + 1]!;
-    rgb[j + 2] = rgba[i + 2]!;
+    rgb[j] = data[i]!;
+    rgb[j + 1] = data[i + 1]!;
+    rgb[j + 2] = data[i + 2]!;
   }
   return { data: rgb, width, height, channels: 3 };
 }
