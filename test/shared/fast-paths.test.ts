@@ -2,11 +2,13 @@
 // - RGB is resampled packed one pixel per int32 (resample-rgbx.ts); gray is resampled one byte at a time
 //   (resample-bytes.ts). Resizing an RGB image must equal resizing each of its channels as a gray image.
 // - resizeWindow (resize + crop in one pass, computing only the window) equals a crop of the full resize.
+// - orient walks source indices incrementally (RGBA one int32 per pixel); it must equal the definition
+//   of each EXIF orientation, pixel by pixel.
 // - preprocessImage reads opaque RGBA in place and resizes + crops in one pass; it must equal the recipe
 //   spelled out with the public operations (toRGB -> resize -> centerCrop -> normalizeToTensor).
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { DEFAULT_PREPROCESS, centerCrop, normalizeToTensor, preprocessImage, resize, targetSize, toRGB, type PreprocessConfig, type RawImage } from "../../shared/src/index.ts";
+import { DEFAULT_PREPROCESS, centerCrop, normalizeToTensor, orient, preprocessImage, resize, targetSize, toRGB, type PreprocessConfig, type RawImage } from "../../shared/src/index.ts";
 import { resizeWindow } from "../../shared/src/ops/resize.ts";
 
 const arbImage = (channels: 1 | 2 | 3 | 4, maxSide: number): fc.Arbitrary<RawImage> =>
@@ -112,6 +114,42 @@ describe("preprocessImage fast path", () => {
         expect(fromRgba.data).toEqual(preprocessImage(rgb, cfg).data);
       }),
       { numRuns: 100 },
+    );
+  });
+});
+
+describe("orient fast path", () => {
+  /** The stored pixel that EXIF orientation `o` puts at output (x, y) of a `w`x`h` image (the EXIF definition). */
+  const storedPixel = (o: number, w: number, h: number, x: number, y: number): [number, number] =>
+    [
+      [x, y],
+      [x, y],
+      [w - 1 - x, y],
+      [w - 1 - x, h - 1 - y],
+      [x, h - 1 - y],
+      [y, x],
+      [y, h - 1 - x],
+      [w - 1 - y, h - 1 - x],
+      [w - 1 - y, x],
+    ][o] as [number, number];
+
+  it("property: every orientation 1-8 puts each stored pixel where EXIF says, for every channel count", () => {
+    const arb = fc.constantFrom<1 | 2 | 3 | 4>(1, 2, 3, 4).chain((c) => arbImage(c, 30));
+    fc.assert(
+      fc.property(arb, fc.integer({ min: 1, max: 8 }), (img, o) => {
+        const out = orient(img, o);
+        const c = img.channels;
+        expect([out.width, out.height]).toEqual(o >= 5 ? [img.height, img.width] : [img.width, img.height]);
+        const expected = new Uint8Array(out.data.length);
+        for (let y = 0; y < out.height; y++) {
+          for (let x = 0; x < out.width; x++) {
+            const [sx, sy] = storedPixel(o, img.width, img.height, x, y);
+            expected.set(img.data.subarray((sy * img.width + sx) * c, (sy * img.width + sx + 1) * c), (y * out.width + x) * c);
+          }
+        }
+        expect(out.data).toEqual(expected);
+      }),
+      { numRuns: 200 },
     );
   });
 });

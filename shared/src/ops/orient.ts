@@ -13,25 +13,54 @@ export function orient(image: RawImage, orientation: number): RawImage {
   const swap = orientation >= 5;
   const ow = swap ? h : w;
   const oh = swap ? w : h;
+  // The stored pixel (sx, sy) that lands on output (x, y) is affine in x and y, so its index is
+  // first + x * dx + y * dy (in pixels), walked incrementally instead of recomputed per pixel.
+  let sx0: number, sy0: number, sxX: number, syX: number, sxY: number, syY: number;
+  switch (orientation) {
+    case 2: [sx0, sy0, sxX, syX, sxY, syY] = [w - 1, 0, -1, 0, 0, 1]; break;
+    case 3: [sx0, sy0, sxX, syX, sxY, syY] = [w - 1, h - 1, -1, 0, 0, -1]; break;
+    case 4: [sx0, sy0, sxX, syX, sxY, syY] = [0, h - 1, 1, 0, 0, -1]; break;
+    case 5: [sx0, sy0, sxX, syX, sxY, syY] = [0, 0, 0, 1, 1, 0]; break;
+    case 6: [sx0, sy0, sxX, syX, sxY, syY] = [0, h - 1, 0, -1, 1, 0]; break;
+    case 7: [sx0, sy0, sxX, syX, sxY, syY] = [w - 1, h - 1, 0, -1, -1, 0]; break;
+    default: [sx0, sy0, sxX, syX, sxY, syY] = [w - 1, 0, 0, 1, -1, 0]; break; // 8
+  }
+  const first = sy0 * w + sx0;
+  const dx = syX * w + sxX;
+  const dy = syY * w + sxY;
   const out = new Uint8Array(data.length);
-  // For each output pixel (x, y), find the stored pixel (sx, sy) that lands there.
-  for (let y = 0; y < oh; y++) {
-    for (let x = 0; x < ow; x++) {
-      let sx: number;
-      let sy: number;
-      switch (orientation) {
-        case 2: sx = w - 1 - x; sy = y; break;
-        case 3: sx = w - 1 - x; sy = h - 1 - y; break;
-        case 4: sx = x; sy = h - 1 - y; break;
-        case 5: sx = y; sy = x; break;
-        case 6: sx = y; sy = h - 1 - x; break;
-        case 7: sx = w - 1 - y; sy = h - 1 - x; break;
-        default: sx = w - 1 - y; sy = x; break; // 8
-      }
-      const o = (y * ow + x) * c;
-      const s = (sy * w + sx) * c;
-      for (let k = 0; k < c; k++) out[o + k] = data[s + k]!;
-    }
+  if (c === 4 && data.byteOffset % 4 === 0) {
+    // one int32 per RGBA pixel: the same bytes moved, a quarter of the accesses
+    remap(new Int32Array(data.buffer, data.byteOffset, w * h), new Int32Array(out.buffer), ow, oh, first, dx, dy);
+  } else if (c === 1) {
+    remap(data, out, ow, oh, first, dx, dy);
+  } else if (c === 3) {
+    remap3(data, out, ow, oh, first, dx, dy);
+  } else {
+    remapChannels(data, out, c, ow, oh, first, dx, dy);
   }
   return { data: out, width: ow, height: oh, channels: c };
+}
+
+function remap(src: Int32Array | Uint8Array, dst: Int32Array | Uint8Array, ow: number, oh: number, first: number, dx: number, dy: number): void {
+  for (let y = 0, o = 0; y < oh; y++) {
+    for (let x = 0, s = first + y * dy; x < ow; x++, s += dx) dst[o++] = src[s]!;
+  }
+}
+
+function remap3(src: Uint8Array, dst: Uint8Array, ow: number, oh: number, first: number, dx: number, dy: number): void {
+  const step = dx * 3;
+  for (let y = 0, o = 0; y < oh; y++) {
+    for (let x = 0, s = (first + y * dy) * 3; x < ow; x++, s += step, o += 3) {
+      dst[o] = src[s]!;
+      dst[o + 1] = src[s + 1]!;
+      dst[o + 2] = src[s + 2]!;
+    }
+  }
+}
+
+function remapChannels(src: Uint8Array, dst: Uint8Array, c: number, ow: number, oh: number, first: number, dx: number, dy: number): void {
+  for (let y = 0, o = 0; y < oh; y++) {
+    for (let x = 0, s = (first + y * dy) * c; x < ow; x++, s += dx * c) for (let k = 0; k < c; k++) dst[o++] = src[s + k]!;
+  }
 }
