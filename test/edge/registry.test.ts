@@ -115,10 +115,20 @@ describe("ModelRegistry", () => {
     sessions.hold.set("v1", holdV1.promise);
     await publish(bucket, artifact("first", "v1", 1));
     const early = registry.use("first", async (m) => m.version);
-    await new Promise((r) => setTimeout(r, 20));
+    const until = async (cond: () => boolean) => {
+      for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
+    };
+    await until(() => sessions.created.includes("v1")); // early is now waiting on v1's session
     await publish(bucket, artifact("first", "v2", 2));
+    const holdV2 = deferred();
+    sessions.hold.set("v2", holdV2.promise);
     const late = version();
+    // Only once `late` has read the new pointer and started loading v2 is v1's load "superseded";
+    // wait for that rather than for a fixed time (the R2 read can be slow on a busy machine).
+    await until(() => sessions.created.includes("v2"));
+    expect(sessions.created).toEqual(["v1", "v2"]);
     holdV1.resolve();
+    holdV2.resolve();
     expect(await early).toBe("v2");
     expect(await late).toBe("v2");
     await settle();
