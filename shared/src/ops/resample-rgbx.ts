@@ -83,27 +83,40 @@ function horizontalGroups(
   outWidth: number,
   dst: Int32Array,
 ): void {
+  const half = HALF | 0;
+  const t = taps | 0;
+  const n = rows | 0;
+  const first = x0 | 0;
+  const end = (x0 + outWidth) | 0;
   let o = 0;
-  const x1 = x0 + outWidth;
-  for (let row = 0; row < rows; row++) {
-    const base = srcOffset + row * srcRowPixels;
-    for (let xx = x0; xx < x1; xx++) {
-      let i = base + start[xx]!;
-      let r = HALF;
-      let g = HALF;
-      let b = HALF;
-      for (let k = xx * taps, kEnd = k + taps; k < kEnd; k += 4, i += 4) {
+  for (let row = 0; row < n; row++) {
+    const base = (srcOffset + row * srcRowPixels) | 0;
+    for (let xx = first; xx < end; xx++) {
+      let i = (base + start[xx]!) | 0;
+      let r = half;
+      let g = half;
+      let b = half;
+      for (let k = Math.imul(xx, t), kEnd = (k + t) | 0; k < kEnd; k = (k + 4) | 0, i = (i + 4) | 0) {
         const p0 = src[i]!;
-        const p1 = src[i + 1]!;
-        const p2 = src[i + 2]!;
-        const p3 = src[i + 3]!;
+        const p1 = src[(i + 1) | 0]!;
+        const p2 = src[(i + 2) | 0]!;
+        const p3 = src[(i + 3) | 0]!;
         const w0 = weights[k]!;
-        const w1 = weights[k + 1]!;
-        const w2 = weights[k + 2]!;
-        const w3 = weights[k + 3]!;
-        r = (r + (p0 & 255) * w0 + (p1 & 255) * w1 + (p2 & 255) * w2 + (p3 & 255) * w3) | 0;
-        g = (g + ((p0 >> 8) & 255) * w0 + ((p1 >> 8) & 255) * w1 + ((p2 >> 8) & 255) * w2 + ((p3 >> 8) & 255) * w3) | 0;
-        b = (b + ((p0 >> 16) & 255) * w0 + ((p1 >> 16) & 255) * w1 + ((p2 >> 16) & 255) * w2 + ((p3 >> 16) & 255) * w3) | 0;
+        const w1 = weights[(k + 1) | 0]!;
+        const w2 = weights[(k + 2) | 0]!;
+        const w3 = weights[(k + 3) | 0]!;
+        r = (r + Math.imul(p0 & 255, w0)) | 0;
+        r = (r + Math.imul(p1 & 255, w1)) | 0;
+        r = (r + Math.imul(p2 & 255, w2)) | 0;
+        r = (r + Math.imul(p3 & 255, w3)) | 0;
+        g = (g + Math.imul((p0 >> 8) & 255, w0)) | 0;
+        g = (g + Math.imul((p1 >> 8) & 255, w1)) | 0;
+        g = (g + Math.imul((p2 >> 8) & 255, w2)) | 0;
+        g = (g + Math.imul((p3 >> 8) & 255, w3)) | 0;
+        b = (b + Math.imul((p0 >> 16) & 255, w0)) | 0;
+        b = (b + Math.imul((p1 >> 16) & 255, w1)) | 0;
+        b = (b + Math.imul((p2 >> 16) & 255, w2)) | 0;
+        b = (b + Math.imul((p3 >> 16) & 255, w3)) | 0;
       }
       dst[o++] = clip8(r) | (clip8(g) << 8) | (clip8(b) << 16);
     }
