@@ -99,8 +99,10 @@ beforeAll(async () => {
     const cut = cutOnce.get(url);
     if (cut !== undefined) {
       cutOnce.delete(url);
-      res.write(archive.subarray(start, start + cut));
-      setTimeout(() => res.socket?.destroy(), 20);
+      // Send `cut` bytes of the promised length, give the client time to read them, then close the
+      // connection cleanly (FIN, not RST). A close that arrives with the bytes can error the fetch
+      // body stream before they are read, and the WHATWG stream then drops them: that raced under load.
+      res.write(archive.subarray(start, start + cut), () => setTimeout(() => res.socket?.end(), 300));
       return;
     }
     res.end(archive.subarray(start));
