@@ -22,18 +22,7 @@ export function normalizeToTensor(
 ): Tensor {
   assertRawImage(image, "normalizeToTensor");
   if (image.channels !== 3) throw new Error(`normalizeToTensor: needs an RGB image (3 channels), got ${image.channels}; call toRGB first`);
-  const { data, width, height } = image;
-  const r = channelTable(mean[0], std[0]);
-  const g = channelTable(mean[1], std[1]);
-  const b = channelTable(mean[2], std[2]);
-  const n = width * height;
-  const out = new Float32Array(n * 3);
-  if (layout === "NCHW") {
-    toPlanar(data, n, r, g, b, out);
-    return { data: out, dims: [1, 3, height, width] };
-  }
-  toInterleaved(data, n, r, g, b, out);
-  return { data: out, dims: [1, height, width, 3] };
+  return tensorFrom(image.data, image.width, image.height, mean, std, layout, toPlanar, toInterleaved);
 }
 
 /** normalizeToTensor for RGB packed as RGBX (what preprocessImage uses): the same tables, the same bits. */
@@ -43,18 +32,27 @@ export function normalizeRgbx(
   std: readonly [number, number, number],
   layout: TensorLayout = "NCHW",
 ): Tensor {
-  const { data, width, height } = image;
-  const r = channelTable(mean[0], std[0]);
-  const g = channelTable(mean[1], std[1]);
-  const b = channelTable(mean[2], std[2]);
+  return tensorFrom(image.data, image.width, image.height, mean, std, layout, rgbxToPlanar, rgbxToInterleaved);
+}
+
+type PixelLoop<D> = (data: D, n: number, r: Float32Array, g: Float32Array, b: Float32Array, out: Float32Array) => void;
+
+/** The per-channel tables and the output tensor, filled by the layout's pixel loop (shared by RGB and RGBX). */
+function tensorFrom<D>(
+  data: D,
+  width: number,
+  height: number,
+  mean: readonly [number, number, number],
+  std: readonly [number, number, number],
+  layout: TensorLayout,
+  planar: PixelLoop<D>,
+  interleaved: PixelLoop<D>,
+): Tensor {
   const n = width * height;
   const out = new Float32Array(n * 3);
-  if (layout === "NCHW") {
-    rgbxToPlanar(data, n, r, g, b, out);
-    return { data: out, dims: [1, 3, height, width] };
-  }
-  rgbxToInterleaved(data, n, r, g, b, out);
-  return { data: out, dims: [1, height, width, 3] };
+  const tables = [channelTable(mean[0], std[0]), channelTable(mean[1], std[1]), channelTable(mean[2], std[2])] as const;
+  (layout === "NCHW" ? planar : interleaved)(data, n, ...tables, out);
+  return { data: out, dims: layout === "NCHW" ? [1, 3, height, width] : [1, height, width, 3] };
 }
 
 /** (v / 255 - mean) / std for every byte value v, in double precision rounded once to float32. */
