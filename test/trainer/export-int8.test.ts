@@ -1,6 +1,6 @@
 // int8 export: the QDQ layout must be what onnxruntime fuses (QLinearConv/QLinearAdd), the file about
 // 4x smaller, and the logits close to fp32 on real images preprocessed the way the edge does.
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fromBinary } from "@bufbuild/protobuf";
@@ -75,7 +75,26 @@ describe.skipIf(!hasImagenette)(`int8 export (${hasImagenette ? "real Imagenette
     }
   });
 
+  it("--int8-only ships the same int8 bytes as the manifest's model, with no fp32 file, and names the fp32 weights it came from", async () => {
+    const opts = { checkpoint: join(dir, "run"), calibrationData: IMAGENETTE_DIR, calibrationPerClass: 2, agreementPerClass: 1, version: "v1" };
+    const both = join(dir, "both");
+    const slim = join(dir, "slim");
+    await exportRun({ ...opts, out: both, int8: true });
+    const res = await exportRun({ ...opts, out: slim, int8Only: true });
+    expect(readdirSync(slim).sort()).toEqual(["manifest.json", "model.int8.onnx"]);
+    const full = validateManifest(JSON.parse(readFileSync(join(both, "manifest.json"), "utf8")));
+    const manifest = validateManifest(JSON.parse(readFileSync(join(slim, "manifest.json"), "utf8")));
+    expect(manifest.variants).toBeUndefined();
+    expect(manifest.model).toEqual({ ...full.variants!.int8!, file: "model.int8.onnx" });
+    expect(manifest.model.sha256).toBe(sha256Hex(readFileSync(join(slim, "model.int8.onnx"))));
+    expect(manifest.training?.fp32).toEqual(full.model);
+    expect(manifest.training?.precision).toBe("int8");
+    expect(manifest.metrics?.int8Top1Agreement).toBe(res.int8?.top1Agreement);
+    expect(res.files.map((f) => f.slice(slim.length + 1)).sort()).toEqual(["manifest.json", "model.int8.onnx"]);
+  });
+
   it("refuses --int8 without calibration images, saying what to pass", async () => {
     await expect(exportRun({ checkpoint: join(dir, "run"), out: join(dir, "x"), int8: true })).rejects.toThrow(/--int8 needs calibration images: pass --calibration-data/);
+    await expect(exportRun({ checkpoint: join(dir, "run"), out: join(dir, "x"), int8Only: true })).rejects.toThrow(/--int8 needs calibration images/);
   });
 });

@@ -161,8 +161,10 @@ const COMMANDS: Record<string, Command> = {
       version: { type: "string" },
       opset: { type: "string" },
       int8: { type: "boolean" },
+      "int8-only": { type: "boolean" },
       "calibration-data": { type: "string" },
       "calibration-per-class": { type: "string" },
+      "agreement-per-class": { type: "string" },
       calibration: { type: "string" },
       backend: { type: "string" },
     },
@@ -190,6 +192,7 @@ const COMMANDS: Record<string, Command> = {
       const { exportRun } = await import("./export/export-run.ts");
       const opset = int("opset", 17, 23);
       const perClass = int("calibration-per-class", 1, 1000);
+      const agreePerClass = int("agreement-per-class", 1, 100000);
       const res = await exportRun({
         checkpoint,
         out,
@@ -197,6 +200,8 @@ const COMMANDS: Record<string, Command> = {
         ...(str("version") ? { version: str("version") } : {}),
         ...(opset ? { opset } : {}),
         int8: values.int8 === true,
+        int8Only: values["int8-only"] === true,
+        ...(agreePerClass ? { agreementPerClass: agreePerClass } : {}),
         ...(str("calibration-data") ? { calibrationData: str("calibration-data") } : {}),
         ...(perClass ? { calibrationPerClass: perClass } : {}),
         ...(calibration ? { calibration } : {}),
@@ -332,6 +337,9 @@ function usage(): string {
     "  --from RUN --data DIR --out DIR [--feedback DIR] [--freeze-epochs 1] [--epochs 1] [--lr 2e-3]",
     "                     finetune: fastai fine_tune; --feedback is a folder train/<class>/* (trainer feedback pull);",
     "                     classes the checkpoint lacks extend the head; also --size --presize --bs --limit --valid-limit --backend",
+    "  export --checkpoint RUN --out DIR [--name N] [--version V] [--opset 19] [--int8 | --int8-only]",
+    "                     [--calibration-data DIR] [--calibration-per-class 30] [--calibration minmax|percentile] [--agreement-per-class 20]",
+    "                     --int8 adds model.int8.onnx; --int8-only writes it as the manifest's model (no fp32 file: for git)",
     "  feedback pull --out DIR [--persist-to DIR] [--bucket NAME] | [--worker URL [--remote]]",
     "                     local R2 state (default .wrangler/state) or a running worker's GET /v1/feedback (needs FEEDBACK_TOKEN env)",
     "  --no-augment       booleans take --flag / --no-flag;  nullable numbers take 'none'",

@@ -15,7 +15,7 @@ import { applyCheckpoint, readCheckpoint, type Checkpoint } from "../learner/che
 import { checkpointPath, stagesOf } from "../learner/run-training.ts";
 import { createModel, definitionOf, type Model } from "../model/index.ts";
 import { seededRandom } from "../model/init.ts";
-import { makeManifest } from "./manifest.ts";
+import { makeManifest, sha256Hex } from "./manifest.ts";
 import { calibrationRanges, compareTop1, loadImageTensors, type Agreement } from "./calibrate.ts";
 import { exportOnnx } from "./onnx-export.ts";
 import { quantizeQdq, type CalibrationMethod } from "./quantize.ts";
@@ -32,6 +32,12 @@ export interface ExportRunOptions {
   opset?: number;
   /** Also write model.int8.onnx (static QDQ int8), calibrated on training images. */
   int8?: boolean;
+  /**
+   * Write only model.int8.onnx and make it the manifest's `model` (for shipping a model in git, where the
+   * 4x larger fp32 file does not belong). The fp32 graph is still built, self-verified and used as the
+   * reference for the agreement check; its sha256 and size are recorded under `training.fp32`. Implies int8.
+   */
+  int8Only?: boolean;
   /** Dataset folder (train/ and val/ per class) for calibration and the int8/fp32 agreement check;
    * default: the dataset the checkpoint was trained on. */
   calibrationData?: string;
@@ -117,7 +123,8 @@ export async function exportRun(opts: ExportRunOptions): Promise<ExportResult> {
   const ckptPath = await resolveCheckpoint(opts.checkpoint);
   const ckpt = await readCheckpoint(ckptPath);
   const calibrationData = opts.calibrationData ?? (ckpt.header.config as { data?: string | null } | null)?.data ?? undefined;
-  if (opts.int8 && !calibrationData) {
+  const wantInt8 = opts.int8 === true || opts.int8Only === true;
+  if (wantInt8 && !calibrationData) {
     throw new DataError("--int8 needs calibration images: pass --calibration-data <folder with train/ and val/> (e.g. the Imagenette folder you trained on)");
   }
   const out = resolve(opts.out);
@@ -136,7 +143,7 @@ export async function exportRun(opts: ExportRunOptions): Promise<ExportResult> {
     const last = ckpt.header.metrics[ckpt.header.metrics.length - 1];
     const runDir = ckptPath.endsWith("checkpoint.bin") ? dirname(ckptPath) : ckptPath;
     let int8: { onnx: Uint8Array; agreement: Agreement } | undefined;
-    if (opts.int8 && calibrationData) {
+    if (wantInt8 && calibrationData) {
       const data = calibrationData;
       const preprocessConfig = servingPreprocess(finalSize);
       const calib = await loadImageTensors(data, "train", opts.calibrationPerClass ?? 30, preprocessConfig);
@@ -151,11 +158,14 @@ export async function exportRun(opts: ExportRunOptions): Promise<ExportResult> {
       );
       int8 = { onnx: q, agreement };
     }
+    const fp32File = { file: "model.onnx", sha256: sha256Hex(onnx), bytes: onnx.byteLength };
+    const int8Only = opts.int8Only === true && int8 !== undefined;
     const manifest = makeManifest({
       name: opts.name ?? sanitizeName(basename(runDir)),
       version: opts.version ?? defaultVersion(),
       architecture: { ...ckpt.header.arch },
-      onnx,
+      onnx: int8Only ? int8.onnx : onnx,
+      ...(int8Only ? { modelFile: "model.int8.onnx" } : {}),
       preprocess: servingPreprocess(finalSize),
       classes: ckpt.header.classes.map((wnid) => ({ wnid, label: labelFor(wnid) })),
       training: {
@@ -164,8 +174,10 @@ export async function exportRun(opts: ExportRunOptions): Promise<ExportResult> {
         progress: ckpt.header.progress,
         epochs: ckpt.header.metrics,
         config: ckpt.header.config,
+        // With --int8-only the fp32 file is not written; this names the weights it was quantized from.
+        ...(int8Only ? { fp32: fp32File, precision: "int8" } : {}),
       },
-      ...(int8 ? { variants: { int8: { file: "model.int8.onnx", onnx: int8.onnx } } } : {}),
+      ...(int8 && !int8Only ? { variants: { int8: { file: "model.int8.onnx", onnx: int8.onnx } } } : {}),
       metrics: {
         ...(last ? { valAccuracy: last.accuracy, valLoss: last.validLoss, trainLoss: last.trainLoss } : {}),
         ...(int8
@@ -178,14 +190,20 @@ export async function exportRun(opts: ExportRunOptions): Promise<ExportResult> {
           : {}),
       },
     });
-    const files = [join(out, "model.onnx"), join(out, "manifest.json")];
-    await writeFile(files[0]!, onnx);
+    const files: string[] = [];
+    if (!int8Only) {
+      files.push(join(out, "model.onnx"));
+      await writeFile(join(out, "model.onnx"), onnx);
+    }
     if (int8) {
       files.push(join(out, "model.int8.onnx"));
-      await writeFile(files[2]!, int8.onnx);
+      await writeFile(join(out, "model.int8.onnx"), int8.onnx);
     }
-    await writeFile(files[1]!, `${JSON.stringify(manifest, null, 2)}\n`);
-    log(`wrote ${files.join(", ")} (${(onnx.byteLength / 1e6).toFixed(1)} MB, sha256 ${manifest.model.sha256.slice(0, 12)}…)`);
+    files.push(join(out, "manifest.json"));
+    await writeFile(join(out, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`);
+    log(
+      `wrote ${files.join(", ")} (${(manifest.model.bytes / 1e6).toFixed(1)} MB${int8Only ? ` int8, from fp32 ${(onnx.byteLength / 1e6).toFixed(1)} MB` : ""}, sha256 ${manifest.model.sha256.slice(0, 12)}…)`,
+    );
     return { manifest, files, verifiedMaxDiff: diff, ...(int8 ? { int8: int8.agreement } : {}) };
   } finally {
     model.dispose();
