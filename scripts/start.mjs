@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 // `npm start`: seed the local R2 bucket with a model, then run the worker with `wrangler dev` (offline).
 //
-//   npm start                              seeds the tiny fully convolutional fixture as DEFAULT_MODEL
+//   npm start                              seeds the shipped model, models/<DEFAULT_MODEL> (ResNet-18 int8)
 //   npm start -- --model-dir <dir>         seeds an exported model folder (manifest.json + its .onnx file)
-//   npm start -- --port 8787
+//   npm start -- --tiny                    seeds the tiny untrained fixture instead (a 30 kB smoke-test model)
+//   npm start -- --port 8787 [--persist-to <dir>]
 //
-// The bucket lives in .wrangler/state (wrangler's local persistence), so seeded models survive restarts.
+// The bucket lives in .wrangler/state (wrangler's local persistence; --persist-to moves it), so seeded
+// models survive restarts.
 // Publishing another version locally is the same three puts this script does, pointer last.
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -34,22 +36,29 @@ const toml = readFileSync(join(root, "wrangler.toml"), "utf8");
 const bucketName = /bucket_name\s*=\s*"([^"]+)"/.exec(toml)?.[1] ?? fail("wrangler.toml has no [[r2_buckets]] bucket_name");
 const defaultModel = /^DEFAULT_MODEL\s*=\s*"([^"]+)"/m.exec(toml)?.[1] ?? "tiny-fcn";
 const port = option("port", "8787");
+const persistTo = option("persist-to");
+const persist = persistTo ? ["--persist-to", resolve(persistTo)] : [];
 
 let modelDir = option("model-dir");
 if (modelDir) {
   modelDir = resolve(modelDir);
   if (!existsSync(join(modelDir, "manifest.json"))) fail(`${modelDir} has no manifest.json: pass the folder \`trainer export\` wrote`);
-} else {
-  modelDir = join(root, ".wrangler", "seed", defaultModel);
-  const r = spawnSync(bin("tsx"), [join(root, "edge/scripts/write-tiny-model.ts"), modelDir, defaultModel, "v1"], { stdio: "inherit", env });
+} else if (process.argv.includes("--tiny")) {
+  modelDir = join(root, ".wrangler", "seed", "tiny-fcn");
+  const r = spawnSync(bin("tsx"), [join(root, "edge/scripts/write-tiny-model.ts"), modelDir, "tiny-fcn", "v1"], { stdio: "inherit", env });
   if (r.status !== 0) fail("could not write the tiny model");
+} else {
+  modelDir = join(root, "models", defaultModel);
+  if (!existsSync(join(modelDir, "manifest.json"))) {
+    fail(`the shipped model ${modelDir} is missing (DEFAULT_MODEL in wrangler.toml is "${defaultModel}"): restore it with git, pass --model-dir <exported folder>, or --tiny`);
+  }
 }
 
 const { name, version } = JSON.parse(readFileSync(join(modelDir, "manifest.json"), "utf8"));
 
 // The same code path as `trainer publish`: checks the files against the manifest, uploads objects first
 // and the pointer last, and skips the upload when this exact version is already in the local bucket.
-const published = spawnSync(bin("tsx"), [join(root, "trainer/src/cli.ts"), "publish", "--model", modelDir, "--local", "--bucket", bucketName], {
+const published = spawnSync(bin("tsx"), [join(root, "trainer/src/cli.ts"), "publish", "--model", modelDir, "--local", "--bucket", bucketName, ...persist], {
   cwd: root,
   env,
   stdio: "inherit",
@@ -75,6 +84,6 @@ resnet-edge is starting on ${url} (model ${name}/${version}). Try:
   curl -s ${url}/v1/openapi.json${feedbackToken ? `
   curl -s -X POST --data-binary @photo.jpg -H 'authorization: Bearer ${feedbackToken}' '${url}/v1/feedback?label=n03888257'` : ""}
 `);
-const dev = spawn(bin("wrangler"), ["dev", "--local", "--port", port, "--ip", "127.0.0.1", ...vars], { cwd: root, env, stdio: "inherit" });
+const dev = spawn(bin("wrangler"), ["dev", "--local", "--port", port, "--ip", "127.0.0.1", ...persist, ...vars], { cwd: root, env, stdio: "inherit" });
 for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => dev.kill(sig));
 dev.on("exit", (code) => process.exit(code ?? 0));

@@ -25,7 +25,7 @@ export const DEFAULT_LIMITS: Limits = {
   modelVariant: "int8",
   maxBatch: 8,
   pollSeconds: 10,
-  defaultModel: "resnet18",
+  defaultModel: "resnet18-imagenette",
 };
 
 /** Thrown when a var is set to something that is not a valid value; names the var and the fix. */

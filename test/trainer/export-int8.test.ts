@@ -55,9 +55,10 @@ describe.skipIf(!hasImagenette)(`int8 export (${hasImagenette ? "real Imagenette
     const session = await ort.InferenceSession.create(int8, { optimizedModelFilePath: optimized, graphOptimizationLevel: "extended", logSeverityLevel: 3 });
     const ops = fromBinary(ModelProtoSchema, readFileSync(optimized)).graph!.node.map((n) => n.opType);
     const count = (op: string) => ops.filter((o) => o === op).length;
-    expect(count("QLinearConv")).toBe(22); // every conv of resnet18 (3 stem + 16 block + 3 shortcut)
+    expect(count("QLinearConv")).toBe(21); // every conv of resnet18 (3 stem + 16 block + 3 shortcut) but the first
     expect(count("QLinearAdd")).toBe(8); // every residual add
-    expect(count("Conv")).toBe(0);
+    expect(count("Conv")).toBe(1); // the first conv reads the float image and stays float (QuantizeOptions.floatNodes)
+    expect(fromBinary(ModelProtoSchema, readFileSync(optimized)).graph!.node.find((n) => n.opType === "Conv")!.name).toMatch(/stem\.0\.conv/);
 
     const fpSession = await ort.InferenceSession.create(fp32);
     const images = await loadImageTensors(IMAGENETTE_DIR, "val", 1, servingPreprocess(128));
