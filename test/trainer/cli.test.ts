@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { main } from "../../trainer/src/cli.ts";
 import { DEFAULT_CONFIG, resolveConfig, validateTrainConfig } from "../../trainer/src/config.ts";
-import { repoRoot } from "../helpers/data.ts";
+import { hasImagenette, IMAGENETTE_DIR, repoRoot } from "../helpers/data.ts";
 
 async function cli(...argv: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
   const out: string[] = [];
@@ -81,5 +81,19 @@ describe("trainer CLI", () => {
     const errLines = r.stderr.split("\n").filter((l) => l.trim() !== "");
     expect(errLines).toEqual(['error: --bs: expects a number, got "lots"']);
     expect(r.stdout).toBe("");
+  });
+
+  test.skipIf(!hasImagenette)("as a process: a run with 2 wasm threads exits by itself when done (pthread workers do not keep it alive)", () => {
+    const out = join(mkdtempSync(join(tmpdir(), "cli-threads-")), "run");
+    const r = spawnSync(
+      process.execPath,
+      ["trainer/bin/trainer.mjs", "run", "--preset", "fcn", "--data", IMAGENETTE_DIR, "--size", "32", "--presize", "40", "--limit", "2", "--valid-limit", "1", "--epochs", "1", "--bs", "8", "--backend", "wasm", "--threads", "2", "--out", out],
+      // Without VITEST in its environment: the trainer only skips its tfjs resolve hook under vitest's own loader.
+      { cwd: repoRoot, encoding: "utf8", timeout: 120_000, env: Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("VITEST"))) },
+    );
+    expect(r.signal, `killed after 120 s: the process did not exit\n${r.stderr}`).toBeNull();
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toContain("wasm (2 threads)");
+    expect(r.stdout).toMatch(/checkpoint: .*checkpoint\.bin/);
   });
 });

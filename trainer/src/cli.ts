@@ -431,5 +431,7 @@ export async function main(argv: string[], io: RunIO = { log: (l) => process.std
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  process.exitCode = await main(process.argv.slice(2));
+  // Exit explicitly: with --threads > 1 the wasm backend's pthread workers keep the event loop alive (and
+  // spin a core) after the command is done. stdout/stderr writes are synchronous on Linux files, pipes, TTYs.
+  process.exit(await main(process.argv.slice(2)));
 }
