@@ -182,6 +182,39 @@ describe("trainer finetune CLI", () => {
     expect(r.lines[0]).toMatch(pattern);
   }
 
+  test("--lr-mult 1 with no frozen epochs trains every layer group at the same rate (progressive resizing on the same data)", { timeout: 120_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), "finetune-mult-"));
+    const config = resolveConfig({
+      preset: "fcn",
+      overrides: { data: IMAGENETTE_DIR, size: 32, presize: 40, limit: 2, validLimit: 1, bs: 10, backend: "wasm", out: join(dir, "base"), cacheDir: join(dir, "cache") },
+    });
+    const { classes } = await scanImageFolder(IMAGENETTE_DIR, { limit: 1 });
+    const base = createModel(archSpec("fcn", { nOut: classes.length }), { seed: 3 });
+    await saveFresh(join(dir, "base", "checkpoint.bin"), base, classes, config);
+    base.dispose();
+    const lrs: number[][] = [];
+    const frozen: boolean[] = [];
+    await runFinetune({
+      from: join(dir, "base"),
+      freezeEpochs: 0,
+      lrMult: 1,
+      overrides: { data: IMAGENETTE_DIR, out: join(dir, "tuned"), epochs: 1, lr: 1e-2, size: 40, presize: 48, limit: 2, validLimit: 1, backend: "wasm" },
+      io: quiet(),
+      progress: false,
+      callbacks: (learner) => [{ name: "spy", order: 1, afterBatch: () => {
+        lrs.push(learner.opt.groups.map((g) => g.hyper.lr));
+        frozen.push(...learner.opt.groups.map((g) => g.frozen));
+      } }],
+    });
+    expect(lrs.length).toBeGreaterThan(0);
+    expect(lrs[0]!.length).toBeGreaterThan(1); // body and head groups
+    expect(frozen.every((f) => !f)).toBe(true);
+    for (const row of lrs) expect(new Set(row).size).toBe(1);
+    expect(Math.max(...lrs.map((r) => r[0]!))).toBeGreaterThan(1e-3); // peak: base lr / 2 (fastai), not / 100
+    const saved = JSON.parse(readFileSync(join(dir, "tuned", "finetune.json"), "utf8"));
+    expect(saved).toMatchObject({ freezeEpochs: 0, lrMult: 1 });
+  });
+
   test("bad flags exit 1 with one actionable line", async () => {
     const dir = mkdtempSync(join(tmpdir(), "ftcli-"));
     const ckptDir = join(dir, "run");
@@ -195,6 +228,7 @@ describe("trainer finetune CLI", () => {
     expectUserError(await cli("finetune", "--from", ckptDir, "--data", "/d", "--out", ckptDir), /is the run being fine-tuned: choose a new folder/);
     expectUserError(await cli("finetune", "--feedbak", "x"), /unknown flag --feedbak \(did you mean --feedback\?\)/);
     expectUserError(await cli("finetune", "--from", ckptDir, "--freeze-epochs", "one"), /--freeze-epochs: expects an integer 0\.\.1000, got "one"/);
+    expectUserError(await cli("finetune", "--from", ckptDir, "--lr-mult", "0.5"), /--lr-mult: expects a number >= 1 \(the first layer group trains at lr\/lr-mult\), got "0\.5"/);
     expectUserError(await cli("finetune", "--from", ckptDir, "--data", "/d", "--out", join(dir, "o"), "--epochs", "x"), /--epochs: expects a number/);
     expectUserError(await cli("finetune", "--from", ckptDir, "--data", "/no/such", "--out", join(dir, "o")), /no dataset folder at \/no\/such/);
     const fb = join(dir, "fb");

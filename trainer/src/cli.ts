@@ -216,6 +216,7 @@ const COMMANDS: Record<string, Command> = {
       from: { type: "string" },
       feedback: { type: "string" },
       "freeze-epochs": { type: "string" },
+      "lr-mult": { type: "string" },
       ...Object.fromEntries(["data", "out", "epochs", "lr", "size", "presize", "bs", "limit", "valid-limit", "backend", "threads", "cache-dir", "seed"].map((f) => [f, { type: "string" as const }])),
     },
     configFlags: false,
@@ -227,11 +228,17 @@ const COMMANDS: Record<string, Command> = {
       if (freezeEpochs !== undefined && !(Number.isInteger(freezeEpochs) && freezeEpochs >= 0 && freezeEpochs <= 1000)) {
         throw new ConfigError("--freeze-epochs", `expects an integer 0..1000, got ${JSON.stringify(raw)}`);
       }
+      const rawMult = values["lr-mult"];
+      const lrMult = rawMult === undefined ? undefined : Number(rawMult);
+      if (lrMult !== undefined && !(Number.isFinite(lrMult) && lrMult >= 1 && lrMult <= 1e6)) {
+        throw new ConfigError("--lr-mult", `expects a number >= 1 (the first layer group trains at lr/lr-mult), got ${JSON.stringify(rawMult)}`);
+      }
       const { runFinetune } = await import("./learner/run-finetune.ts");
       const res = await runFinetune({
         from,
         feedback: typeof values.feedback === "string" ? values.feedback : null,
         ...(freezeEpochs === undefined ? {} : { freezeEpochs }),
+        ...(lrMult === undefined ? {} : { lrMult }),
         overrides: flagsToOverrides(values),
         io,
       });
@@ -334,7 +341,7 @@ function usage(): string {
     "  --resume           run: continue the interrupted run in --out from its last checkpoint (its saved config wins)",
     "  --num-it N, --start-lr X, --end-lr X   lr-find: sweep length and range (100, 1e-7, 10)",
     "  --out DIR | --checkpoint FILE          eval: what to evaluate; --data/--size/--limit/--valid-limit override",
-    "  --from RUN --data DIR --out DIR [--feedback DIR] [--freeze-epochs 1] [--epochs 1] [--lr 2e-3]",
+    "  --from RUN --data DIR --out DIR [--feedback DIR] [--freeze-epochs 1] [--epochs 1] [--lr 2e-3] [--lr-mult 100]",
     "                     finetune: fastai fine_tune; --feedback is a folder train/<class>/* (trainer feedback pull);",
     "                     classes the checkpoint lacks extend the head; also --size --presize --bs --limit --valid-limit --backend",
     "  export --checkpoint RUN --out DIR [--name N] [--version V] [--opset 19] [--int8 | --int8-only]",

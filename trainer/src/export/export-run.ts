@@ -164,7 +164,7 @@ export async function exportRun(opts: ExportRunOptions): Promise<ExportResult> {
       name: opts.name ?? sanitizeName(basename(runDir)),
       version: opts.version ?? defaultVersion(),
       architecture: { ...ckpt.header.arch },
-      onnx: int8Only ? int8.onnx : onnx,
+      onnx: int8Only && int8 ? int8.onnx : onnx,
       ...(int8Only ? { modelFile: "model.int8.onnx" } : {}),
       preprocess: servingPreprocess(finalSize),
       classes: ckpt.header.classes.map((wnid) => ({ wnid, label: labelFor(wnid) })),

@@ -31,6 +31,9 @@ export interface FinetuneOptions {
   feedback?: string | null;
   /** Phase-1 epochs (head only). Default 1, as fastai. */
   freezeEpochs?: number;
+  /** Phase 2's discriminative spread: the first layer group trains at lr/lrMult. Default 100, as fastai;
+   * 1 trains every layer at the same rate (e.g. continuing on the same data at a new size). */
+  lrMult?: number;
   /**
    * Config overrides. `data` and `out` are required; `epochs` (phase 2) defaults to 1 and `lr`
    * (fastai's base_lr) to 2e-3; the rest default to the checkpoint's saved config.
@@ -121,8 +124,9 @@ export async function runFinetune(opts: FinetuneOptions): Promise<FinetuneResult
   let records: EpochRecord[];
   try {
     applyCheckpoint(grown, model);
-    io.log(`model: ${grown.header.arch.name}, ${classes.length} classes; backend ${backend}; ${freezeEpochs} frozen + ${config.epochs} unfrozen epochs at base lr ${config.lr}`);
-    records = await fineTune(learner, config.epochs, { baseLr: config.lr, freezeEpochs });
+    const lrMult = opts.lrMult ?? 100;
+    io.log(`model: ${grown.header.arch.name}, ${classes.length} classes; backend ${backend}; ${freezeEpochs} frozen + ${config.epochs} unfrozen epochs at base lr ${config.lr} (lr_mult ${lrMult})`);
+    records = await fineTune(learner, config.epochs, { baseLr: config.lr, freezeEpochs, lrMult });
     await saveCheckpoint(outCkpt, {
       model,
       classes,
@@ -136,7 +140,7 @@ export async function runFinetune(opts: FinetuneOptions): Promise<FinetuneResult
   }
   await writeFile(
     join(config.out, "finetune.json"),
-    `${JSON.stringify({ from: resolve(ckptPath), feedback: opts.feedback ? resolve(opts.feedback) : null, feedbackImages, added, freezeEpochs, records }, null, 2)}\n`,
+    `${JSON.stringify({ from: resolve(ckptPath), feedback: opts.feedback ? resolve(opts.feedback) : null, feedbackImages, added, freezeEpochs, lrMult: opts.lrMult ?? 100, records }, null, 2)}\n`,
   );
   const last = records.at(-1);
   return {
