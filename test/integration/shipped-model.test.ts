@@ -17,7 +17,7 @@ import { startWorker, type WorkerHandle } from "../helpers/workerd.ts";
 import { makeJpeg } from "../edge/helpers/images.ts";
 import { logitsFromScores, maxAbsDiff, centered, referenceFor } from "../edge/helpers/reference.ts";
 import { wranglerVars } from "../edge/helpers/wrangler-vars.ts";
-import { referencePath, referenceSlice } from "../fixtures/write-fp32-reference.ts";
+import { REFERENCE_PER_CLASS, referencePath, referenceSlice } from "../fixtures/write-fp32-reference.ts";
 
 const vars = wranglerVars();
 const NAME = vars.DEFAULT_MODEL!;
@@ -25,14 +25,19 @@ const DIR = join(repoRoot, "models", NAME);
 const manifest: ModelManifest = validateManifest(JSON.parse(readFileSync(join(DIR, "manifest.json"), "utf8")));
 const onnx = new Uint8Array(readFileSync(join(DIR, manifest.model.file)));
 
-/** Val images per class, from the end of each class folder, sorted by name. */
-function valSlice(perClass: number): { bytes: Uint8Array; label: number; wnid: string }[] {
-  return manifest.classes.flatMap((c, label) =>
-    readdirSync(join(IMAGENETTE_DIR, "val", c.wnid))
-      .sort()
-      .slice(-perClass)
-      .map((f) => ({ bytes: new Uint8Array(readFileSync(join(IMAGENETTE_DIR, "val", c.wnid, f))), label, wnid: c.wnid })),
-  );
+/** The last `perClass` val images of each class (by name): the slice the fp32 reference is recorded on. */
+function valSlice(perClass: number): { bytes: Uint8Array; label: number; wnid: string; path: string }[] {
+  return referenceSlice(IMAGENETTE_DIR, manifest.classes.map((c) => c.wnid), perClass).map((item) => ({
+    ...item,
+    bytes: new Uint8Array(readFileSync(join(IMAGENETTE_DIR, item.path))),
+    wnid: manifest.classes[item.label]!.wnid,
+  }));
+}
+
+function argmax(x: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < x.length; i++) if (x[i]! > x[best]!) best = i;
+  return best;
 }
 
 describe(`the shipped default model (models/${NAME})`, () => {
@@ -101,9 +106,7 @@ describe(`the shipped default model (models/${NAME})`, () => {
       for (const p of slice) {
         const pre = await preprocess(p.bytes, manifest.preprocess);
         const out = (await session.run({ input: new ort.Tensor("float32", pre.data, [...pre.dims]) })).logits!.data as Float32Array;
-        let best = 0;
-        for (let i = 1; i < out.length; i++) if (out[i]! > out[best]!) best = i;
-        if (best === p.label) right++;
+        if (argmax(out) === p.label) right++;
       }
       await session.release();
       const accuracy = right / slice.length;
@@ -124,15 +127,15 @@ describe.skipIf(!hasImagenette)(`int8 vs fp32 ${hasImagenette ? "" : needs("imag
       images: { path: string; label: number; top1: number; margin: number }[];
     };
     expect(ref.fp32Sha256).toBe((manifest.training!.fp32 as { sha256: string }).sha256);
-    expect(ref.images.map((i) => i.path)).toEqual(referenceSlice(IMAGENETTE_DIR, manifest.classes.map((c) => c.wnid)).map((i) => i.path));
     await initCodecs();
     const session = await ort.InferenceSession.create(onnx, { intraOpNumThreads: 1 });
+    const slice = valSlice(REFERENCE_PER_CLASS);
+    expect(slice.map((i) => i.path)).toEqual(ref.images.map((i) => i.path));
     const disagree: string[] = [];
-    for (const item of ref.images) {
-      const pre = await preprocess(new Uint8Array(readFileSync(join(IMAGENETTE_DIR, item.path))), manifest.preprocess);
+    for (const [k, item] of ref.images.entries()) {
+      const pre = await preprocess(slice[k]!.bytes, manifest.preprocess);
       const logits = (await session.run({ input: new ort.Tensor("float32", pre.data, [...pre.dims]) })).logits!.data as Float32Array;
-      const top1 = logits.reduce((best, v, i) => (v > logits[best]! ? i : best), 0);
-      if (top1 !== item.top1) disagree.push(`${item.path} (fp32 margin ${item.margin})`);
+      if (argmax(logits) !== item.top1) disagree.push(`${item.path} (fp32 margin ${item.margin})`);
     }
     await session.release();
     const agreement = 1 - disagree.length / ref.images.length;
