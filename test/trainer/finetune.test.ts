@@ -102,17 +102,23 @@ describe("head extension", () => {
   });
 });
 
+/** An untrained fcn over Imagenette's classes, saved with its run config as <dir>/base; returns the classes. */
+async function saveImagenetteBase(dir: string, overrides: { limit: number; validLimit: number; bs: number }): Promise<string[]> {
+  const config = resolveConfig({
+    preset: "fcn",
+    overrides: { data: IMAGENETTE_DIR, size: 32, presize: 40, ...overrides, backend: "wasm", out: join(dir, "base"), cacheDir: join(dir, "cache") },
+  });
+  const { classes } = await scanImageFolder(IMAGENETTE_DIR, { limit: 1 });
+  const base = createModel(archSpec("fcn", { nOut: classes.length }), { seed: 3 });
+  await saveFresh(join(dir, "base", "checkpoint.bin"), base, classes, config);
+  base.dispose();
+  return classes;
+}
+
 describe.skipIf(!hasImagenette)(`fine_tune on a slice of real Imagenette plus feedback with a new class ${hasImagenette ? "" : needs("imagenette")}`, () => {
   test("phase 1 trains the head with the body frozen, phase 2 everything at discriminative LRs; export lists the new class", { timeout: 180_000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), "finetune-"));
-    const config = resolveConfig({
-      preset: "fcn",
-      overrides: { data: IMAGENETTE_DIR, size: 32, presize: 40, limit: 4, validLimit: 2, bs: 16, backend: "wasm", out: join(dir, "base"), cacheDir: join(dir, "cache") },
-    });
-    const { classes } = await scanImageFolder(IMAGENETTE_DIR, { limit: 1 });
-    const base = createModel(archSpec("fcn", { nOut: classes.length }), { seed: 3 });
-    await saveFresh(join(dir, "base", "checkpoint.bin"), base, classes, config);
-    base.dispose();
+    const classes = await saveImagenetteBase(dir, { limit: 4, validLimit: 2, bs: 16 });
 
     // Feedback: a new class "red_panda" and one more image of an existing class (parachute).
     const fb = join(dir, "feedback");
@@ -184,14 +190,7 @@ describe("trainer finetune CLI", () => {
 
   test("--lr-mult 1 with no frozen epochs trains every layer group at the same rate (progressive resizing on the same data)", { timeout: 120_000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), "finetune-mult-"));
-    const config = resolveConfig({
-      preset: "fcn",
-      overrides: { data: IMAGENETTE_DIR, size: 32, presize: 40, limit: 2, validLimit: 1, bs: 10, backend: "wasm", out: join(dir, "base"), cacheDir: join(dir, "cache") },
-    });
-    const { classes } = await scanImageFolder(IMAGENETTE_DIR, { limit: 1 });
-    const base = createModel(archSpec("fcn", { nOut: classes.length }), { seed: 3 });
-    await saveFresh(join(dir, "base", "checkpoint.bin"), base, classes, config);
-    base.dispose();
+    await saveImagenetteBase(dir, { limit: 2, validLimit: 1, bs: 10 });
     const lrs: number[][] = [];
     const frozen: boolean[] = [];
     await runFinetune({

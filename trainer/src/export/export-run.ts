@@ -158,7 +158,6 @@ export async function exportRun(opts: ExportRunOptions): Promise<ExportResult> {
       );
       int8 = { onnx: q, agreement };
     }
-    const fp32File = { file: "model.onnx", sha256: sha256Hex(onnx), bytes: onnx.byteLength };
     const int8Only = opts.int8Only === true && int8 !== undefined;
     const manifest = makeManifest({
       name: opts.name ?? sanitizeName(basename(runDir)),
@@ -175,7 +174,7 @@ export async function exportRun(opts: ExportRunOptions): Promise<ExportResult> {
         epochs: ckpt.header.metrics,
         config: ckpt.header.config,
         // With --int8-only the fp32 file is not written; this names the weights it was quantized from.
-        ...(int8Only ? { fp32: fp32File, precision: "int8" } : {}),
+        ...(int8Only ? { fp32: { file: "model.onnx", sha256: sha256Hex(onnx), bytes: onnx.byteLength }, precision: "int8" } : {}),
       },
       ...(int8 && !int8Only ? { variants: { int8: { file: "model.int8.onnx", onnx: int8.onnx } } } : {}),
       metrics: {
