@@ -158,7 +158,7 @@ describe("PNG variants, decoded against the samples they were written from", () 
       expect(["corrupt_image", "unsupported_format"]).toContain((err as ImageError).code); // < 8 bytes: no PNG signature
     }
     const flipped = good.slice();
-    flipped[60] ^= 0x40; // inside IDAT
+    flipped[60]! ^= 0x40; // inside IDAT
     await expectImageError(decodeImage(flipped, { maxPixels: MAX }), "corrupt_image");
     expect(sha((await decodeImage(good, { maxPixels: MAX })).data)).toBe(sha(reference.data));
   });
@@ -242,7 +242,7 @@ describe("JPEG variants and damage", () => {
     for (let k = 0; k < 30; k++) {
       const bytes = good.slice();
       const at = 600 + ((k * 7919) % (bytes.length - 700));
-      bytes[at] ^= 1 << k % 8;
+      bytes[at]! ^= 1 << k % 8;
       const result = await decodeImage(bytes, { maxPixels: MAX }).catch((e: unknown) => e);
       if (result instanceof ImageError) {
         expect(["corrupt_image", "unsupported_variant"]).toContain(result.code);

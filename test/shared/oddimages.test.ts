@@ -68,9 +68,9 @@ const decodeRgb = (name: string) => decodeImage(read(name), { maxPixels: DEFAULT
 function channelMeans(img: RawImage): number[] {
   const sums = [0, 0, 0];
   for (let i = 0; i < img.data.length; i += 3) {
-    sums[0] += img.data[i]!;
-    sums[1] += img.data[i + 1]!;
-    sums[2] += img.data[i + 2]!;
+    sums[0]! += img.data[i]!;
+    sums[1]! += img.data[i + 1]!;
+    sums[2]! += img.data[i + 2]!;
   }
   return sums.map((s) => s / (img.width * img.height));
 }

@@ -5,7 +5,7 @@ import { seededRandom } from "../../trainer/src/model/init.ts";
 import { buildTinyFcnOnnx } from "../../trainer/src/onnx/tiny-fcn.ts";
 
 /** Naive NCHW conv2d with symmetric padding, the textbook definition, as an independent reference. */
-function conv2d(x: Float32Array, [c, h, w]: number[], wt: Float32Array, bias: Float32Array, outC: number, k: number, stride: number, pad: number) {
+function conv2d(x: Float32Array, [c, h, w]: [number, number, number], wt: Float32Array, bias: Float32Array, outC: number, k: number, stride: number, pad: number) {
   const oh = Math.floor((h + 2 * pad - k) / stride) + 1;
   const ow = Math.floor((w + 2 * pad - k) / stride) + 1;
   const out = new Float32Array(outC * oh * ow);

@@ -82,7 +82,7 @@ describe("trainer publish (wrangler, local R2) -> running worker", () => {
   it("refuses a folder whose model does not match its manifest, before uploading anything", async () => {
     const dir = writeArtifact(join(tmp, "tampered"), tinyModelArtifact({ name: "pub-test", version: "v9", seed: 1 }));
     const bytes = readFileSync(join(dir, "model.onnx"));
-    bytes[bytes.length - 1] ^= 0xff;
+    bytes[bytes.length - 1]! ^= 0xff;
     writeFileSync(join(dir, "model.onnx"), bytes);
     await expect(publishModel(target, { modelDir: dir })).rejects.toThrow(/does not match its manifest .*re-export/);
     expect(await target.get("models/pub-test/v9/manifest.json")).toBeNull();

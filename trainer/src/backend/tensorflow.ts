@@ -57,7 +57,7 @@ export async function loadNative(pkg: NativePackage): Promise<NativeLoad> {
     require(pkg);
     return { ok: true, pkg };
   } catch (error) {
-    const detail = error instanceof Error ? error.message.split("\n")[0] : String(error);
+    const detail = error instanceof Error ? error.message.split("\n")[0]! : String(error);
     return {
       ok: false, pkg, reason: "no-binary",
       notice: `${pkg} is installed but its native binary did not load (${detail.trim()}); its install script downloads libtensorflow: ` +

@@ -29,7 +29,7 @@ export type Mat3 = [number, number, number, number, number, number, number, numb
 
 export function matMul(a: Mat3, b: Mat3): Mat3 {
   const out = new Array<number>(9).fill(0) as Mat3;
-  for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) for (let k = 0; k < 3; k++) out[i * 3 + j] += a[i * 3 + k]! * b[k * 3 + j]!;
+  for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) for (let k = 0; k < 3; k++) out[i * 3 + j]! += a[i * 3 + k]! * b[k * 3 + j]!;
   return out;
 }
 

@@ -33,7 +33,7 @@ export function buildTinyFcnOnnx(opts: TinyFcnOptions = {}): Uint8Array {
     const w = g.initializer(`body.${i}.conv.weight`, [outC, inC, 3, 3], heUniform(rand, outC * inC * 9, inC * 9));
     const b = g.initializer(`body.${i}.conv.bias`, [outC], heUniform(rand, outC, inC * 9).map((v) => v * 0.1));
     const [c] = g.node("Conv", [x, w, b], [`body.${i}.conv`], { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] });
-    [x] = g.node("Relu", [c!], [`body.${i}.relu`]);
+    x = g.node("Relu", [c!], [`body.${i}.relu`])[0]!;
     inC = outC;
   });
   const [pooled] = g.node("GlobalAveragePool", [x], ["head.pool"]);
