@@ -9,6 +9,7 @@ import { feedbackRoutes } from "./routes/feedback.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { modelRoutes } from "./routes/models.ts";
 import { openapiRoutes } from "./routes/openapi.ts";
+import { uiRoutes } from "./routes/ui.ts";
 
 export interface AppEnv {
   Bindings: Env;
@@ -27,6 +28,7 @@ export function createApp(getDeps: (env: Env) => AppDeps | Promise<AppDeps>): Ho
   app.route("/v1", classifyRoutes());
   app.route("/v1", feedbackRoutes());
   app.route("/v1", openapiRoutes());
+  app.route("/", uiRoutes());
   app.notFound((c) => errorResponse(new ApiError(404, "not_found", `no route ${c.req.method} ${new URL(c.req.url).pathname}; GET /v1/openapi.json describes the API`)));
   app.onError((err) => errorResponse(err));
   return app;

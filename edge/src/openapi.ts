@@ -6,6 +6,9 @@ const error = (description: string) => ({
   content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
 });
 
+/** The try-it page and its assets: served with a strict Content-Security-Policy (self only, no inline code). */
+const page = (type: string) => ({ description: "Served with Content-Security-Policy, X-Content-Type-Options: nosniff, Referrer-Policy: no-referrer, frame-ancestors 'none'", content: { [type]: { schema: { type: "string" } } } });
+
 const queryParams = [
   {
     name: "top_k",
@@ -149,6 +152,10 @@ export function openapiDocument(limits: Limits): Record<string, unknown> {
         },
       },
       "/v1/openapi.json": { get: { summary: "This document", responses: { "200": { description: "OpenAPI 3.1" } } } },
+      "/": { get: { summary: "The try-it page (same as /v1/ui): classify your own images in a browser", responses: { "200": page("text/html") } } },
+      "/v1/ui": { get: { summary: "The try-it page: pick, drop, paste or photograph images; top-k bars, sizes, timings, warnings, batch, feedback", responses: { "200": page("text/html") } } },
+      "/v1/ui/app.js": { get: { summary: "The page's script (no framework; talks only to this API)", responses: { "200": page("text/javascript") } } },
+      "/v1/ui/app.css": { get: { summary: "The page's style sheet", responses: { "200": page("text/css") } } },
       "/healthz": { get: { summary: "Liveness: the isolate answers", responses: { "200": { description: "ok" } } } },
       "/readyz": {
         get: {

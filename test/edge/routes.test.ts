@@ -134,7 +134,7 @@ describe("health and metadata routes", () => {
     expect(r.status).toBe(200);
     expect(r.body.openapi).toBe("3.1.0");
     expect(Object.keys(r.body.paths).sort()).toEqual(
-      ["/healthz", "/readyz", "/v1/classify", "/v1/classify/batch", "/v1/feedback", "/v1/feedback/{label}/{file}", "/v1/models", "/v1/models/{name}", "/v1/openapi.json"].sort(),
+      ["/", "/healthz", "/readyz", "/v1/classify", "/v1/classify/batch", "/v1/feedback", "/v1/feedback/{label}/{file}", "/v1/models", "/v1/models/{name}", "/v1/openapi.json", "/v1/ui", "/v1/ui/app.js", "/v1/ui/app.css"].sort(),
     );
     expect(JSON.stringify(r.body.paths["/v1/classify/batch"])).toContain(`(${limits.maxBatch})`);
   });
