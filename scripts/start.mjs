@@ -76,7 +76,11 @@ const feedbackToken = /^FEEDBACK_TOKEN=(.*)$/m.exec(readFileSync(devVars, "utf8"
 const vars = name === defaultModel ? [] : ["--var", `DEFAULT_MODEL:${name}`];
 const url = `http://localhost:${port}`;
 console.log(`
-resnet-edge is starting on ${url} (model ${name}/${version}). Try:
+resnet-edge is starting on ${url} (model ${name}/${version}).
+
+  Open ${url} in a browser to classify your own photos.
+
+Or try the API:
 
   curl -s ${url}/readyz
   curl -s -X POST --data-binary @photo.jpg -H 'content-type: image/jpeg' '${url}/v1/classify?top_k=3'

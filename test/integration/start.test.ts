@@ -57,6 +57,13 @@ describe("npm start", () => {
     expect(ready, `npm start did not become ready (exit ${exited}):\n${output}`).toBeDefined();
     expect(ready!.model).toEqual({ name, version: manifest.version });
     expect(output).toContain(`curl -s -X POST --data-binary @photo.jpg`);
+    // The try-it page the output points a newcomer to.
+    expect(output).toContain(`Open http://localhost:${port} in a browser`);
+    const page = await fetch(`${base}/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-type")).toMatch(/^text\/html/);
+    expect(page.headers.get("content-security-policy")).toContain("script-src 'self'");
+    expect(await page.text()).toContain('<script type="module" src="/v1/ui/app.js">');
 
     const res = await fetch(`${base}/v1/classify?top_k=3`, { method: "POST", body: (await makeJpeg(301, 207)) as BodyInit, headers: { "content-type": "image/jpeg" } });
     const body = (await res.json()) as { predictions: { wnid: string; score: number }[]; model: { name: string } };

@@ -168,6 +168,7 @@ async function classify(files) {
     }
   }
   out.removeAttribute("aria-busy");
+  out.dataset.done = String(run); // how many runs have finished (the browser test waits on it)
   const n = files.length;
   if (n === 1) setStatus(failed ? "The worker refused the image." : "Done.", failed > 0);
   else setStatus("Done: " + (n - failed) + " of " + n + " images classified" + (n > maxBatch ? " (in " + Math.ceil(n / maxBatch) + " batch requests)" : "") + ".", failed > 0);
