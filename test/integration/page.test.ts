@@ -2,8 +2,9 @@
 // loading the page from the real worker in workerd (Miniflare, real R2) serving the shipped model,
 // published as `npm start` does. The page must show what the API answers: the same top-k labels, the
 // model version, sizes and timings; the API's own error message for a GIF; batch, drop, paste and
-// keyboard use; feedback stored in R2 with the token kept out of URLs and storage. Screenshots (desktop
-// and a 390 px phone) go to test-artifacts/page/ (gitignored).
+// keyboard use; feedback stored in R2 with the token kept out of URLs and storage. Screenshots go to
+// test-artifacts/page/ (gitignored): desktop.png (a val photo), batch.png (with a 415 card),
+// warnings.png, phone-390.png.
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -55,7 +56,6 @@ describe.skipIf(!hasChromium)(`the try-it page in chromium ${hasChromium ? "" : 
   let profile: string;
   let ctx: BrowserContext;
   let page: Page;
-  let runs = 0;
   const problems: string[] = [];
   const requests: string[] = [];
   let png: Uint8Array;
@@ -84,10 +84,25 @@ describe.skipIf(!hasChromium)(`the try-it page in chromium ${hasChromium ? "" : 
     if (profile) rmSync(profile, { recursive: true, force: true });
   });
 
-  /** Wait for the page's next classification run to finish (results[data-done] counts runs). */
-  async function settled(): Promise<void> {
-    runs++;
-    await page.waitForFunction((n) => Number(document.getElementById("results")!.dataset.done) >= n, runs);
+  /** Do `action` (which starts a classification) and wait until no run is in flight on the page. */
+  async function classified(action: () => Promise<unknown>): Promise<void> {
+    const started = () => page.$eval("#results", (e) => Number((e as HTMLElement).dataset.started ?? 0));
+    const before = await started();
+    await action();
+    await page.waitForFunction((n) => {
+      const d = document.getElementById("results")!.dataset;
+      return Number(d.started) > n && d.started === d.done;
+    }, before);
+  }
+
+  /** Set top_k as a user would (type, leave the field) and wait for the re-run that may start. */
+  async function setTopK(value: string): Promise<void> {
+    await page.fill("#topk", value);
+    await page.$eval("#topk", (e) => (e as HTMLElement).blur());
+    await page.waitForFunction(() => {
+      const d = document.getElementById("results")!.dataset;
+      return d.started === d.done;
+    });
   }
 
   async function cards(): Promise<Card[]> {
@@ -148,9 +163,8 @@ describe.skipIf(!hasChromium)(`the try-it page in chromium ${hasChromium ? "" : 
   });
 
   it("classifies a generated PNG from the file picker and shows the API's top-k, version, sizes and timings", async () => {
-    await page.fill("#topk", "4");
-    await page.setInputFiles("#file", { name: "pattern.png", mimeType: "image/png", buffer: Buffer.from(png) });
-    await settled();
+    await setTopK("4");
+    await classified(() => page.setInputFiles("#file", { name: "pattern.png", mimeType: "image/png", buffer: Buffer.from(png) }));
     const [card, ...rest] = await cards();
     expect(rest).toEqual([]);
     expect(card!.title).toBe("pattern.png");
@@ -176,9 +190,8 @@ describe.skipIf(!hasChromium)(`the try-it page in chromium ${hasChromium ? "" : 
       }
     }
     expect(photo, `none of the first 10 ${truth} val photos is classified as ${truth}`).toBeDefined();
-    await page.fill("#topk", "5");
-    await page.setInputFiles("#file", { name: photo!.file, mimeType: "image/jpeg", buffer: Buffer.from(photo!.bytes) });
-    await settled();
+    await setTopK("5");
+    await classified(() => page.setInputFiles("#file", { name: photo!.file, mimeType: "image/jpeg", buffer: Buffer.from(photo!.bytes) }));
     const [card] = await cards();
     expect(card!.bars[0]!.name).toBe(truth);
     expectShows(card!, photo!.answer);
@@ -186,8 +199,7 @@ describe.skipIf(!hasChromium)(`the try-it page in chromium ${hasChromium ? "" : 
   });
 
   it("shows the API's 415 message for a GIF", async () => {
-    await page.setInputFiles("#file", { name: "tiny.gif", mimeType: "image/gif", buffer: Buffer.from(GIF) });
-    await settled();
+    await classified(() => page.setInputFiles("#file", { name: "tiny.gif", mimeType: "image/gif", buffer: Buffer.from(GIF) }));
     const [card] = await cards();
     const answer = await api("/v1/classify?top_k=5", GIF);
     expect(answer.status).toBe(415);
@@ -196,15 +208,40 @@ describe.skipIf(!hasChromium)(`the try-it page in chromium ${hasChromium ? "" : 
     expect(await page.textContent("#status")).toMatch(/refused/);
   });
 
+  it("renders a response's warnings and size fields it does not know yet", async () => {
+    // The worker's real answer, plus what other branches add to it (a warnings list, more size fields).
+    const extra = (url: URL) => url.pathname === "/v1/classify";
+    await page.route(extra, async (route) => {
+      const res = await route.fetch();
+      const body = await res.json();
+      body.warnings = ["the JPEG has 2 stray bytes before its end marker", { code: "aligned", message: "the tensor sides were rounded to a multiple of 32" }];
+      body.input.requested = { width: 320, height: 240 };
+      body.input.tensor.stride = 32;
+      await route.fulfill({ response: res, json: body });
+    });
+    try {
+      await classified(() => page.setInputFiles("#file", { name: "warned.png", mimeType: "image/png", buffer: Buffer.from(png) }));
+    } finally {
+      await page.unroute(extra);
+    }
+    const [card] = await cards();
+    expect(card!.warnings).toEqual(["the JPEG has 2 stray bytes before its end marker", "the tensor sides were rounded to a multiple of 32"]);
+    expect(card!.facts.requested).toBe("320×240");
+    expect(card!.facts.tensor).toContain("stride 32");
+    expect(card!.bars).toHaveLength(5);
+    await (await page.$("#results .card"))!.screenshot({ path: join(ARTIFACTS, "warnings.png") });
+  });
+
   it("sends several files as one /v1/classify/batch request and shows each result in order", async () => {
     const jpeg = await makeJpeg(200, 150, 5);
     const before = requests.length;
-    await page.setInputFiles("#file", [
-      { name: "a.png", mimeType: "image/png", buffer: Buffer.from(png) },
-      { name: "b.gif", mimeType: "image/gif", buffer: Buffer.from(GIF) },
-      { name: "c.jpg", mimeType: "image/jpeg", buffer: Buffer.from(jpeg) },
-    ]);
-    await settled();
+    await classified(() =>
+      page.setInputFiles("#file", [
+        { name: "a.png", mimeType: "image/png", buffer: Buffer.from(png) },
+        { name: "b.gif", mimeType: "image/gif", buffer: Buffer.from(GIF) },
+        { name: "c.jpg", mimeType: "image/jpeg", buffer: Buffer.from(jpeg) },
+      ]),
+    );
     expect(requests.slice(before).filter((u) => u.includes("/v1/classify/batch"))).toHaveLength(1);
     const [a, b, c] = await cards();
     expect([a!.title, b!.title, c!.title]).toEqual(["a.png", "b.gif", "c.jpg"]);
@@ -212,21 +249,23 @@ describe.skipIf(!hasChromium)(`the try-it page in chromium ${hasChromium ? "" : 
     expectShows(c!, (await api("/v1/classify?top_k=5", jpeg)).body);
     expect(b!.error).toMatch(/^415 unsupported_format: /);
     expect(await page.textContent("#status")).toContain("2 of 3 images classified");
+    await page.screenshot({ path: join(ARTIFACTS, "batch.png"), fullPage: true });
   });
 
   it("takes an image dropped on the page or pasted", async () => {
-    const bytes = [...png];
+    const bytes = [...makePng(96, 64, 7)]; // small: it crosses into the page as a JSON array
     for (const event of ["drop", "paste"] as const) {
-      await page.evaluate(
-        ([b, ev]) => {
-          const dt = new DataTransfer();
-          dt.items.add(new File([new Uint8Array(b as number[])], `${ev}.png`, { type: "image/png" }));
-          const e = ev === "drop" ? new DragEvent("drop", { dataTransfer: dt, bubbles: true, cancelable: true }) : new ClipboardEvent("paste", { clipboardData: dt, bubbles: true, cancelable: true });
-          document.getElementById("drop")!.dispatchEvent(e);
-        },
-        [bytes, event] as const,
+      await classified(() =>
+        page.evaluate(
+          ([b, ev]) => {
+            const dt = new DataTransfer();
+            dt.items.add(new File([new Uint8Array(b as number[])], `${ev}.png`, { type: "image/png" }));
+            const e = ev === "drop" ? new DragEvent("drop", { dataTransfer: dt, bubbles: true, cancelable: true }) : new ClipboardEvent("paste", { clipboardData: dt, bubbles: true, cancelable: true });
+            document.getElementById("drop")!.dispatchEvent(e);
+          },
+          [bytes, event] as const,
+        ),
       );
-      await settled();
       const [card] = await cards();
       expect(card!.title).toBe(`${event}.png`);
       expect(card!.bars.length).toBe(5);
@@ -250,8 +289,7 @@ describe.skipIf(!hasChromium)(`the try-it page in chromium ${hasChromium ? "" : 
     await page.focus("#file");
     const [chooser] = await Promise.all([page.waitForEvent("filechooser"), page.keyboard.press("Space")]);
     expect(chooser.isMultiple()).toBe(true);
-    await chooser.setFiles({ name: "keyboard.png", mimeType: "image/png", buffer: Buffer.from(png) });
-    await settled();
+    await classified(() => chooser.setFiles({ name: "keyboard.png", mimeType: "image/png", buffer: Buffer.from(png) }));
     expect((await cards())[0]!.title).toBe("keyboard.png");
   });
 

@@ -132,6 +132,7 @@ async function classify(files) {
   for (const u of state.urls) URL.revokeObjectURL(u);
   state.urls = [];
   const out = $("results");
+  out.dataset.started = String(run);
   out.replaceChildren();
   out.setAttribute("aria-busy", "true");
   setStatus("Classifying " + (files.length === 1 ? (files[0].name || "the image") : files.length + " images") + "…");
@@ -168,7 +169,7 @@ async function classify(files) {
     }
   }
   out.removeAttribute("aria-busy");
-  out.dataset.done = String(run); // how many runs have finished (the browser test waits on it)
+  out.dataset.done = String(run); // started == done: nothing in flight (the browser test waits on it)
   const n = files.length;
   if (n === 1) setStatus(failed ? "The worker refused the image." : "Done.", failed > 0);
   else setStatus("Done: " + (n - failed) + " of " + n + " images classified" + (n > maxBatch ? " (in " + Math.ceil(n / maxBatch) + " batch requests)" : "") + ".", failed > 0);
@@ -208,7 +209,8 @@ function card(file, ok, err, model, roundTrip) {
     const rest = Object.keys(t).filter((k) => k !== "width" && k !== "height").map((k) => k + " " + fmt(t[k]));
     fact("tensor", px(t) + " (W×H the net saw)" + (rest.length ? "; " + rest.join(", ") : ""), "tensor");
   }
-  for (const [k, v] of Object.entries(input)) if (!["format", "width", "height", "tensor"].includes(k)) fact(k, fmt(v));
+  // Size fields this page does not know yet (e.g. a requested or aligned size): shown as they come.
+  for (const [k, v] of Object.entries(input)) if (!["format", "width", "height", "tensor"].includes(k)) fact(k, px(v));
   const timing = ok.timing ? Object.entries(ok.timing).map(([k, v]) => k + " " + ms(v)) : [];
   if (roundTrip !== null && roundTrip !== undefined) timing.push("round trip " + ms(roundTrip));
   if (timing.length) fact("timing", timing.join(" · "), "timing");

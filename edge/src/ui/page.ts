@@ -30,7 +30,7 @@ export function pageHtml(opts: { maxBatch: number }): string {
 <input id="camera" class="vh" type="file" accept="image/*" capture="environment">
 <label for="camera" class="button">Take a photo</label>
 </div>
-<p class="hint">JPEG or PNG. Several files are sent as a batch (<code>/v1/classify/batch</code>, up to ${opts.maxBatch} per request).</p>
+<p class="hint">A photo in any format the worker reads (it says which when it cannot). Several files are sent as a batch (<code>/v1/classify/batch</code>, up to ${opts.maxBatch} per request).</p>
 </div>
 </section>
 <section aria-labelledby="h-opts" class="opts">
