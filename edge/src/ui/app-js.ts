@@ -143,7 +143,7 @@ async function classify(files) {
     const r = await api("/v1/classify" + query(), { method: "POST", body: f, headers: { "content-type": f.type || "application/octet-stream" } });
     if (run !== state.run) return;
     if (!r.ok) failed++;
-    out.append(card(f, r.ok ? r.body : null, r.ok ? null : r, r.ok ? r.body.model : null, performance.now() - started));
+    out.append(card(f, r.ok ? r.body : null, r.ok ? null : r, r.ok ? r.body.model : null, "round trip " + ms(performance.now() - started)));
     if (r.ok) setTarget(f);
   } else {
     for (let i = 0; i < files.length; i += maxBatch) {
@@ -158,13 +158,13 @@ async function classify(files) {
         for (const f of chunk) out.append(card(f, null, r, null, null));
         continue;
       }
-      const each = (performance.now() - t0) / chunk.length;
+      const trip = "round trip " + ms(performance.now() - t0) + " for the batch of " + chunk.length;
       for (const res of r.body.results) {
         const f = chunk[res.index];
         const bad = res.status !== 200;
         if (bad) failed++;
         const err = bad ? { status: res.status, code: res.error ? res.error.code : "", message: res.error ? res.error.message : "failed" } : null;
-        out.append(card(f, bad ? null : res, err, r.body.model, bad ? null : each));
+        out.append(card(f, bad ? null : res, err, r.body.model, trip));
       }
     }
   }
@@ -175,7 +175,7 @@ async function classify(files) {
   else setStatus("Done: " + (n - failed) + " of " + n + " images classified" + (n > maxBatch ? " (in " + Math.ceil(n / maxBatch) + " batch requests)" : "") + ".", failed > 0);
 }
 
-function card(file, ok, err, model, roundTrip) {
+function card(file, ok, err, model, trip) {
   const name = file.name || "pasted image";
   const url = URL.createObjectURL(file);
   state.urls.push(url);
@@ -212,7 +212,7 @@ function card(file, ok, err, model, roundTrip) {
   // Size fields this page does not know yet (e.g. a requested or aligned size): shown as they come.
   for (const [k, v] of Object.entries(input)) if (!["format", "width", "height", "tensor"].includes(k)) fact(k, px(v));
   const timing = ok.timing ? Object.entries(ok.timing).map(([k, v]) => k + " " + ms(v)) : [];
-  if (roundTrip !== null && roundTrip !== undefined) timing.push("round trip " + ms(roundTrip));
+  if (trip) timing.push(trip);
   if (timing.length) fact("timing", timing.join(" · "), "timing");
   body.append(facts);
   if (Array.isArray(ok.warnings) && ok.warnings.length) {
