@@ -135,6 +135,9 @@ async function classify(files) {
   out.dataset.started = String(run);
   out.replaceChildren();
   out.setAttribute("aria-busy", "true");
+  // On a phone the results start below the fold: bring them up (only when they are out of view).
+  const heading = $("h-out");
+  if (heading.getBoundingClientRect().top > window.innerHeight * 0.6) heading.scrollIntoView({ behavior: "smooth", block: "start" });
   setStatus("Classifying " + (files.length === 1 ? (files[0].name || "the image") : files.length + " images") + "…");
   let failed = 0;
   const started = performance.now();
