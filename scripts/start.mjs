@@ -78,7 +78,8 @@ const url = `http://localhost:${port}`;
 console.log(`
 resnet-edge is starting on ${url} (model ${name}/${version}).
 
-  Open ${url} in a browser to classify your own photos.
+  Open ${url} in a browser to classify your own photos.${feedbackToken ? `
+  (Its "This is actually..." feedback takes the local token from .dev.vars: ${feedbackToken})` : ""}
 
 Or try the API:
 
