@@ -36,6 +36,9 @@ describe("the try-it page", () => {
     expect(html).not.toMatch(/(src|href)="(https?:)?\/\//);
     expect(html).toContain('<script type="module" src="/v1/ui/app.js">');
     expect(html).toContain('<link rel="stylesheet" href="/v1/ui/app.css">');
+    // The camera on a phone, and several files at once from the picker.
+    expect(html).toContain('<input id="camera" class="vh" type="file" accept="image/*" capture="environment">');
+    expect(html).toContain('<input id="file" class="vh" type="file" accept="image/*" multiple>');
     // MAX_BATCH reaches the script.
     expect(html).toContain('data-max-batch="3"');
     // Every form control has a <label for>.
