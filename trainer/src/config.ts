@@ -1,4 +1,5 @@
 import { ConfigError } from "@resnet-edge/shared/errors";
+import { ARCH_NAMES, type ArchName } from "./model/arch-table.ts";
 import { PRESETS, type PresetName } from "./presets.ts";
 
 /**
@@ -6,7 +7,8 @@ import { PRESETS, type PresetName } from "./presets.ts";
  * DEFAULT_CONFIG <- preset (`--preset`) <- flags. Unknown keys and wrong types are errors. The resolved
  * config is printed, saved as `config.json` in the run folder and inside every checkpoint.
  */
-export type Arch = "fcn" | "resblock" | "resblock2" | "resnet18" | "resnet34" | "resnet50";
+/** An architecture of the table in model/arch-table.ts (the one list of names). */
+export type Arch = ArchName;
 export type BackendChoice = "auto" | "tensorflow" | "wasm" | "cpu";
 
 /** One phase of progressive resizing: train `epochs` at `size` px with a one-cycle peak of `lr`. */
@@ -60,7 +62,7 @@ export interface TrainConfig {
   seed: number;
 }
 
-export const ARCHS: readonly Arch[] = ["fcn", "resblock", "resblock2", "resnet18", "resnet34", "resnet50"];
+export const ARCHS: readonly Arch[] = ARCH_NAMES;
 export const BACKENDS: readonly BackendChoice[] = ["auto", "tensorflow", "wasm", "cpu"];
 const NOISE_LEVELS = [0, 1, 5, 25, 50];
 
