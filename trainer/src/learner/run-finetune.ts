@@ -12,10 +12,10 @@ import { applyCheckpoint, readCheckpoint, saveCheckpoint } from "./checkpoint.ts
 import type { Callback, EpochRecord } from "./events.ts";
 import { extendClasses, extendHead } from "./extend-head.ts";
 import { fineTune } from "./fine-tune.ts";
-import { Learner } from "./learner.ts";
+import type { Learner } from "./learner.ts";
 import { checkpointPath } from "../run-folder.ts";
-import { loaderOpts, stagesOf } from "./run-training.ts";
-import { consoleIO, loadDataset, resolveDataDir, setupBackend, type RunIO } from "./setup.ts";
+import { stagesOf } from "./run-training.ts";
+import { consoleIO, learnerFromConfig, loadDataset, resolveDataDir, setupBackend, type RunIO } from "./setup.ts";
 
 /**
  * `trainer finetune`: fastai's fine_tune on a trained checkpoint. The data is an Imagenette-layout
@@ -116,13 +116,7 @@ export async function runFinetune(opts: FinetuneOptions): Promise<FinetuneResult
 
   const grown = extendHead(ckpt, classes, { seed: config.seed });
   const model = createModel(grown.header.arch, { seed: config.seed });
-  const learner = new Learner(model, dataset.loaders({ ...loaderOpts(config), size: config.size }), {
-    labelSmoothing: config.labelSmoothing,
-    mixup: config.mixup,
-    wd: config.wd,
-    seed: config.seed,
-    callbacks: [...(opts.progress === false ? [] : [progressBar()]), epochTable(io.write)],
-  });
+  const learner = learnerFromConfig(config, model, dataset, { callbacks: [...(opts.progress === false ? [] : [progressBar()]), epochTable(io.write)] });
   for (const cb of opts.callbacks?.(learner) ?? []) learner.addCallback(cb);
   let records: EpochRecord[];
   try {
