@@ -185,9 +185,9 @@ const COMMANDS: Record<string, Command> = {
       if (calibration !== undefined && calibration !== "minmax" && calibration !== "percentile") {
         throw new ConfigError("--calibration", `expects minmax or percentile, got ${JSON.stringify(calibration)}`);
       }
-      const { isBackendChoice, initBackend } = await import("./backend/init-backend.ts");
+      const { BACKEND_CHOICES, isBackendChoice, initBackend } = await import("./backend/init-backend.ts");
       const backend = str("backend") ?? "auto";
-      if (!isBackendChoice(backend)) throw new ConfigError("--backend", `expects auto, tensorflow, wasm or cpu, got ${JSON.stringify(backend)}`);
+      if (!isBackendChoice(backend)) throw new ConfigError("--backend", `expects ${BACKEND_CHOICES.join(", ")}, got ${JSON.stringify(backend)}`);
       await initBackend(backend, { log: io.log });
       const { exportRun } = await import("./export/export-run.ts");
       const opset = int("opset", 17, 23);

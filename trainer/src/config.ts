@@ -7,7 +7,7 @@ import { PRESETS, type PresetName } from "./presets.ts";
  * config is printed, saved as `config.json` in the run folder and inside every checkpoint.
  */
 export type Arch = "fcn" | "resblock" | "resblock2" | "resnet18" | "resnet34" | "resnet50";
-export type BackendChoice = "auto" | "tensorflow" | "wasm" | "cpu";
+export type BackendChoice = "auto" | "tensorflow" | "webgpu" | "wasm" | "cpu";
 
 /** One phase of progressive resizing: train `epochs` at `size` px with a one-cycle peak of `lr`. */
 export interface Stage {
@@ -61,7 +61,7 @@ export interface TrainConfig {
 }
 
 export const ARCHS: readonly Arch[] = ["fcn", "resblock", "resblock2", "resnet18", "resnet34", "resnet50"];
-export const BACKENDS: readonly BackendChoice[] = ["auto", "tensorflow", "wasm", "cpu"];
+export const BACKENDS: readonly BackendChoice[] = ["auto", "tensorflow", "webgpu", "wasm", "cpu"];
 const NOISE_LEVELS = [0, 1, 5, 25, 50];
 
 export const DEFAULT_CONFIG: Readonly<TrainConfig> = Object.freeze({
