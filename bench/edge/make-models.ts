@@ -19,7 +19,7 @@ const perClass = Number(process.argv[3] ?? 3);
 mkdirSync(outDir, { recursive: true });
 await tf.setBackend("cpu");
 const model = createModel(archSpec("resnet18", { nOut: 10 }), { seed: 0 });
-const onnx = exportOnnx(model, { opset: 19 });
+const onnx = await exportOnnx(model, { opset: 19 });
 model.dispose();
 writeFileSync(join(outDir, "resnet18.onnx"), onnx);
 console.log(`resnet18.onnx: ${(onnx.byteLength / 1e6).toFixed(1)} MB`);

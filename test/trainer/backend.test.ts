@@ -27,7 +27,7 @@ describe("initBackend", () => {
   });
 
   it("rejects unknown choices", async () => {
-    await expect(initBackend("gpu" as never)).rejects.toThrow(/unknown backend "gpu": choose one of auto, tensorflow, wasm, cpu/);
+    await expect(initBackend("gpu" as never)).rejects.toThrow(/unknown backend "gpu": choose one of auto, tensorflow, webgpu, wasm, cpu/);
   });
 });
 

@@ -61,7 +61,7 @@ describe("trainer CLI", () => {
     expectUserError(await cli("run", "--lr=-1"), /--lr: must be >= 0/);
     expectUserError(await cli("run", "--lr", "-1"), /--lr.*ambiguous.*--lr=-XYZ/);
     expectUserError(await cli("run", "--arch", "vgg"), /--arch: must be one of fcn, resblock/);
-    expectUserError(await cli("run", "--backend", "gpu"), /--backend: must be one of auto, tensorflow, wasm, cpu/);
+    expectUserError(await cli("run", "--backend", "gpu"), /--backend: must be one of auto, tensorflow, webgpu, wasm, cpu/);
     expectUserError(await cli("run", "--preset", "resnet9"), /unknown preset "resnet9"; choose one of fcn/);
     expectUserError(await cli("run", "--size", "256", "--presize", "160"), /presize.*smaller than size.*--presize >= --size/);
     expectUserError(await cli("run", "--stages", "224"), /--stages\[0\].*size:epochs\[:lr\]/);

@@ -57,7 +57,7 @@ describe("ONNX export parity with tfjs", () => {
       const model = createModel(archSpec(name, { nOut: 10 }), { seed: 1 });
       try {
         randomiseBatchNorm(model, 2);
-        const session = await ort.InferenceSession.create(exportOnnx(model), { intraOpNumThreads: 1 });
+        const session = await ort.InferenceSession.create(await exportOnnx(model), { intraOpNumThreads: 1 });
         const rand = seededRandom(3);
         for (const [h, w] of SIZES) {
           const nchw = new Float32Array(3 * h * w).map(() => rand() * 2 - 1);

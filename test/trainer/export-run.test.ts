@@ -67,7 +67,7 @@ describe("trainer export", () => {
 
     // Independently: a model rebuilt from the same seed exports to identical bytes.
     const again = createModel(archSpec("resnet18", { nOut: 10 }), { seed: 5 });
-    expect(sha256Hex(exportOnnx(again))).toBe(manifest.model.sha256);
+    expect(sha256Hex(await exportOnnx(again))).toBe(manifest.model.sha256);
     again.dispose();
 
     const session = await ort.InferenceSession.create(onnx);

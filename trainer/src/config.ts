@@ -9,7 +9,7 @@ import { PRESETS, type PresetName } from "./presets.ts";
  */
 /** An architecture of the table in model/arch-table.ts (the one list of names). */
 export type Arch = ArchName;
-export type BackendChoice = "auto" | "tensorflow" | "wasm" | "cpu";
+export type BackendChoice = "auto" | "tensorflow" | "webgpu" | "wasm" | "cpu";
 
 /** One phase of progressive resizing: train `epochs` at `size` px with a one-cycle peak of `lr`. */
 export interface Stage {
@@ -63,7 +63,7 @@ export interface TrainConfig {
 }
 
 export const ARCHS: readonly Arch[] = ARCH_NAMES;
-export const BACKENDS: readonly BackendChoice[] = ["auto", "tensorflow", "wasm", "cpu"];
+export const BACKENDS: readonly BackendChoice[] = ["auto", "tensorflow", "webgpu", "wasm", "cpu"];
 const NOISE_LEVELS = [0, 1, 5, 25, 50];
 
 export const DEFAULT_CONFIG: Readonly<TrainConfig> = Object.freeze({

@@ -131,7 +131,7 @@ export async function exportRun(opts: ExportRunOptions): Promise<ExportResult> {
   await ensureWritable(out);
   const model = modelFromCheckpoint(ckpt, ckptPath);
   try {
-    const onnx = exportOnnx(model, { opset: opts.opset ?? 19 });
+    const onnx = await exportOnnx(model, { opset: opts.opset ?? 19 });
     const diff = await verifyOnnx(model, onnx);
     if (!(diff < VERIFY_TOLERANCE)) {
       throw new Error(`export self-check failed: onnxruntime logits differ from tfjs by ${diff} (limit ${VERIFY_TOLERANCE}); this is a bug in the exporter`);

@@ -23,8 +23,14 @@ export interface ExportOptions {
 type ConvNode = Extract<LayerNode, { kind: "conv" }>;
 type BnNode = Extract<LayerNode, { kind: "batchnorm" }>;
 
-function values(v: tf.Variable): Float32Array {
-  return v.dataSync() as Float32Array;
+/**
+ * Every weight and BN buffer of the model, read back with async reads: on the webgpu backend the
+ * synchronous dataSync() needs an OffscreenCanvas, which Node lacks (see backend/webgpu.ts).
+ */
+async function readWeights(model: Model): Promise<Map<tf.Variable, Float32Array>> {
+  const vars = [...model.parameters(), ...model.buffers()].map((p) => p.variable);
+  const data = await Promise.all(vars.map((v) => v.data() as Promise<Float32Array>));
+  return new Map(vars.map((v, i) => [v, data[i]!]));
 }
 
 /** [kh, kw, in, out] -> [out, in, kh, kw] */
@@ -59,7 +65,14 @@ class Emitter {
   constructor(
     readonly g: GraphBuilder,
     readonly fold: boolean,
+    private readonly weights: Map<tf.Variable, Float32Array>,
   ) {}
+
+  private values(v: tf.Variable): Float32Array {
+    const data = this.weights.get(v);
+    if (!data) throw new Error(`bug: ${v.name} is in the layer tree but not among the model's parameters and buffers`);
+    return data;
+  }
 
   emit(node: LayerNode, x: string): string {
     switch (node.kind) {
@@ -90,9 +103,9 @@ class Emitter {
         return this.g.node("Flatten", [x], [this.g.fresh(node.name)], { axis: 1 })[0]!;
       case "linear": {
         const [inF, outF] = node.weight.shape as number[];
-        const w = this.g.initializer(`${node.name}.weight`, [inF!, outF!], values(node.weight));
+        const w = this.g.initializer(`${node.name}.weight`, [inF!, outF!], this.values(node.weight));
         const inputs = [x, w];
-        if (node.bias) inputs.push(this.g.initializer(`${node.name}.bias`, [outF!], values(node.bias)));
+        if (node.bias) inputs.push(this.g.initializer(`${node.name}.bias`, [outF!], this.values(node.bias)));
         return this.g.node("Gemm", inputs, [this.g.fresh(node.name)])[0]!;
       }
       case "residual": {
@@ -123,14 +136,14 @@ class Emitter {
   private conv(node: ConvNode, bn: BnNode | undefined, x: string): string {
     const shape = node.weight.shape as number[];
     const [kh, kw, , co] = shape;
-    let weight = hwioToOihw(values(node.weight), shape);
-    let bias = node.bias ? values(node.bias) : undefined;
+    let weight = hwioToOihw(this.values(node.weight), shape);
+    let bias = node.bias ? this.values(node.bias) : undefined;
     if (bn) {
       ({ weight, bias } = foldBatchNorm(weight, co!, bias, {
-        gamma: values(bn.gamma),
-        beta: values(bn.beta),
-        mean: values(bn.runningMean),
-        variance: values(bn.runningVar),
+        gamma: this.values(bn.gamma),
+        beta: this.values(bn.beta),
+        mean: this.values(bn.runningMean),
+        variance: this.values(bn.runningVar),
         eps: bn.eps,
       }));
     }
@@ -149,10 +162,10 @@ class Emitter {
     const n = node.name;
     const inputs = [
       x,
-      this.g.initializer(`${n}.weight`, [node.gamma.size], values(node.gamma)),
-      this.g.initializer(`${n}.bias`, [node.beta.size], values(node.beta)),
-      this.g.initializer(`${n}.running_mean`, [node.runningMean.size], values(node.runningMean)),
-      this.g.initializer(`${n}.running_var`, [node.runningVar.size], values(node.runningVar)),
+      this.g.initializer(`${n}.weight`, [node.gamma.size], this.values(node.gamma)),
+      this.g.initializer(`${n}.bias`, [node.beta.size], this.values(node.beta)),
+      this.g.initializer(`${n}.running_mean`, [node.runningMean.size], this.values(node.runningMean)),
+      this.g.initializer(`${n}.running_var`, [node.runningVar.size], this.values(node.runningVar)),
     ];
     return this.g.node("BatchNormalization", inputs, [this.g.fresh(n)], { epsilon: { float: node.eps } })[0]!;
   }
@@ -163,10 +176,11 @@ class Emitter {
  * The graph takes NCHW, like every ONNX vision model; the tfjs model takes NHWC, so callers comparing
  * the two transpose their input once.
  */
-export function exportOnnx(model: Model, opts: ExportOptions = {}): Uint8Array {
+export async function exportOnnx(model: Model, opts: ExportOptions = {}): Promise<Uint8Array> {
+  const weights = await readWeights(model);
   const g = new GraphBuilder(model.arch.name);
   g.input("input", ["N", model.arch.inChannels, "H", "W"]);
-  const emitter = new Emitter(g, opts.foldBatchNorm ?? true);
+  const emitter = new Emitter(g, opts.foldBatchNorm ?? true, weights);
   const last = emitter.emit(model.root, "input");
   g.node("Identity", [last], ["logits"], {}, "logits");
   g.output("logits", ["N", model.arch.nOut]);
