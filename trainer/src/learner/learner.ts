@@ -32,12 +32,13 @@ const SMOOTH_BETA = 0.98;
 
 /**
  * Model + data + optimiser + loss, and the loop that trains them. It announces typed events to ordered
- * callbacks (progress bar, epoch table, checkpoints, early stop) and holds no printing or file I/O itself.
+ * callbacks (progress bar, epoch table, checkpoints, early stopping: callbacks/) and holds no printing or
+ * file I/O itself.
  */
 export class Learner {
   readonly opt: Adam;
   readonly callbacks: Callback[];
-  /** Set by a callback (e.g. early stopping) to end the fit after the current epoch. */
+  /** Set by a callback (e.g. callbacks/early-stopping.ts) to end the fit after the current epoch. */
   stopRequested = false;
   readonly history: EpochRecord[] = [];
 

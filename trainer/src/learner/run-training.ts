@@ -4,6 +4,7 @@ import { join } from "node:path";
 import type { Stage, TrainConfig } from "../config.ts";
 import { validateTrainConfig } from "../config.ts";
 import { DataError } from "../data/errors.ts";
+import { checkpointPath } from "../run-folder.ts";
 import { epochTable } from "./callbacks/epoch-table.ts";
 import { progressBar } from "./callbacks/progress-bar.ts";
 import { saveCheckpointEachEpoch } from "./callbacks/save-checkpoint.ts";
@@ -21,9 +22,7 @@ export interface RunResult {
   final: { validLoss: number; accuracy: number } | null;
 }
 
-export function checkpointPath(out: string): string {
-  return join(out, "checkpoint.bin");
-}
+export { checkpointPath };
 
 /** The first stage from size/epochs/lr, then progressive-resizing stages. */
 export function stagesOf(config: TrainConfig): Stage[] {

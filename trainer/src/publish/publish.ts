@@ -9,7 +9,8 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { ConfigError, validateManifest, type ModelManifest } from "@resnet-edge/shared";
+import { ConfigError } from "@resnet-edge/shared/errors";
+import { validateManifest, type ModelManifest } from "@resnet-edge/shared/manifest";
 import { DataError } from "../data/errors.ts";
 import type { ObjectTarget } from "./r2-target.ts";
 
