@@ -217,13 +217,18 @@ export async function importModel(opts: ImportOptions): Promise<ImportResult> {
 
   // Run once on a probe image with both runtimes before writing anything.
   const probe = probeTensor(config);
-  const ref = await nodeRun(onnx, probe.data, probe.dims);
+  const web = await webRun(onnx, probe.data, probe.dims, graph);
+  let ref: { data: Float32Array; dims: number[] };
+  try {
+    ref = await nodeRun(onnx, probe.data, probe.dims);
+  } catch (e) {
+    throw new DataError(`onnxruntime-node cannot run the graph on a probe image: ${(e as Error).message.split("\n")[0]}`);
+  }
   if (ref.data.length !== classes.length) {
     throw new DataError(`on a ${probe.dims[2]}x${probe.dims[3]} probe image the graph outputs [${ref.dims}] (${ref.data.length} values), not one score per class (${classes.length}): check --classes, or export only the logits`);
   }
   const bad = ref.data.findIndex((v) => !Number.isFinite(v));
   if (bad !== -1) throw new DataError(`on a probe image the graph's output ${bad} is ${ref.data[bad]}: the weights or the graph are broken (NaN/Inf); re-export it`);
-  const web = await webRun(onnx, probe.data, probe.dims, graph);
   const webVsNodeMaxDiff = maxAbsDiff(web, ref.data);
   if (!(webVsNodeMaxDiff < RUNTIME_TOLERANCE)) {
     throw new DataError(`onnxruntime-web and onnxruntime-node disagree on a probe image by ${webVsNodeMaxDiff} (limit ${RUNTIME_TOLERANCE}): the worker would not serve what this graph computes`);
