@@ -1,7 +1,7 @@
 // One measurement of ORT-web's wasm heap (the same wasm the worker runs) in a fresh process, because
 // the heap never shrinks: size after session creation, then after one run at each size, in order.
 //   npx tsx bench/edge/heap-probe.ts <model.onnx> <opt-level> <arena on|off> <pattern on|off> <pin|free> <HxW>...
-// (pin: freeDimensionOverrides {N: 1})
+// (pin: freeDimensionOverrides {N: 1}; pin:<dim> pins that batch dim, e.g. pin:batch for torch exports)
 // Prints one JSON line. Used for the heap figures in BENCHMARKS.md and wrangler.toml.
 import { readFileSync } from "node:fs";
 import { createSession, initOrt, wasmHeapBytes, type GraphOptimizationLevel } from "../../edge/src/inference/ort.ts";
@@ -13,7 +13,7 @@ const session = await createSession(new Uint8Array(readFileSync(modelPath!)), {
   graphOptimizationLevel: level as GraphOptimizationLevel,
   enableCpuMemArena: arena === "on",
   enableMemPattern: pattern === "on",
-  ...(pin === "pin" ? { freeDimensionOverrides: { N: 1 } } : {}),
+  ...(pin?.startsWith("pin") ? { freeDimensionOverrides: { [pin.split(":")[1] ?? "N"]: 1 } } : {}),
 });
 const heap: Record<string, number> = { load: wasmHeapBytes()! };
 for (const s of sizes) {

@@ -10,6 +10,7 @@ import { healthRoutes } from "./routes/health.ts";
 import { modelRoutes } from "./routes/models.ts";
 import { openapiRoutes } from "./routes/openapi.ts";
 import { uiRoutes } from "./routes/ui.ts";
+import { serverMetadata, v2Routes } from "./routes/v2.ts";
 
 export interface AppEnv {
   Bindings: Env;
@@ -29,6 +30,9 @@ export function createApp(getDeps: (env: Env) => AppDeps | Promise<AppDeps>): Ho
   app.route("/v1", feedbackRoutes());
   app.route("/v1", openapiRoutes());
   app.route("/", uiRoutes());
+  // The Open Inference Protocol (KServe v2), errors in its own {"error": "..."} shape.
+  app.get("/v2/", serverMetadata); // the YAML spells the server metadata path "/v2/"
+  app.route("/v2", v2Routes());
   app.notFound((c) => errorResponse(new ApiError(404, "not_found", `no route ${c.req.method} ${new URL(c.req.url).pathname}; GET /v1/openapi.json describes the API`)));
   app.onError((err) => errorResponse(err));
   return app;

@@ -45,6 +45,9 @@ export function trainingSize(pp: PreprocessConfig): number | null {
 export function requestConfig(manifest: ModelManifest, size: SizeMode, maxPixels: number, image?: { width: number; height: number }, maxTensorPixels = Infinity): PreprocessConfig {
   const pp = manifest.preprocess;
   const cap = Math.min(pp.maxPixels, maxPixels);
+  // A graph with a fixed H x W (an imported 224x224 classifier) takes only that size: its manifest's
+  // own resize + centre crop, whatever `size` asks for.
+  if (fixedInputSize(manifest)) return { ...pp, maxPixels: cap };
   const edge = trainingSize(pp);
   if (size === "native" || edge === null) {
     if (image && image.width * image.height > maxTensorPixels) {
@@ -54,6 +57,14 @@ export function requestConfig(manifest: ModelManifest, size: SizeMode, maxPixels
     return { ...pp, resize: { mode: "none", size: edge ?? 1 }, crop: null, maxPixels: cap };
   }
   return { ...pp, resize: { mode: "shortest-edge", size: edge }, crop: null, maxPixels: cap };
+}
+
+/** [H, W] when the model's input has fixed spatial dims (NCHW), else null (fully convolutional). */
+export function fixedInputSize(manifest: ModelManifest): [number, number] | null {
+  const dims = manifest.inputs[0]?.dims ?? [];
+  const h = dims[2];
+  const w = dims[3];
+  return typeof h === "number" && typeof w === "number" ? [h, w] : null;
 }
 
 /** The largest shortest edge whose aspect-kept resize of a width x height image has at most `maxTensorPixels` pixels. */
@@ -68,11 +79,12 @@ export function nativeEdgeWithin(width: number, height: number, maxTensorPixels:
 
 const round = (ms: number) => Math.round(ms * 100) / 100;
 
-export async function classifyImage(model: LoadedModel, bytes: Uint8Array, opts: ClassifyOptions, preprocess: PreprocessFn): Promise<ClassifyResult> {
+/** Bytes -> the NCHW tensor the model takes, refusing (413) from the header what the limits forbid. */
+export async function imageTensor(manifest: ModelManifest, bytes: Uint8Array, opts: Omit<ClassifyOptions, "topK">, preprocess: PreprocessFn): Promise<Preprocessed> {
   // The header alone gives both sizes; refuse before any pixel is allocated. A 1x40000 strip is small
   // to decode but scaled to a 224 shortest edge it becomes a 224x8960000 tensor.
   const header = readImageHeader(bytes);
-  const config = requestConfig(model.manifest, opts.size, opts.maxPixels, header, opts.maxTensorPixels);
+  const config = requestConfig(manifest, opts.size, opts.maxPixels, header, opts.maxTensorPixels);
   if (header.width * header.height > config.maxPixels) {
     throw new ApiError(
       413,
@@ -88,7 +100,11 @@ export async function classifyImage(model: LoadedModel, bytes: Uint8Array, opts:
       `the ${header.width}x${header.height} image becomes a ${t.width}x${t.height} tensor (${t.width * t.height} pixels); the model accepts at most ${opts.maxTensorPixels} (MAX_TENSOR_PIXELS): crop it to a less extreme aspect ratio`,
     );
   }
-  const pre = await preprocess(bytes, config, { layout: "NCHW" });
+  return preprocess(bytes, config, { layout: "NCHW" });
+}
+
+export async function classifyImage(model: LoadedModel, bytes: Uint8Array, opts: ClassifyOptions, preprocess: PreprocessFn): Promise<ClassifyResult> {
+  const pre = await imageTensor(model.manifest, bytes, opts, preprocess);
   const [, , h, w] = pre.dims;
   const t0 = performance.now();
   const out = await model.session.run(pre.data, pre.dims);

@@ -1,5 +1,6 @@
 // The API description served at GET /v1/openapi.json. Limits are filled in from the running config.
 import type { Limits } from "./limits.ts";
+import { v2Paths, v2Schemas } from "./oip/openapi.ts";
 
 const error = (description: string) => ({
   description,
@@ -52,7 +53,7 @@ export function openapiDocument(limits: Limits): Record<string, unknown> {
       title: "resnet-edge",
       version: "1",
       description:
-        "Image classification with a fully convolutional ResNet on Cloudflare Workers (onnxruntime-web wasm). Every error is JSON {error: {code, message}}.",
+        "Image classification with a fully convolutional ResNet on Cloudflare Workers (onnxruntime-web wasm). Every /v1 error is JSON {error: {code, message}}; /v2 speaks the Open Inference Protocol (KServe v2), whose errors are {error: \"<message>\"}.",
     },
     paths: {
       "/v1/classify": {
@@ -163,10 +164,13 @@ export function openapiDocument(limits: Limits): Record<string, unknown> {
           responses: { "200": { description: "ready" }, "503": error("No model loaded, with the reason.") },
         },
       },
+      // The Open Inference Protocol (KServe v2); errors there are {"error": "<message>"}.
+      ...v2Paths(limits),
     },
     components: {
       securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "The FEEDBACK_TOKEN Worker secret" } },
       schemas: {
+        ...v2Schemas,
         FeedbackStored: {
           type: "object",
           properties: {

@@ -134,13 +134,36 @@ describe("health and metadata routes", () => {
     expect(r.status).toBe(200);
     expect(r.body.openapi).toBe("3.1.0");
     expect(Object.keys(r.body.paths).sort()).toEqual(
-      ["/", "/healthz", "/readyz", "/v1/classify", "/v1/classify/batch", "/v1/feedback", "/v1/feedback/{label}/{file}", "/v1/models", "/v1/models/{name}", "/v1/openapi.json", "/v1/ui", "/v1/ui/app.js", "/v1/ui/app.css"].sort(),
+      [
+        "/",
+        "/healthz",
+        "/readyz",
+        "/v1/classify",
+        "/v1/classify/batch",
+        "/v1/feedback",
+        "/v1/feedback/{label}/{file}",
+        "/v1/models",
+        "/v1/models/{name}",
+        "/v1/openapi.json",
+        "/v1/ui",
+        "/v1/ui/app.js",
+        "/v1/ui/app.css",
+        "/v2",
+        "/v2/health/live",
+        "/v2/health/ready",
+        "/v2/models/{name}",
+        "/v2/models/{name}/versions/{version}",
+        "/v2/models/{name}/ready",
+        "/v2/models/{name}/versions/{version}/ready",
+        "/v2/models/{name}/infer",
+        "/v2/models/{name}/versions/{version}/infer",
+      ].sort(),
     );
     expect(JSON.stringify(r.body.paths["/v1/classify/batch"])).toContain(`(${limits.maxBatch})`);
   });
 
   it("unknown routes are JSON 404s", async () => {
-    expectError(await call("/v2/classify", { method: "POST" }), 404, "not_found");
+    expectError(await call("/v3/classify", { method: "POST" }), 404, "not_found");
     expectError(await call("/v1/classify"), 404, "not_found"); // GET
   });
 });

@@ -12,6 +12,7 @@ import evalCommand from "./eval.ts";
 import exportCommand from "./export.ts";
 import feedback from "./feedback.ts";
 import finetune from "./finetune.ts";
+import importCommand from "./import.ts";
 import lrFind from "./lr-find.ts";
 import publish from "./publish.ts";
 import run from "./run.ts";
@@ -21,6 +22,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   "lr-find": lrFind,
   eval: evalCommand,
   export: exportCommand,
+  import: importCommand,
   finetune,
   feedback,
   publish,

@@ -36,10 +36,12 @@ export async function calibrationRanges(fp32: Uint8Array, inputs: LabelledTensor
   const session = await ort.InferenceSession.create(cal.onnx, { intraOpNumThreads: 1 });
   const names = quantisableTensors(fromBinary(ModelProtoSchema, fp32));
   const observers = new Map(names.map((n) => [n, new RangeObserver()]));
+  // The graph's own input name: `input` for our exports, whatever torch chose for imported graphs.
+  const inputName = session.inputNames[0]!;
   try {
     for (const x of inputs) {
-      const out = await session.run({ input: new ort.Tensor("float32", x.data, x.dims) });
-      for (const n of names) observers.get(n)!.observe(n === "input" ? x.data : (out[n]!.data as Float32Array));
+      const out = await session.run({ [inputName]: new ort.Tensor("float32", x.data, x.dims) });
+      for (const n of names) observers.get(n)!.observe(n === inputName ? x.data : (out[n]!.data as Float32Array));
     }
   } finally {
     await session.release();
@@ -71,8 +73,8 @@ export async function compareTop1(fp32: Uint8Array, int8: Uint8Array, images: La
   try {
     for (const x of images) {
       const t = new ort.Tensor("float32", x.data, x.dims);
-      const pa = argmax((await a.run({ input: t })).logits!.data as Float32Array);
-      const pb = argmax((await b.run({ input: t })).logits!.data as Float32Array);
+      const pa = argmax((await a.run({ [a.inputNames[0]!]: t }))[a.outputNames[0]!]!.data as Float32Array);
+      const pb = argmax((await b.run({ [b.inputNames[0]!]: t }))[b.outputNames[0]!]!.data as Float32Array);
       if (pa === pb) same++;
       if (pa === x.label) okA++;
       if (pb === x.label) okB++;

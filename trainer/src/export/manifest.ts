@@ -5,6 +5,7 @@ import {
   type ClassLabel,
   type ModelManifest,
   type PreprocessConfig,
+  type TensorSpec,
 } from "@resnet-edge/shared";
 import { sha256Hex } from "../hash.ts";
 
@@ -18,6 +19,9 @@ export interface ManifestInput {
   modelFile?: string;
   preprocess?: PreprocessConfig;
   classes?: readonly ClassLabel[];
+  /** The graph's input and output as they are (default: our exports' `input` [N,3,H,W] and `logits` [N,classes]). */
+  inputs?: TensorSpec[];
+  outputs?: TensorSpec[];
   variants?: Record<string, { file: string; onnx: Uint8Array }>;
   training?: Record<string, unknown>;
   metrics?: Record<string, number>;
@@ -37,8 +41,8 @@ export function makeManifest(m: ManifestInput): ModelManifest {
     architecture: m.architecture,
     model: { file: m.modelFile ?? "model.onnx", sha256: sha256Hex(m.onnx), bytes: m.onnx.byteLength },
     ...(variants ? { variants } : {}),
-    inputs: [{ name: "input", dims: ["N", 3, "H", "W"], dtype: "float32" }],
-    outputs: [{ name: "logits", dims: ["N", classes.length], dtype: "float32" }],
+    inputs: m.inputs ?? [{ name: "input", dims: ["N", 3, "H", "W"], dtype: "float32" }],
+    outputs: m.outputs ?? [{ name: "logits", dims: ["N", classes.length], dtype: "float32" }],
     preprocess: m.preprocess ?? DEFAULT_PREPROCESS,
     classes,
     ...(m.training ? { training: m.training } : {}),

@@ -53,8 +53,9 @@ export function quantisableTensors(model: ModelProto, floatNodes: ReadonlySet<st
     const c = cons.get(t) ?? [];
     if (c.length === 0) return;
     if (c.every((n) => n.opType === "Relu")) return;
-    // Inputs of the float head (Gemm) and what only feeds it need no quantisation.
-    if (c.every((n) => n.opType === "Gemm" || floatNodes.has(n.name))) return;
+    // Inputs of the float head (Gemm, or MatMul as some exporters write a Linear) and what only feeds
+    // it need no quantisation.
+    if (c.every((n) => n.opType === "Gemm" || n.opType === "MatMul" || floatNodes.has(n.name))) return;
     names.push(t);
   };
   for (const i of g.input) consider(i.name);

@@ -13,6 +13,8 @@ export interface TinyFcnOptions {
   widths?: number[];
   seed?: number;
   opset?: number;
+  /** Fixed [H, W] for the input (a fixed-size classifier, as imported graphs may be); default symbolic. */
+  spatial?: [number, number];
 }
 
 function heUniform(rand: () => number, count: number, fanIn: number): Float32Array {
@@ -27,7 +29,7 @@ export function buildTinyFcnOnnx(opts: TinyFcnOptions = {}): Uint8Array {
   const widths = opts.widths ?? [8, 16, 32];
   const rand = seededRandom(opts.seed ?? 1234);
   const g = new GraphBuilder("tiny_fcn");
-  let x = g.input("input", ["N", 3, "H", "W"]);
+  let x = g.input("input", ["N", 3, ...(opts.spatial ?? ["H", "W"])]);
   let inC = 3;
   widths.forEach((outC, i) => {
     const w = g.initializer(`body.${i}.conv.weight`, [outC, inC, 3, 3], heUniform(rand, outC * inC * 9, inC * 9));
