@@ -1,5 +1,5 @@
 // The one classification pipeline behind both routes: preprocess -> run -> softmax/top-k.
-import { readImageHeader, targetSize, type ModelManifest, type PreprocessConfig } from "@resnet-edge/shared";
+import { readImageHeader, servingConfig, targetSize, type ModelManifest, type PreprocessConfig } from "@resnet-edge/shared";
 import { ApiError } from "./http/errors.ts";
 import type { SizeMode } from "./http/query.ts";
 import { topK as rank, type Prediction } from "./inference/postprocess.ts";
@@ -30,40 +30,14 @@ export interface ClassifyResult {
   timing: { decode: number; preprocess: number; inference: number };
 }
 
-/** The edge the model saw in training: the manifest's resize size (shortest side for [h, w]). */
-export function trainingSize(pp: PreprocessConfig): number | null {
-  const s = pp.resize.size;
-  if (Array.isArray(s)) return Math.min(s[0], s[1]);
-  return s > 0 ? s : null;
-}
-
 /**
- * The preprocessing a request gets. `default`: shortest edge scaled to the training size, aspect
- * kept, no crop. `native`: the whole image at its own resolution; an image whose W*H exceeds
- * `maxTensorPixels` is scaled down, aspect kept, just enough to fit. `maxPixels` caps the decoded image.
+ * The preprocessing a request gets: shared's `servingConfig` (the one definition the trainer's calibrate and
+ * eval use too). `default`: the manifest's preprocess as written (for an FCN export: shortest edge to the
+ * serving size, both sides rounded to the stride, no crop). `native`: the whole image at its own resolution
+ * (rounded to the stride), scaled down just enough to fit `maxTensorPixels`. `maxPixels` caps the decoded image.
  */
 export function requestConfig(manifest: ModelManifest, size: SizeMode, maxPixels: number, image?: { width: number; height: number }, maxTensorPixels = Infinity): PreprocessConfig {
-  const pp = manifest.preprocess;
-  const cap = Math.min(pp.maxPixels, maxPixels);
-  const edge = trainingSize(pp);
-  if (size === "native" || edge === null) {
-    if (image && image.width * image.height > maxTensorPixels) {
-      return { ...pp, resize: { mode: "shortest-edge", size: nativeEdgeWithin(image.width, image.height, maxTensorPixels) }, crop: null, maxPixels: cap };
-    }
-    // `size` is ignored for "none" but must validate as a positive integer.
-    return { ...pp, resize: { mode: "none", size: edge ?? 1 }, crop: null, maxPixels: cap };
-  }
-  return { ...pp, resize: { mode: "shortest-edge", size: edge }, crop: null, maxPixels: cap };
-}
-
-/** The largest shortest edge whose aspect-kept resize of a width x height image has at most `maxTensorPixels` pixels. */
-export function nativeEdgeWithin(width: number, height: number, maxTensorPixels: number): number {
-  let s = Math.max(1, Math.floor(Math.min(width, height) * Math.sqrt(maxTensorPixels / (width * height))));
-  for (;;) {
-    const t = targetSize(width, height, { mode: "shortest-edge", size: s });
-    if (t.width * t.height <= maxTensorPixels || s === 1) return s;
-    s--;
-  }
+  return servingConfig(manifest, { size, maxPixels, maxTensorPixels, ...(image ? { image } : {}) });
 }
 
 const round = (ms: number) => Math.round(ms * 100) / 100;

@@ -35,7 +35,8 @@ export { decodeImage, decoderMemoryBytes, type DecodeOptions } from "./decode.ts
 export { orient } from "./ops/orient.ts";
 export { toRGB } from "./ops/to-rgb.ts";
 export { resize } from "./ops/resize.ts";
-export { targetSize } from "./ops/target-size.ts";
+export { alignSide, targetSize } from "./ops/target-size.ts";
+export { servingConfig, servingEdge, nativeEdgeWithin, type ServingOptions, type ServingSize } from "./serving.ts";
 export { centerCrop } from "./ops/center-crop.ts";
 export { pad, type Padding } from "./ops/pad.ts";
 export { normalizeToTensor, type Tensor, type TensorLayout } from "./ops/normalize.ts";

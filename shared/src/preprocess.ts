@@ -37,7 +37,16 @@ export function preprocessImage(
   opts: PreprocessOptions = {},
 ): Omit<PreprocessResult, "source" | "timing"> & { timing: { preprocessMs: number } } {
   const t0 = performance.now();
-  const cfg = validatePreprocessConfig(config);
+  return applyPixels(image, validatePreprocessConfig(config), opts, t0);
+}
+
+/** preprocessImage's body for a config its caller has already validated (validation happens once per call chain). */
+function applyPixels(
+  image: RawImage,
+  cfg: PreprocessConfig,
+  opts: PreprocessOptions,
+  t0: number,
+): Omit<PreprocessResult, "source" | "timing"> & { timing: { preprocessMs: number } } {
   const layout = opts.layout ?? "NCHW";
   assertRawImage(image, "preprocessImage");
   const rgbx = opaqueRgbaView(image) ?? packRgbx(toRGB(image, cfg.background));
@@ -65,7 +74,7 @@ export async function preprocess(bytes: Uint8Array, config: PreprocessConfig, op
   const t0 = performance.now();
   const image = await decodeUpright(bytes, { maxPixels: cfg.maxPixels }, "rgba");
   const t1 = performance.now();
-  const out = preprocessImage(image, cfg, opts);
+  const out = applyPixels(image, cfg, opts, t1);
   return {
     data: out.data,
     dims: out.dims,

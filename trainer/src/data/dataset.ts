@@ -38,6 +38,18 @@ export interface LoaderOptions {
   seed: number;
   /** Batches prepared ahead of the training step (default 1). */
   prefetch?: number;
+  /**
+   * The net's total stride: validation rounds both tensor sides to it, as the worker does (see
+   * servingPreprocess). Omitted: no rounding.
+   */
+  stride?: number;
+}
+
+/** Validation inputs as served: one NHWC tensor per image, in item order. */
+export interface ValidTensors {
+  data: Float32Array[];
+  /** [height, width] of each. */
+  shapes: [number, number][];
 }
 
 const READ_CONCURRENCY = 8;
@@ -95,7 +107,7 @@ function wrapImageError(e: unknown, path: string): never {
 }
 
 export class ImageDataset {
-  private validCache: { size: number; data: Float32Array } | null = null;
+  private validCache: { key: string; tensors: ValidTensors } | null = null;
 
   private constructor(
     readonly classes: string[],
@@ -152,19 +164,23 @@ export class ImageDataset {
     );
   }
 
-  /** Validation inputs at `size`, through shared's preprocess (decode -> resize -> crop -> normalise), cached. */
-  async validTensorData(size: number): Promise<Float32Array> {
-    if (this.validCache?.size === size) return this.validCache.data;
+  /**
+   * Validation inputs at `size` through shared's preprocess with the serving config (decode -> shortest
+   * edge to `size` -> sides rounded to `stride` -> normalise), cached for the last (size, stride).
+   */
+  async validTensors(size: number, stride?: number): Promise<ValidTensors> {
+    const key = `${size}/${stride ?? 0}`;
+    if (this.validCache?.key === key) return this.validCache.tensors;
     this.validCache = null;
-    const cfg = servingPreprocess(size);
-    const per = size * size * 3;
-    const data = new Float32Array(this.nValid * per);
+    const cfg = servingPreprocess(size, stride);
+    const tensors: ValidTensors = { data: [], shapes: [] };
     for (let i = 0; i < this.nValid; i++) {
       const out = await preprocess(this.validBytes[i]!, cfg, { layout: "NHWC" }).catch((e: unknown) => wrapImageError(e, this.validItems[i]!.path));
-      data.set(out.data, i * per);
+      tensors.data.push(out.data);
+      tensors.shapes.push([out.dims[1], out.dims[2]]);
     }
-    this.validCache = { size, data };
-    return data;
+    this.validCache = { key, tensors };
+    return tensors;
   }
 
   loaders(opts: LoaderOptions): DataLoaders {
@@ -218,7 +234,10 @@ class TrainSource implements BatchSource {
   }
 }
 
-/** In order, all items (the last batch may be smaller). */
+/**
+ * In order, all items, at most `bs` per batch; a batch also ends where the tensor shape changes (images of
+ * another aspect ratio get another tensor shape, as in serving), so the last batch of a run may be smaller.
+ */
 class ValidSource implements BatchSource {
   readonly nItems: number;
   readonly nBatches: number;
@@ -236,16 +255,20 @@ class ValidSource implements BatchSource {
   }
 
   private async *generate(): AsyncGenerator<Batch> {
-    const size = this.opts.size;
-    const data = await this.ds.validTensorData(size);
-    const per = size * size * 3;
-    for (let b = 0; b < this.nBatches; b++) {
-      const lo = b * this.opts.bs;
-      const hi = Math.min(this.nItems, lo + this.opts.bs);
+    const { data, shapes } = await this.ds.validTensors(this.opts.size, this.opts.stride);
+    let lo = 0;
+    while (lo < this.nItems) {
+      const [h, w] = shapes[lo]!;
+      let hi = lo + 1;
+      while (hi < this.nItems && hi - lo < this.opts.bs && shapes[hi]![0] === h && shapes[hi]![1] === w) hi++;
+      const per = h * w * 3;
+      const x = new Float32Array((hi - lo) * per);
+      for (let i = lo; i < hi; i++) x.set(data[i]!, (i - lo) * per);
       yield {
-        x: tf.tensor4d(data.subarray(lo * per, hi * per), [hi - lo, size, size, 3]),
+        x: tf.tensor4d(x, [hi - lo, h, w, 3]),
         y: tf.tensor1d(this.ds.validLabels.subarray(lo, hi), "int32"),
       };
+      lo = hi;
     }
   }
 }

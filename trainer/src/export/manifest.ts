@@ -19,6 +19,8 @@ export interface ManifestInput {
   onnx: Uint8Array;
   modelFile?: string;
   preprocess?: PreprocessConfig;
+  /** The net's total stride (see ModelManifest.stride). */
+  stride?: number;
   classes?: readonly ClassLabel[];
   variants?: Record<string, { file: string; onnx: Uint8Array }>;
   training?: Record<string, unknown>;
@@ -42,6 +44,7 @@ export function makeManifest(m: ManifestInput): ModelManifest {
     inputs: [{ name: "input", dims: ["N", 3, "H", "W"], dtype: "float32" }],
     outputs: [{ name: "logits", dims: ["N", classes.length], dtype: "float32" }],
     preprocess: m.preprocess ?? DEFAULT_PREPROCESS,
+    ...(m.stride !== undefined ? { stride: m.stride } : {}),
     classes,
     ...(m.training ? { training: m.training } : {}),
     ...(m.metrics ? { metrics: m.metrics } : {}),

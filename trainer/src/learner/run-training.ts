@@ -11,6 +11,7 @@ import { applyCheckpoint, readCheckpoint } from "./checkpoint.ts";
 import type { Callback, EpochRecord } from "./events.ts";
 import { Learner } from "./learner.ts";
 import { fitOneCycle } from "./one-cycle.ts";
+import { ARCHITECTURES, totalStride } from "../model/arch-table.ts";
 import { buildModel, consoleIO, loadDataset, scanData, setupBackend, type RunIO } from "./setup.ts";
 
 export interface RunResult {
@@ -109,6 +110,8 @@ export async function runTraining(
   return { config, records, checkpoint: ckptPath, final: last ? { validLoss: last.validLoss, accuracy: last.accuracy } : null };
 }
 
-export function loaderOpts(config: TrainConfig): { bs: number; minScale: number; augment: boolean; seed: number } {
-  return { bs: config.bs, minScale: config.minScale, augment: config.augment, seed: config.seed };
+export function loaderOpts(config: TrainConfig): { bs: number; minScale: number; augment: boolean; seed: number; stride: number } {
+  // Validation rounds tensor sides to the net's stride, exactly as the exported model is served.
+  const stride = totalStride(ARCHITECTURES[config.arch]);
+  return { bs: config.bs, minScale: config.minScale, augment: config.augment, seed: config.seed, stride };
 }
