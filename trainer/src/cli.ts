@@ -210,6 +210,43 @@ const COMMANDS: Record<string, Command> = {
       io.write(`exported ${res.manifest.name}@${res.manifest.version}: ${res.files.join(", ")}`);
     },
   },
+  calibrate: {
+    summary: "accuracy as served vs input size; writes the best serving size into the manifest: trainer calibrate --model models/<name> --data <dir> [--per-class 50]",
+    flags: {
+      model: { type: "string" },
+      data: { type: "string" },
+      "per-class": { type: "string" },
+      sizes: { type: "string" },
+      aspects: { type: "string" },
+      plot: { type: "string" },
+      threads: { type: "string" },
+      "dry-run": { type: "boolean" },
+    },
+    configFlags: false,
+    async run(values, io) {
+      const str = (k: string): string | undefined => (typeof values[k] === "string" ? (values[k] as string) : undefined);
+      const model = str("model");
+      if (!model) throw new UsageError("trainer calibrate needs --model <folder written by trainer export>");
+      const perClass = Number(str("per-class") ?? 50);
+      if (!Number.isInteger(perClass) || perClass < 1) throw new ConfigError("--per-class", `expects a positive integer, got ${JSON.stringify(str("per-class"))}`);
+      const sizes = str("sizes")?.split(",").map((x) => Number(x));
+      if (sizes && sizes.some((x) => !Number.isInteger(x) || x < 8 || x > 1024)) throw new ConfigError("--sizes", `expects short sides 8..1024 separated by commas, e.g. 56,64,96, got ${JSON.stringify(str("sizes"))}`);
+      const threads = Number(str("threads") ?? 1);
+      const { runCalibrate } = await import("./calibrate/run-calibrate.ts");
+      const { parseAspect } = await import("./calibrate/size-curve.ts");
+      await runCalibrate({
+        model,
+        perClass,
+        threads,
+        ...(str("data") ? { data: str("data") } : {}),
+        ...(sizes ? { shortSides: sizes } : {}),
+        ...(str("aspects") ? { aspects: str("aspects")!.split(",").map(parseAspect) } : {}),
+        ...(str("plot") ? { plot: str("plot") } : {}),
+        dryRun: values["dry-run"] === true,
+        io,
+      });
+    },
+  },
   finetune: {
     summary: "fastai fine_tune of a checkpoint, new classes from feedback extend the head: trainer finetune --from runs/<name> --data <dir> [--feedback <dir>] --out runs/<new>",
     flags: {
@@ -347,6 +384,9 @@ function usage(): string {
     "  export --checkpoint RUN --out DIR [--name N] [--version V] [--opset 19] [--int8 | --int8-only]",
     "                     [--calibration-data DIR] [--calibration-per-class 30] [--calibration minmax|percentile] [--agreement-per-class 20]",
     "                     --int8 adds model.int8.onnx; --int8-only writes it as the manifest's model (no fp32 file: for git)",
+    "  calibrate --model DIR [--data DIR] [--per-class 50] [--sizes 56,64,...,160] [--aspects 9:16,3:4,1:1,4:3,16:9]",
+    "                     [--plot FILE] [--threads 1] [--dry-run]: top-1 as served per short side x aspect; writes the best size",
+    "                     (if at least as accurate as the training size) into the manifest's preprocess, and the curve",
     "  feedback pull --out DIR [--persist-to DIR] [--bucket NAME] | [--worker URL [--remote]]",
     "                     local R2 state (default .wrangler/state) or a running worker's GET /v1/feedback (needs FEEDBACK_TOKEN env)",
     "  --no-augment       booleans take --flag / --no-flag;  nullable numbers take 'none'",
