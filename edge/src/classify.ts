@@ -1,8 +1,8 @@
 // The one classification pipeline behind both routes: preprocess -> run -> softmax/top-k.
-import { readImageHeader, servingConfig, targetSize, type ModelManifest, type PreprocessConfig } from "@resnet-edge/shared";
+import { readImageHeader, servingConfig, targetSize, TTA_VIEWS, type ModelManifest, type PreprocessConfig, type TtaView } from "@resnet-edge/shared";
 import { ApiError } from "./http/errors.ts";
 import type { SizeMode } from "./http/query.ts";
-import { topK as rank, type Prediction } from "./inference/postprocess.ts";
+import { softmax, topK as rank, type Prediction } from "./inference/postprocess.ts";
 import type { LoadedModel } from "./models/registry.ts";
 
 /** The shared package's `preprocess` (injected so route tests can run without wasm codecs). */
@@ -11,12 +11,16 @@ export interface Preprocessed {
   dims: [number, number, number, number];
   source: { format: string; width: number; height: number };
   timing: { decodeMs: number; preprocessMs: number };
+  /** The TTA views asked for with `opts.views`, each of `dims`. */
+  views?: { view: TtaView; data: Float32Array; dims: [number, number, number, number] }[];
 }
-export type PreprocessFn = (bytes: Uint8Array, config: PreprocessConfig, opts?: { layout?: "NCHW" }) => Promise<Preprocessed>;
+export type PreprocessFn = (bytes: Uint8Array, config: PreprocessConfig, opts?: { layout?: "NCHW"; views?: readonly TtaView[] }) => Promise<Preprocessed>;
 
 export interface ClassifyOptions {
   topK: number;
   size: SizeMode;
+  /** Test-time augmentation: average the softmax over shared's TTA_VIEWS (one model run per view). */
+  tta?: boolean;
   /** MAX_PIXELS: the decoded image. */
   maxPixels: number;
   /** MAX_TENSOR_PIXELS: the tensor fed to the model (H*W). */
@@ -27,6 +31,8 @@ export interface ClassifyResult {
   predictions: Prediction[];
   model: { name: string; version: string };
   input: { format: string; width: number; height: number; tensor: { height: number; width: number } };
+  /** With tta: the views whose probabilities were averaged, and the model runs that cost. */
+  tta?: { views: TtaView[]; modelRuns: number };
   timing: { decode: number; preprocess: number; inference: number };
 }
 
@@ -62,15 +68,28 @@ export async function classifyImage(model: LoadedModel, bytes: Uint8Array, opts:
       `the ${header.width}x${header.height} image becomes a ${t.width}x${t.height} tensor (${t.width * t.height} pixels); the model accepts at most ${opts.maxTensorPixels} (MAX_TENSOR_PIXELS): crop it to a less extreme aspect ratio`,
     );
   }
-  const pre = await preprocess(bytes, config, { layout: "NCHW" });
+  const pre = await preprocess(bytes, config, { layout: "NCHW", ...(opts.tta ? { views: TTA_VIEWS } : {}) });
   const [, , h, w] = pre.dims;
   const t0 = performance.now();
-  const out = await model.session.run(pre.data, pre.dims);
+  let scores: Float32Array | Float64Array;
+  if (opts.tta && pre.views) {
+    // fastai's tta: the mean of the views' softmax probabilities. Ranked as log-probabilities, whose
+    // softmax is the mean itself, so the response's scores are the averaged probabilities.
+    const mean = new Float64Array(model.manifest.classes.length);
+    for (const v of pre.views) {
+      const out = await model.session.run(v.data, v.dims);
+      softmax(out.data).forEach((p, i) => (mean[i]! += p / pre.views!.length));
+    }
+    scores = mean.map(Math.log);
+  } else {
+    scores = (await model.session.run(pre.data, pre.dims)).data;
+  }
   const inference = performance.now() - t0;
   return {
-    predictions: rank(out.data, model.manifest.classes, opts.topK),
+    predictions: rank(scores, model.manifest.classes, opts.topK),
     model: { name: model.name, version: model.version },
     input: { format: pre.source.format, width: pre.source.width, height: pre.source.height, tensor: { height: h, width: w } },
+    ...(opts.tta && pre.views ? { tta: { views: pre.views.map((v) => v.view), modelRuns: pre.views.length } } : {}),
     timing: { decode: round(pre.timing.decodeMs), preprocess: round(pre.timing.preprocessMs), inference: round(inference) },
   };
 }

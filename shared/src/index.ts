@@ -40,4 +40,4 @@ export { servingConfig, servingEdge, nativeEdgeWithin, type ServingOptions, type
 export { centerCrop } from "./ops/center-crop.ts";
 export { pad, type Padding } from "./ops/pad.ts";
 export { normalizeToTensor, type Tensor, type TensorLayout } from "./ops/normalize.ts";
-export { preprocess, preprocessImage, type PreprocessOptions, type PreprocessResult } from "./preprocess.ts";
+export { preprocess, preprocessImage, shiftOf, TTA_VIEWS, type PreprocessOptions, type PreprocessResult, type TtaView, type ViewTensor } from "./preprocess.ts";

@@ -65,3 +65,34 @@ describe("stride-aligned serving", () => {
     expect((err as ApiError).message).toMatch(/MAX_TENSOR_PIXELS/);
   });
 });
+
+describe("?tta=1 (classifyImage with tta)", () => {
+  it("runs the model once per view and returns the mean of the views' softmax", async () => {
+    const body = await makeJpeg(97, 203);
+    const runs: { dims: number[]; logits: Float32Array }[] = [];
+    const model = loaded(aligned, []);
+    // logits depend on the tensor, so each view gets its own answer
+    model.session.run = async (data: Float32Array, dims: readonly number[]) => {
+      const logits = Float32Array.from({ length: 10 }, (_, i) => data[(i * 997) % data.length]! * 3);
+      runs.push({ dims: [...dims], logits });
+      return { data: logits, dims: [1, 10] };
+    };
+    const r = await classifyImage(model, body, { ...opts("default"), topK: 10, tta: true }, preprocess);
+    expect(r.tta).toEqual({ views: ["center", "flip", "shift-tl", "shift-br"], modelRuns: 4 });
+    expect(runs.map((x) => x.dims)).toEqual(Array(4).fill([1, 3, 256, 128]));
+    const soft = (l: Float32Array) => {
+      const m = Math.max(...l);
+      const e = [...l].map((v) => Math.exp(v - m));
+      const s = e.reduce((a, b) => a + b, 0);
+      return e.map((v) => v / s);
+    };
+    const mean = Array.from({ length: 10 }, (_, i) => runs.reduce((a, x) => a + soft(x.logits)[i]!, 0) / 4);
+    for (const p of r.predictions) expect(p.score).toBeCloseTo(mean[aligned.classes.findIndex((c) => c.wnid === p.wnid)]!, 10);
+    expect(r.predictions.reduce((a, p) => a + p.score, 0)).toBeCloseTo(1, 10);
+    // without tta: one run, no tta field
+    runs.length = 0;
+    const plain = await classifyImage(model, body, opts("default"), preprocess);
+    expect(runs).toHaveLength(1);
+    expect(plain.tta).toBeUndefined();
+  });
+});
