@@ -142,6 +142,7 @@ const COMMANDS: Record<string, Command> = {
       backend: { type: "string" },
       threads: { type: "string" },
       bs: { type: "string" },
+      tta: { type: "boolean" },
     },
     configFlags: false,
     async run(values, io) {
@@ -149,7 +150,7 @@ const COMMANDS: Record<string, Command> = {
       if (!path) throw new UsageError("trainer eval needs --out <run folder> or --checkpoint <file>");
       const overrides = flagsToOverrides(values);
       const { runEval } = await import("./learner/run-eval.ts");
-      await runEval(path, overrides, { io });
+      await runEval(path, overrides, { io, tta: values.tta === true });
     },
   },
   export: {
@@ -378,6 +379,7 @@ function usage(): string {
     "  --resume           run: continue the interrupted run in --out from its last checkpoint (its saved config wins)",
     "  --num-it N, --start-lr X, --end-lr X   lr-find: sweep length and range (100, 1e-7, 10)",
     "  --out DIR | --checkpoint FILE          eval: what to evaluate; --data/--size/--limit/--valid-limit override",
+    "  --tta                                  eval: also fastai's tta (mean softmax of 4 views, as /v1/classify?tta=1)",
     "  --from RUN --data DIR --out DIR [--feedback DIR] [--freeze-epochs 1] [--epochs 1] [--lr 2e-3] [--lr-mult 100]",
     "                     finetune: fastai fine_tune; --feedback is a folder train/<class>/* (trainer feedback pull);",
     "                     classes the checkpoint lacks extend the head; also --size --presize --bs --limit --valid-limit --backend",

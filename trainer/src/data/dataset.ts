@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs-core";
-import { decodeImage, ImageError, preprocess } from "@resnet-edge/shared";
+import { decodeImage, ImageError, preprocess, type TtaView, type ViewTensor } from "@resnet-edge/shared";
 import { createHash } from "node:crypto";
 import { mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
@@ -181,6 +181,18 @@ export class ImageDataset {
     }
     this.validCache = { key, tensors };
     return tensors;
+  }
+
+  /**
+   * fastai's `learn.tta()` inputs: each validation image's TTA views (shared's, as `?tta=1` serves them),
+   * NHWC, at the serving config for `size`/`stride`. Not cached (4x the memory of validTensors).
+   */
+  async *validViews(size: number, stride: number | undefined, views: readonly TtaView[]): AsyncGenerator<{ label: number; views: ViewTensor[] }> {
+    const cfg = servingPreprocess(size, stride);
+    for (let i = 0; i < this.nValid; i++) {
+      const out = await preprocess(this.validBytes[i]!, cfg, { layout: "NHWC", views }).catch((e: unknown) => wrapImageError(e, this.validItems[i]!.path));
+      yield { label: this.validLabels[i]!, views: out.views! };
+    }
   }
 
   loaders(opts: LoaderOptions): DataLoaders {
