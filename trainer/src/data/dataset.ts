@@ -8,6 +8,7 @@ import { DataError } from "./errors.ts";
 import type { Item } from "./imagenette.ts";
 import { presizeImage } from "./presize.ts";
 import { prefetch } from "./prefetch.ts";
+import { drawBatchShape } from "./multi-size.ts";
 import { makeRng } from "./random.ts";
 import { servingPreprocess } from "./serving-preprocess.ts";
 import type { Batch, BatchSource, DataLoaders } from "./types.ts";
@@ -38,6 +39,8 @@ export interface LoaderOptions {
   seed: number;
   /** Batches prepared ahead of the training step (default 1). */
   prefetch?: number;
+  /** Draw each training batch's shape around `size` (see multi-size.ts); needs `stride`. */
+  multiSize?: boolean;
   /**
    * The net's total stride: validation rounds both tensor sides to it, as the worker does (see
    * servingPreprocess). Omitted: no rounding.
@@ -230,14 +233,18 @@ class TrainSource implements BatchSource {
     const P = this.ds.presize;
     const per = P * P * 3;
     const { mean, std } = servingPreprocess(this.opts.size);
+    // Batch shapes come from their own stream, so the images' augmentations are those of a fixed-size run.
+    const shapes = makeRng(this.opts.seed, epoch, 0x512e);
+    const { stride, multiSize } = this.opts;
     for (let b = 0; b < this.nBatches; b++) {
       const idx = order.slice(b * this.bs, (b + 1) * this.bs);
       const pixels = new Uint8Array(idx.length * per);
       idx.forEach((k, j) => pixels.set(this.ds.trainPixels.subarray(k * per, (k + 1) * per), j * per));
+      const [h, w] = multiSize && stride ? drawBatchShape(shapes, this.opts.size, stride) : [this.opts.size, this.opts.size];
       const augs = idx.map(() =>
-        sampleAugmentation(rng, P, { size: this.opts.size, minScale: this.opts.minScale, full: this.opts.augment }),
+        sampleAugmentation(rng, P, { size: h, ...(w !== h ? { width: w } : {}), minScale: this.opts.minScale, full: this.opts.augment }),
       );
-      const x = augmentBatch(pixels, P, augs, this.opts.size, mean, std);
+      const x = augmentBatch(pixels, P, augs, [h, w], mean, std);
       const y = tf.tensor1d(Int32Array.from(idx, (k) => this.ds.trainLabels[k]!), "int32");
       yield { x, y };
       // Give pending I/O callbacks a turn between batches.

@@ -110,8 +110,8 @@ export async function runTraining(
   return { config, records, checkpoint: ckptPath, final: last ? { validLoss: last.validLoss, accuracy: last.accuracy } : null };
 }
 
-export function loaderOpts(config: TrainConfig): { bs: number; minScale: number; augment: boolean; seed: number; stride: number } {
+export function loaderOpts(config: TrainConfig): { bs: number; minScale: number; augment: boolean; seed: number; stride: number; multiSize: boolean } {
   // Validation rounds tensor sides to the net's stride, exactly as the exported model is served.
   const stride = totalStride(ARCHITECTURES[config.arch]);
-  return { bs: config.bs, minScale: config.minScale, augment: config.augment, seed: config.seed, stride };
+  return { bs: config.bs, minScale: config.minScale, augment: config.augment, seed: config.seed, stride, multiSize: config.multiSize };
 }
