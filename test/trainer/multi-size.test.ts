@@ -81,3 +81,11 @@ describe.skipIf(!hasImagenette)(`training batches with multi-size ${hasImagenett
     expect(new Set(multi.shapes.map((s) => s.join("x"))).size).toBeGreaterThanOrEqual(3);
   });
 });
+
+describe("totalStride", () => {
+  test("32 for every model of the ch. 14 table, from its stem and stages", async () => {
+    const { ARCHITECTURES, totalStride } = await import("../../trainer/src/model/arch-table.ts");
+    for (const def of Object.values(ARCHITECTURES)) expect(totalStride(def)).toBe(32);
+    expect(totalStride({ stem: [], block: "conv", widths: [8, 16, 32], layers: [], expansion: 1, firstStride: 2 })).toBe(8);
+  });
+});
