@@ -5,7 +5,7 @@
 import type { SizeCalibration } from "@resnet-edge/shared";
 import { Canvas, encodePng } from "../learner/loss-plot-png.ts";
 
-/** Mean top-1 (`*`) and the worst aspect (`.`) against short side; `b` marks the best size, `t` the training size. */
+/** Mean top-1 (`*`) and the worst aspect (`.`) against short side; `b` marks the served size, `t` the training size. */
 export function asciiSizeChart(c: SizeCalibration, opts: { width?: number; height?: number } = {}): string {
   const width = opts.width ?? 60;
   const height = opts.height ?? 12;
@@ -17,22 +17,25 @@ export function asciiSizeChart(c: SizeCalibration, opts: { width?: number; heigh
   const grid = Array.from({ length: height }, () => new Array<string>(width).fill(" "));
   const col = (x: number): number => Math.round(((x - x0) / (x1 - x0 || 1)) * (width - 1));
   const row = (y: number): number => height - 1 - Math.round(((y - y0) / (y1 - y0)) * (height - 1));
+  // The marks go on a line of their own above the chart, so a point never hides them.
+  const marks = new Array<string>(width).fill(" ");
   for (const [label, x] of [["t", c.trainingSize], ["b", c.best]] as const) {
     if (x < x0 || x > x1) continue;
     for (let r = 0; r < height; r++) grid[r]![col(x)] = ":";
-    grid[0]![col(x)] = label;
+    marks[col(x)] = marks[col(x)] === " " ? label : "B";
   }
   c.points.forEach((p, i) => {
     grid[row(worst[i]!)]![col(p.shortSide)] = ".";
     grid[row(p.meanTop1)]![col(p.shortSide)] = "*";
   });
   const yLabel = (v: number): string => `${(v * 100).toFixed(1)}%`.padStart(8);
-  const lines = grid.map((cells, r) => `${r === 0 ? yLabel(y1) : r === height - 1 ? yLabel(y0) : " ".repeat(8)} |${cells.join("")}`);
+  const lines = [`${" ".repeat(10)}${marks.join("").trimEnd()}`];
+  lines.push(...grid.map((cells, r) => `${r === 0 ? yLabel(y1) : r === height - 1 ? yLabel(y0) : " ".repeat(8)} |${cells.join("")}`));
   lines.push(`${" ".repeat(9)}+${"-".repeat(width)}`);
   const left = String(x0);
   const right = String(x1);
   lines.push(`${" ".repeat(10)}${left}${" ".repeat(Math.max(1, width - left.length - right.length - 18))}short side (px)  ${right}`);
-  lines.push(`${" ".repeat(10)}* mean over aspects, . worst aspect, b best (served), t training size`);
+  lines.push(`${" ".repeat(10)}* mean over aspects, . worst aspect, b served size, t training size (B: both)`);
   return lines.join("\n");
 }
 
