@@ -45,7 +45,7 @@ if (modelDir) {
   if (!existsSync(join(modelDir, "manifest.json"))) fail(`${modelDir} has no manifest.json: pass the folder \`trainer export\` wrote`);
 } else if (process.argv.includes("--tiny")) {
   modelDir = join(root, ".wrangler", "seed", "tiny-fcn");
-  const r = spawnSync(bin("tsx"), [join(root, "edge/scripts/write-tiny-model.ts"), modelDir, "tiny-fcn", "v1"], { stdio: "inherit", env });
+  const r = spawnSync(bin("tsx"), [join(root, "scripts/write-tiny-model.ts"), modelDir, "tiny-fcn", "v1"], { stdio: "inherit", env });
   if (r.status !== 0) fail("could not write the tiny model");
 } else {
   modelDir = join(root, "models", defaultModel);

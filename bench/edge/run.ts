@@ -14,6 +14,7 @@ import { initCodecs } from "@resnet-edge/shared/node";
 import { createSession, initOrt, wasmHeapBytes } from "../../edge/src/inference/ort.ts";
 import { makeManifest } from "../../trainer/src/export/manifest.ts";
 import { startWorker } from "../../test/helpers/workerd.ts";
+import { publish } from "../../test/edge/helpers/publish.ts";
 import { makeJpeg } from "../../test/edge/helpers/images.ts";
 import { wranglerVars } from "../../test/edge/helpers/wrangler-vars.ts";
 import { childPids, processCpuMs } from "./cpu-time.ts";
@@ -114,9 +115,7 @@ for (const variant of variants) {
   if (!workerdPid) throw new Error("could not find the workerd process Miniflare started");
   try {
     const bucket = await w.mf.getR2Bucket("MODELS");
-    await bucket.put("models/resnet18/bench/model.onnx", onnx);
-    await bucket.put("models/resnet18/bench/manifest.json", JSON.stringify(manifest));
-    await bucket.put("models/resnet18/active.json", JSON.stringify({ version: "bench" }));
+    await publish(bucket, { onnx, manifest });
     const post = (i: number) =>
       w.fetch("/v1/classify?size=native", { method: "POST", body: images[i]! as BodyInit, headers: { "content-type": "image/jpeg" } }).then(async (r) => {
         const body = (await r.json()) as { timing?: { inference: number }; error?: unknown };

@@ -1,5 +1,6 @@
 import { validatePreprocessConfig, type PreprocessConfig } from "./config.ts";
 import { ConfigError } from "./errors.ts";
+import { MODEL_NAME_RE, MODEL_NAME_RULE } from "./model-layout.ts";
 import { CLASS_ID_RE, type ClassLabel } from "./vocab.ts";
 
 /**
@@ -66,7 +67,6 @@ export interface SizeCalibration {
   createdAt?: string;
 }
 
-const NAME_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 const SHA256_RE = /^[0-9a-f]{64}$/;
 const WNID_RE = CLASS_ID_RE;
 
@@ -153,8 +153,8 @@ function calibration(x: unknown, path: string): SizeCalibration {
 export function validateManifest(x: unknown): ModelManifest {
   if (!isObject(x)) throw new ConfigError("manifest", "must be a JSON object");
   if (x.schemaVersion !== 1) throw new ConfigError("schemaVersion", `must be 1, got ${JSON.stringify(x.schemaVersion)}`);
-  const name = str(x.name, "name", NAME_RE, "lowercase letters, digits, '.', '_' or '-', up to 64 characters");
-  const version = str(x.version, "version", NAME_RE, "lowercase letters, digits, '.', '_' or '-', up to 64 characters");
+  const name = str(x.name, "name", MODEL_NAME_RE, MODEL_NAME_RULE);
+  const version = str(x.version, "version", MODEL_NAME_RE, MODEL_NAME_RULE);
   if (!isObject(x.architecture)) throw new ConfigError("architecture", "must be an object with a name");
   str(x.architecture.name, "architecture.name");
   const model = modelFile(x.model, "model");

@@ -46,8 +46,10 @@ export interface PreprocessResult {
   /** The decoded image after EXIF orientation, before resizing. */
   source: { format: string; width: number; height: number };
   /**
-   * Milliseconds spent decoding and in the pixel operations, from performance.now(). Inside workerd the
-   * clock does not advance during CPU work (a Workers security measure), so there both read 0.
+   * Milliseconds spent decoding and in the pixel operations, from performance.now(). On deployed
+   * Cloudflare Workers the clock advances only on I/O (a Spectre mitigation), so there both read 0; in
+   * workerd run locally (wrangler dev, Miniflare) they are real, in whole milliseconds
+   * (test/shared/parity.test.ts checks that).
    */
   timing: { decodeMs: number; preprocessMs: number };
 }

@@ -2,6 +2,7 @@
 // without a redeploy and without failed requests; a missing or corrupt version never replaces the
 // good one; a model with no good version answers 503 with the reason.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { pointerKey } from "@resnet-edge/shared";
 import { startWorker, type WorkerHandle } from "../helpers/workerd.ts";
 import { makeManifest } from "../../trainer/src/export/manifest.ts";
 import { tinyModelArtifact, type ModelArtifact } from "../../trainer/src/export/tiny-artifact.ts";
@@ -74,14 +75,17 @@ describe("hot swap", () => {
 
     const seen: string[][] = [[], [], [], []];
     let published = false;
+    let answered!: () => void;
+    const allAnswered = new Promise<void>((r) => (answered = r));
     const loops = seen.map(async (log) => {
       const deadline = Date.now() + 30_000;
       while (Date.now() < deadline) {
         log.push(checkAnswer(await classify()));
+        if (seen.every((l) => l.length > 0)) answered();
         if (published && log.filter((v) => v === "v2").length >= 3) return;
       }
     });
-    await new Promise((r) => setTimeout(r, 150));
+    await allAnswered; // every client is in its loop and has been answered by v1
     await publish(bucket, v2);
     published = true;
     await Promise.all(loops);
@@ -148,7 +152,7 @@ describe("models with no good version", () => {
     expect(r2.status).toBe(503);
     expect(r2.body.error.code).toBe("session_failed");
 
-    await bucket.put("models/badptr/active.json", "v1");
+    await bucket.put(pointerKey("badptr"), "v1");
     const r3 = await classify("badptr");
     expect(r3.status).toBe(503);
     expect(r3.body.error.code).toBe("pointer_invalid");

@@ -3,7 +3,7 @@
 // load overtaken by a newer publish, and failed versions not retried until the pointer is rewritten.
 import { Miniflare } from "miniflare";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ModelManifest } from "@resnet-edge/shared";
+import { pointerKey, type ModelManifest } from "@resnet-edge/shared";
 import { ModelRegistry, type ModelSession } from "../../edge/src/models/registry.ts";
 import type { ModelBucket } from "../../edge/src/models/store.ts";
 import { tinyModelArtifact } from "../../trainer/src/export/tiny-artifact.ts";
@@ -29,8 +29,15 @@ class Sessions {
   created: string[] = [];
   released: string[] = [];
   hold = new Map<string, Promise<void>>();
+  private waiting = new Map<string, () => void>();
+  /** Resolves once the registry has asked for `version`'s session (at once if it already has). */
+  creating(version: string): Promise<void> {
+    if (this.created.includes(version)) return Promise.resolve();
+    return new Promise((resolve) => this.waiting.set(version, resolve));
+  }
   factory = async (_onnx: Uint8Array, manifest: ModelManifest): Promise<ModelSession> => {
     this.created.push(manifest.version);
+    this.waiting.get(manifest.version)?.();
     await this.hold.get(manifest.version);
     return {
       run: async () => ({ data: new Float32Array(10), dims: [1, 10] }),
@@ -77,11 +84,13 @@ describe("ModelRegistry", () => {
     await publish(bucket, artifact("inflight", "v1", 1));
     expect(await version()).toBe("v1");
     const gate = deferred();
+    const entered = deferred();
     const slow = registry.use("inflight", async (m) => {
+      entered.resolve();
       await gate.promise;
       return m.version;
     });
-    await new Promise((r) => setTimeout(r, 20));
+    await entered.promise; // the request holds v1
     await publish(bucket, artifact("inflight", "v2", 2));
     expect(await version()).toBe("v1");
     await settle();
@@ -115,17 +124,14 @@ describe("ModelRegistry", () => {
     sessions.hold.set("v1", holdV1.promise);
     await publish(bucket, artifact("first", "v1", 1));
     const early = registry.use("first", async (m) => m.version);
-    const until = async (cond: () => boolean) => {
-      for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
-    };
-    await until(() => sessions.created.includes("v1")); // early is now waiting on v1's session
+    await sessions.creating("v1"); // early is now waiting on v1's session
     await publish(bucket, artifact("first", "v2", 2));
     const holdV2 = deferred();
     sessions.hold.set("v2", holdV2.promise);
     const late = version();
     // Only once `late` has read the new pointer and started loading v2 is v1's load "superseded";
     // wait for that rather than for a fixed time (the R2 read can be slow on a busy machine).
-    await until(() => sessions.created.includes("v2"));
+    await sessions.creating("v2");
     expect(sessions.created).toEqual(["v1", "v2"]);
     holdV1.resolve();
     holdV2.resolve();
@@ -147,11 +153,14 @@ describe("ModelRegistry", () => {
       await settle();
     }
     expect(registry.status("retry").lastError).toMatchObject({ version: "v2", code: "checksum_mismatch" });
-    await new Promise((r) => setTimeout(r, 5)); // R2's `uploaded` has ms resolution
     await uploadVersion(bucket, v2);
     expect(await version()).toBe("v1"); // same pointer object: still not retried
     await settle();
-    await activate(bucket, "retry", "v2"); // re-publish
+    // Re-publish: a new pointer object. R2's `uploaded` has ms resolution, so write it again until its
+    // time differs from the first one's (the registry tells pointer objects apart by it).
+    const first = (await bucket.get(pointerKey("retry")))!.uploaded.getTime();
+    do await activate(bucket, "retry", "v2");
+    while ((await bucket.get(pointerKey("retry")))!.uploaded.getTime() === first);
     expect(await version()).toBe("v1");
     await settle();
     expect(await version()).toBe("v2");

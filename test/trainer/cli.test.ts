@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
@@ -44,6 +44,12 @@ describe("trainer CLI", () => {
     expect(r.code).toBe(0);
     expect(r.out.join("\n")).toMatch(/usage: trainer <command>[\s\S]*resnet50[\s\S]*--label-smoothing/);
     expect((await cli()).code).toBe(1);
+    // Each command's help comes from its flag schema.
+    const run = await cli("run", "--help");
+    expect(run.code).toBe(0);
+    expect(run.out.join("\n")).toMatch(/usage: trainer run[\s\S]*--resume[\s\S]*--\[no-\]augment/);
+    const ft = await cli("finetune", "--help");
+    expect(ft.out.join("\n")).toMatch(/--freeze-epochs N .*\(default 1\)[\s\S]*--lr-mult X .*\(default 100\)/);
   });
 
   test("bad flags exit 1 with one line that says how to fix it", async () => {
@@ -61,6 +67,11 @@ describe("trainer CLI", () => {
     expectUserError(await cli("run", "--stages", "224"), /--stages\[0\].*size:epochs\[:lr\]/);
     expectUserError(await cli("run", "stray"), /unexpected argument "stray"/);
     expectUserError(await cli("eval"), /needs --out <run folder> or --checkpoint <file>/);
+    expectUserError(await cli("eval", "--out", "x", "--bs", "0"), /--bs: must be >= 1, got 0/);
+    expectUserError(await cli("export", "--opset", "99"), /--opset: expects an integer 17\.\.23, got "99"/);
+    expectUserError(await cli("export", "--calibration", "mean"), /--calibration: expects minmax or percentile, got "mean"/);
+    expectUserError(await cli("run", "--augment=yes"), /--augment is a switch and takes no value; use --augment or --no-augment/);
+    expectUserError(await cli("publish", "--int8"), /unknown flag --int8/);
   });
 
   test("missing data or a wrong layout exit 1 before any work", async () => {
@@ -95,5 +106,39 @@ describe("trainer CLI", () => {
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toContain("wasm (2 threads)");
     expect(r.stdout).toMatch(/checkpoint: .*checkpoint\.bin/);
+  });
+
+  test("--help and publish load neither tfjs nor the image codecs; eval does load tfjs (the recorder sees it)", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cli-loads-"));
+    /** Run the CLI in a process that records every module URL it loads; returns them. */
+    const loads = (name: string, ...argv: string[]): { status: number | null; stderr: string; urls: string[] } => {
+      const file = join(dir, `${name}.txt`);
+      writeFileSync(file, "");
+      const r = spawnSync(process.execPath, ["--import", "tsx", "--import", "./test/helpers/record-loads.mjs", "trainer/src/cli.ts", ...argv], {
+        cwd: repoRoot,
+        encoding: "utf8",
+        timeout: 60_000,
+        env: { ...process.env, RECORD_LOADS: file },
+      });
+      return { status: r.status, stderr: r.stderr, urls: readFileSync(file, "utf8").split("\n").filter(Boolean) };
+    };
+    const heavy = (urls: string[]) => urls.filter((u) => /@tensorflow|\/shared\/src\/(codecs|decode)|@jsquash|jpeg-js|onnxruntime/.test(u));
+
+    const help = loads("help", "--help");
+    expect(help.status).toBe(0);
+    expect(help.urls.some((u) => u.endsWith("/trainer/src/commands/run.ts"))).toBe(true);
+    expect(heavy(help.urls)).toEqual([]);
+
+    const model = join(dir, "model");
+    mkdirSync(model);
+    writeFileSync(join(model, "manifest.json"), "{}");
+    const publish = loads("publish", "publish", "--model", model, "--bucket", "b", "--persist-to", join(dir, "state"));
+    expect(publish.stderr).toMatch(/manifest\.json is invalid/); // it got as far as reading the manifest
+    expect(publish.urls.some((u) => u.endsWith("/trainer/src/publish/publish.ts"))).toBe(true);
+    expect(heavy(publish.urls)).toEqual([]);
+
+    const evalRun = loads("eval", "eval", "--checkpoint", join(dir, "none.bin"));
+    expect(evalRun.stderr).toMatch(/no checkpoint at/);
+    expect(heavy(evalRun.urls).some((u) => u.includes("@tensorflow"))).toBe(true);
   });
 });

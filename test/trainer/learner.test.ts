@@ -1,6 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, test } from "vitest";
-import type { Callback, LearnerEvent } from "../../trainer/src/learner/events.ts";
+import { earlyStopping } from "../../trainer/src/learner/callbacks/early-stopping.ts";
+import type { Callback, EpochRecord, LearnerEvent } from "../../trainer/src/learner/events.ts";
 import { Learner } from "../../trainer/src/learner/learner.ts";
 import { crossEntropy } from "../../trainer/src/learner/loss.ts";
 import { fineTune, lrRange } from "../../trainer/src/learner/fine-tune.ts";
@@ -104,6 +105,38 @@ describe("Learner", () => {
     const late = (losses[10]! + losses[11]!) / 2;
     expect(late).toBeLessThan(early * 0.7);
     expect(records[2]!.accuracy).toBeGreaterThan(0.6);
+    learner.dispose();
+    model.dispose();
+  });
+
+  test("early stopping (fastai's EarlyStoppingCallback): stops after `patience` epochs without improvement", async () => {
+    // The rule, on a known sequence of epoch metrics.
+    const drive = (values: number[], opts: Parameters<typeof earlyStopping>[1]) => {
+      const state = { stopRequested: false };
+      const cb = earlyStopping(state, opts);
+      cb.beforeFit?.({ type: "beforeFit", nEpochs: values.length, startEpoch: 0, nBatches: 1 });
+      for (const [epoch, v] of values.entries()) {
+        const record: EpochRecord = { epoch, trainLoss: v, trainLossMean: v, validLoss: v, accuracy: v, seconds: 0 };
+        cb.afterEpoch?.({ type: "afterEpoch", epoch, nEpochs: values.length, record, pos: 0 });
+        if (state.stopRequested) return epoch;
+      }
+      return null;
+    };
+    expect(drive([1.0, 0.9, 0.95, 0.8, 0.85, 0.86], { patience: 2 })).toBe(5); // 0.8 at epoch 3 reset the wait
+    expect(drive([1.0, 0.9, 0.95, 0.8, 0.85, 0.86], { patience: 3 })).toBeNull();
+    expect(drive([1.0, 0.99, 0.98], { patience: 1, minDelta: 0.05 })).toBe(1); // improvements below minDelta do not count
+    expect(drive([0.5, 0.6, 0.6], { monitor: "accuracy", patience: 1 })).toBe(2); // higher is better
+    // In a real fit: an improvement of 10 never comes, so the fit ends after 1 + patience epochs.
+    const model = tinyModel(4);
+    const learner = new Learner(model, syntheticLoaders(), { seed: 4 });
+    const lines: string[] = [];
+    let stopped: boolean | undefined;
+    learner.addCallback(earlyStopping(learner, { patience: 2, minDelta: 10, log: (l) => void lines.push(l) }));
+    learner.addCallback({ name: "spy", order: 99, afterFit: (e) => void (stopped = e.stopped) });
+    const records = await learner.fit(6, { lr: () => 1e-3, mom: () => 0.9 });
+    expect(records).toHaveLength(3);
+    expect(stopped).toBe(true);
+    expect(lines).toEqual([expect.stringMatching(/no improvement in validLoss since epoch 0 .*: early stopping/)]);
     learner.dispose();
     model.dispose();
   });

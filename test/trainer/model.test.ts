@@ -1,7 +1,8 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../../trainer/src/backend/init-backend.ts";
-import { ARCH_NAMES, archSpec, createModel, layerVariables, walkLayers } from "../../trainer/src/model/index.ts";
+import { ARCH_NAMES, archSpec, createModel, layerVariables, makeLayer, resnetStem, walkLayers } from "../../trainer/src/model/index.ts";
+import { ParamRegistry } from "../../trainer/src/model/param-registry.ts";
 import type { LayerNode, Model } from "../../trainer/src/model/index.ts";
 
 beforeAll(async () => {
@@ -112,5 +113,24 @@ describe("layer tree", () => {
     expect(std).toBeGreaterThan(0.2);
     expect(std).toBeLessThan(0.35);
     for (const m of [a, b, c]) m!.dispose();
+  });
+
+  it("the book's _resnet_stem and _make_layer: resnetStem(3, 32, 32, 64) and makeLayer(1, 2) of resnet18", () => {
+    const reg = new ParamRegistry(1);
+    const stem = resnetStem(reg, [3, 32, 32, 64]);
+    expect(stem.map((n) => n.kind)).toEqual(["sequential", "sequential", "sequential", "maxpool"]);
+    const convs = stem.slice(0, 3).map((n) => [...walkLayers(n)].find((l) => l.kind === "conv"));
+    expect(convs.map((c) => (c?.kind === "conv" ? [c.weight.shape[2], c.weight.shape[3], c.stride] : null))).toEqual([[3, 32, 2], [32, 32, 1], [32, 64, 1]]);
+    expect(resnetStem(reg, [3])).toEqual([]);
+    const layer = makeLayer(reg, 1, { nLayers: 2, inChannels: 64, outChannels: 128, stride: 2, def: { block: "res", expansion: 1 } });
+    expect(layer.kind === "sequential" && layer.children.map((b) => b.name)).toEqual(["body.1.0", "body.1.1"]);
+    // First block 64 -> 128 at stride 2 (so it has a 1x1 projection on its identity path), the second 128 -> 128 at stride 1.
+    const firstConvs = (b: LayerNode) => [...walkLayers(b)].filter((l) => l.kind === "conv").map((l) => (l.kind === "conv" ? [l.weight.shape[2], l.weight.shape[3], l.stride] : null));
+    if (layer.kind !== "sequential") throw new Error("makeLayer returns a sequential");
+    expect(firstConvs(layer.children[0]!)[0]).toEqual([64, 128, 2]);
+    expect(firstConvs(layer.children[1]!)[0]).toEqual([128, 128, 1]);
+    expect(firstConvs(layer.children[0]!).some((c) => c?.[0] === 64 && c[1] === 128 && c[2] === 1)).toBe(true); // the projection
+    for (const p of reg.params) p.variable.dispose();
+    for (const b of reg.buffers) b.variable.dispose();
   });
 });

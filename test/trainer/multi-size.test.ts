@@ -9,7 +9,8 @@ import { ImageDataset } from "../../trainer/src/data/dataset.ts";
 import { scanImageFolder } from "../../trainer/src/data/imagenette.ts";
 import { drawBatchShape, MULTI_SIZE_MAX_ASPECT, multiSizeSet } from "../../trainer/src/data/multi-size.ts";
 import { makeRng } from "../../trainer/src/data/random.ts";
-import { flagsToOverrides } from "../../trainer/src/cli.ts";
+import { COMMANDS } from "../../trainer/src/commands/index.ts";
+import { parseCommandLine } from "../../trainer/src/commands/flags.ts";
 import { hasImagenette, IMAGENETTE_DIR, needs } from "../helpers/data.ts";
 
 describe("batch shapes", () => {
@@ -45,7 +46,8 @@ describe("config", () => {
   test("on by default for new runs; --no-multi-size gives the book's fixed size; an old saved config reads as off", () => {
     expect(DEFAULT_CONFIG.multiSize).toBe(true);
     expect(resolveConfig({}).multiSize).toBe(true);
-    expect(resolveConfig({ overrides: flagsToOverrides({ "no-multi-size": true }) }).multiSize).toBe(false);
+    expect(resolveConfig({ overrides: parseCommandLine(COMMANDS.run!, ["--no-multi-size"]).overrides }).multiSize).toBe(false);
+    expect(resolveConfig({ overrides: parseCommandLine(COMMANDS.run!, ["--multi-size"]).overrides }).multiSize).toBe(true);
     const { multiSize: _, ...old } = resolveConfig({});
     expect(validateTrainConfig(old).multiSize).toBe(false);
   });

@@ -1,4 +1,5 @@
-import { ConfigError } from "@resnet-edge/shared";
+import { ConfigError } from "@resnet-edge/shared/errors";
+import { ARCH_NAMES, type ArchName } from "./model/arch-table.ts";
 import { PRESETS, type PresetName } from "./presets.ts";
 
 /**
@@ -6,7 +7,8 @@ import { PRESETS, type PresetName } from "./presets.ts";
  * DEFAULT_CONFIG <- preset (`--preset`) <- flags. Unknown keys and wrong types are errors. The resolved
  * config is printed, saved as `config.json` in the run folder and inside every checkpoint.
  */
-export type Arch = "fcn" | "resblock" | "resblock2" | "resnet18" | "resnet34" | "resnet50";
+/** An architecture of the table in model/arch-table.ts (the one list of names). */
+export type Arch = ArchName;
 export type BackendChoice = "auto" | "tensorflow" | "wasm" | "cpu";
 
 /** One phase of progressive resizing: train `epochs` at `size` px with a one-cycle peak of `lr`. */
@@ -66,7 +68,7 @@ export interface TrainConfig {
   seed: number;
 }
 
-export const ARCHS: readonly Arch[] = ["fcn", "resblock", "resblock2", "resnet18", "resnet34", "resnet50"];
+export const ARCHS: readonly Arch[] = ARCH_NAMES;
 export const BACKENDS: readonly BackendChoice[] = ["auto", "tensorflow", "wasm", "cpu"];
 const NOISE_LEVELS = [0, 1, 5, 25, 50];
 
@@ -100,7 +102,7 @@ export const DEFAULT_CONFIG: Readonly<TrainConfig> = Object.freeze({
 
 type Kind = "int" | "number" | "string" | "boolean" | "arch" | "backend" | "stages" | "noise";
 
-interface FieldSpec {
+export interface FieldSpec {
   kind: Kind;
   nullable?: boolean;
   min?: number;
@@ -138,6 +140,35 @@ export const CONFIG_FIELDS: { readonly [K in keyof TrainConfig]: FieldSpec } = {
 };
 
 export const CONFIG_KEYS = Object.keys(CONFIG_FIELDS) as (keyof TrainConfig)[];
+
+/**
+ * `trainer finetune`'s own settings, fastai's `fine_tune(epochs, base_lr, freeze_epochs, lr_mult)`; the rest
+ * of a fine-tune's config is a TrainConfig (the checkpoint's saved one, overridden by flags).
+ */
+export interface FinetuneConfig {
+  /** Phase-1 epochs: the head trains with the body frozen. */
+  freezeEpochs: number;
+  /** Phase 2's discriminative spread: the first layer group trains at lr/lrMult (1: every group at lr). */
+  lrMult: number;
+}
+
+/** fastai's fine_tune defaults; `epochs` (phase 2) and `lr` (base_lr) replace the checkpoint's. */
+export const FINETUNE_DEFAULTS: Readonly<FinetuneConfig & Pick<TrainConfig, "epochs" | "lr">> = Object.freeze({
+  epochs: 1,
+  lr: 2e-3,
+  freezeEpochs: 1,
+  lrMult: 100,
+});
+
+export const FINETUNE_FIELDS: { readonly [K in keyof FinetuneConfig]: FieldSpec & { kind: "int" | "number"; min: number; max: number } } = {
+  freezeEpochs: { kind: "int", min: 0, max: 1000, help: "phase 1: epochs training the head with the body frozen" },
+  lrMult: { kind: "number", min: 1, max: 1e6, help: "phase 2: the first layer group trains at lr/lr-mult (1 = every group at lr)" },
+};
+
+/** Check one config value; ConfigError names `path` (e.g. "--size"). */
+export function validateConfigField<K extends keyof TrainConfig>(key: K, value: unknown, path: string): TrainConfig[K] {
+  return validateValue(value, CONFIG_FIELDS[key], path) as TrainConfig[K];
+}
 
 function isObject(x: unknown): x is Record<string, unknown> {
   return typeof x === "object" && x !== null && !Array.isArray(x);

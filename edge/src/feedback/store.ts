@@ -4,7 +4,7 @@
 // function of (class, bytes), so sending the same image with the same class again changes nothing.
 // `trainer feedback pull` turns this layout into train/<class>/<sha256>.<ext> for fine-tuning.
 import { FEEDBACK_PREFIX, feedbackKey, parseFeedbackKey, type ImageFormat } from "@resnet-edge/shared";
-import { hex } from "../models/store.ts";
+import { sha256Hex } from "../models/store.ts";
 
 export interface FeedbackMetadata {
   label: string;
@@ -43,7 +43,7 @@ export async function storeFeedback(
   bytes: Uint8Array,
   meta: { label: string; format: string; width: number; height: number; contentType: string; now?: Date },
 ): Promise<StoreResult> {
-  const sha256 = hex(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>));
+  const sha256 = await sha256Hex(bytes);
   const key = feedbackKey(meta.label, sha256, meta.format as ImageFormat); // decodeImage types its format as a string
   if (await bucket.head(key)) return { stored: false, key, sha256 };
   const customMetadata: FeedbackMetadata = {

@@ -1,8 +1,16 @@
-// Reading model artifacts from R2. Layout (written by the publisher, immutable per version):
-//   models/<name>/active.json              {"version": "<version>"}   the pointer; rewrite it to publish
-//   models/<name>/<version>/manifest.json  the ModelManifest (sha256 and size of the ONNX file)
-//   models/<name>/<version>/model.onnx     the weights (or the file the manifest names)
-import { validateManifest, type ModelFile, type ModelManifest } from "@resnet-edge/shared";
+// Reading model artifacts from R2, in the layout `trainer publish` writes: shared/src/model-layout.ts.
+import {
+  fileKey,
+  isValidModelName,
+  manifestKey,
+  MODEL_NAME_RE,
+  MODELS_PREFIX,
+  modelNameOfPrefix,
+  pointerKey,
+  validateManifest,
+  type ModelFile,
+  type ModelManifest,
+} from "@resnet-edge/shared";
 
 export type ModelLoadErrorCode =
   | "model_not_found" // no pointer object for this name
@@ -42,15 +50,7 @@ export interface BucketObject {
   arrayBuffer(): Promise<ArrayBuffer>;
 }
 
-const NAME_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
-
-export function isValidModelName(name: string): boolean {
-  return NAME_RE.test(name);
-}
-
-export const pointerKey = (name: string) => `models/${name}/active.json`;
-export const manifestKey = (name: string, version: string) => `models/${name}/${version}/manifest.json`;
-export const fileKey = (name: string, version: string, file: string) => `models/${name}/${version}/${file}`;
+export { isValidModelName };
 
 async function get(bucket: ModelBucket, key: string): Promise<BucketObject | null> {
   try {
@@ -73,7 +73,7 @@ export async function readPointer(bucket: ModelBucket, name: string): Promise<Po
     throw new ModelLoadError("pointer_invalid", `${key} is not JSON; write {"version": "<version>"} to it`);
   }
   const version = (parsed as { version?: unknown } | null)?.version;
-  if (typeof version !== "string" || !NAME_RE.test(version)) {
+  if (typeof version !== "string" || !MODEL_NAME_RE.test(version)) {
     throw new ModelLoadError("pointer_invalid", `${key} must be {"version": "<version>"} with a lowercase version name, got ${text.slice(0, 200)}`);
   }
   return { version, uploaded: obj.uploaded.getTime() };
@@ -95,8 +95,10 @@ export async function readManifest(bucket: ModelBucket, name: string, version: s
   return manifest;
 }
 
-export function hex(bytes: ArrayBuffer): string {
-  return [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, "0")).join("");
+/** sha256 of the bytes as lowercase hex (Web Crypto): the worker's one helper (model files, feedback keys). */
+export async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /** The ONNX bytes named by `file`, verified against its size and sha256. */
@@ -108,7 +110,7 @@ export async function readModelFile(bucket: ModelBucket, name: string, version: 
   if (bytes.byteLength !== file.bytes) {
     throw new ModelLoadError("checksum_mismatch", `${key} is ${bytes.byteLength} bytes but the manifest says ${file.bytes}; re-upload the file`);
   }
-  const digest = hex(await crypto.subtle.digest("SHA-256", bytes));
+  const digest = await sha256Hex(bytes);
   if (digest !== file.sha256) {
     throw new ModelLoadError("checksum_mismatch", `${key} has sha256 ${digest} but the manifest says ${file.sha256}; re-upload the file or the manifest`);
   }
@@ -120,9 +122,12 @@ export async function listModelNames(bucket: ModelBucket): Promise<string[]> {
   const names: string[] = [];
   let cursor: string | undefined;
   do {
-    const page = await bucket.list({ prefix: "models/", delimiter: "/", ...(cursor ? { cursor } : {}) });
-    for (const p of page.delimitedPrefixes) names.push(p.slice("models/".length, -1));
+    const page = await bucket.list({ prefix: MODELS_PREFIX, delimiter: "/", ...(cursor ? { cursor } : {}) });
+    for (const p of page.delimitedPrefixes) {
+      const name = modelNameOfPrefix(p);
+      if (name !== null) names.push(name);
+    }
     cursor = page.truncated ? page.cursor : undefined;
   } while (cursor);
-  return names.filter(isValidModelName).sort();
+  return names.sort();
 }

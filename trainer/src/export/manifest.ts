@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import {
   DEFAULT_PREPROCESS,
   IMAGENETTE_CLASSES,
@@ -7,10 +6,9 @@ import {
   type ModelManifest,
   type PreprocessConfig,
 } from "@resnet-edge/shared";
+import { sha256Hex } from "../hash.ts";
 
-export function sha256Hex(bytes: Uint8Array): string {
-  return createHash("sha256").update(bytes).digest("hex");
-}
+export { sha256Hex };
 
 export interface ManifestInput {
   name: string;

@@ -4,11 +4,11 @@
  * with the right hash is skipped and a re-pull only fetches what is new. Every download is checked
  * against the sha256 in its key before it is written.
  */
-import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { DataError } from "../data/errors.ts";
+import { sha256Hex } from "../hash.ts";
 import { parseFeedbackKey } from "@resnet-edge/shared";
 import type { FeedbackSource } from "./source.ts";
 
@@ -20,8 +20,6 @@ export interface PullResult {
   /** Keys under feedback/ that are not feedback images (ignored). */
   ignored: string[];
 }
-
-const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
 export async function pullFeedback(source: FeedbackSource, out: string, opts: { log?: (line: string) => void } = {}): Promise<PullResult> {
   const log = opts.log ?? (() => {});
@@ -37,7 +35,7 @@ export async function pullFeedback(source: FeedbackSource, out: string, opts: { 
     const dir = join(out, "train", label);
     const file = join(dir, `${hash}.${ext}`);
     result.classes[label] = (result.classes[label] ?? 0) + 1;
-    if (existsSync(file) && sha256(new Uint8Array(await readFile(file))) === hash) {
+    if (existsSync(file) && sha256Hex(new Uint8Array(await readFile(file))) === hash) {
       result.skipped++;
       continue;
     }
@@ -47,7 +45,7 @@ export async function pullFeedback(source: FeedbackSource, out: string, opts: { 
       result.classes[label]!--;
       continue;
     }
-    if (sha256(bytes) !== hash) throw new DataError(`${obj.key} from ${source.description} does not match the sha256 in its key: the object is damaged; delete it from R2`);
+    if (sha256Hex(bytes) !== hash) throw new DataError(`${obj.key} from ${source.description} does not match the sha256 in its key: the object is damaged; delete it from R2`);
     await mkdir(dir, { recursive: true });
     const tmp = `${file}.tmp-${process.pid}`;
     await writeFile(tmp, bytes);

@@ -1,3 +1,4 @@
+import { FINETUNE_DEFAULTS } from "../config.ts";
 import type { EpochRecord } from "./events.ts";
 import type { Learner } from "./learner.ts";
 import { fitOneCycle } from "./one-cycle.ts";
@@ -22,8 +23,8 @@ export function lrRange(lo: number, hi: number, n: number): number[] {
 }
 
 export async function fineTune(learner: Learner, epochs: number, opts: FineTuneOptions = {}): Promise<EpochRecord[]> {
-  const { freezeEpochs = 1, lrMult = 100, pctStart = 0.3, div = 5 } = opts;
-  let baseLr = opts.baseLr ?? 2e-3;
+  const { freezeEpochs = FINETUNE_DEFAULTS.freezeEpochs, lrMult = FINETUNE_DEFAULTS.lrMult, pctStart = 0.3, div = 5 } = opts;
+  let baseLr = opts.baseLr ?? FINETUNE_DEFAULTS.lr;
   learner.freeze();
   const frozen = await fitOneCycle(learner, freezeEpochs, baseLr, { pctStart: 0.99 });
   baseLr /= 2;

@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { BatchSource, DataLoaders, Batch } from "../data/types.ts";
-import { makeRng } from "../data/random.ts";
+import { makeRng, type Rng } from "../data/random.ts";
 import type { Model } from "../model/types.ts";
 import type { Callback, EpochRecord, EventOf, EventType, LearnerEvent } from "./events.ts";
 import { correctCount, crossEntropy } from "./loss.ts";
@@ -30,14 +30,32 @@ export interface FitOptions {
 /** Smoothing factor of fastai's AvgSmoothLoss. */
 const SMOOTH_BETA = 0.98;
 
+/** fastai's AvgSmoothLoss: the debiased exponential moving average of batch losses (beta 0.98). */
+export class SmoothLoss {
+  private avg = 0;
+  private count = 0;
+
+  /** Add a batch loss; returns the smoothed value so far. */
+  add(loss: number): number {
+    this.avg = SMOOTH_BETA * this.avg + (1 - SMOOTH_BETA) * loss;
+    this.count += 1;
+    return this.value;
+  }
+
+  get value(): number {
+    return this.count === 0 ? NaN : this.avg / (1 - SMOOTH_BETA ** this.count);
+  }
+}
+
 /**
  * Model + data + optimiser + loss, and the loop that trains them. It announces typed events to ordered
- * callbacks (progress bar, epoch table, checkpoints, early stop) and holds no printing or file I/O itself.
+ * callbacks (progress bar, epoch table, checkpoints, early stopping: callbacks/) and holds no printing or
+ * file I/O itself.
  */
 export class Learner {
   readonly opt: Adam;
   readonly callbacks: Callback[];
-  /** Set by a callback (e.g. early stopping) to end the fit after the current epoch. */
+  /** Set by a callback (e.g. callbacks/early-stopping.ts) to end the fit after the current epoch. */
   stopRequested = false;
   readonly history: EpochRecord[] = [];
 
@@ -108,6 +126,19 @@ export class Learner {
     return loss;
   }
 
+  /**
+   * The batch step of every loop (fit, lrFind): one optimiser step on `batch` at the current
+   * hyper-parameters, then free the batch's tensors. Returns the loss.
+   */
+  async trainBatch(batch: Batch, rng: Rng): Promise<number> {
+    try {
+      return await this.trainStep(batch, rng);
+    } finally {
+      batch.x.dispose();
+      batch.y.dispose();
+    }
+  }
+
   /** Mean loss (same loss function, no mixup) and accuracy over a split, in inference mode. */
   async validate(source: BatchSource = this.dls.valid): Promise<{ loss: number; accuracy: number }> {
     let lossSum = 0;
@@ -145,26 +176,19 @@ export class Learner {
       await this.emit({ type: "beforeEpoch", epoch, nEpochs });
       const rng = makeRng(this.options.seed ?? 0, epoch, 0x6d1e);
       let iter = 0;
-      let smooth = 0;
-      let smoothLoss = NaN;
+      const smooth = new SmoothLoss();
       let lossSum = 0;
       for await (const batch of this.dls.train.batches(epoch)) {
         const pos = (epoch * nIter + iter) / total;
         const lr = this.setHyper("lr", schedules.lr, pos);
         const mom = this.setHyper("mom", schedules.mom, pos);
-        let loss: number;
-        try {
-          loss = await this.trainStep(batch, rng);
-        } finally {
-          batch.x.dispose();
-          batch.y.dispose();
-        }
-        smooth = SMOOTH_BETA * smooth + (1 - SMOOTH_BETA) * loss;
-        smoothLoss = smooth / (1 - SMOOTH_BETA ** (iter + 1));
+        const loss = await this.trainBatch(batch, rng);
+        const smoothLoss = smooth.add(loss);
         lossSum += loss;
         iter += 1;
         await this.emit({ type: "afterBatch", epoch, iter, nIter, pos: (epoch * nIter + iter) / total, loss, smoothLoss, lr, mom });
       }
+      const smoothLoss = smooth.value;
       await this.emit({ type: "afterTrain", epoch, trainLoss: smoothLoss });
       const { loss: validLoss, accuracy } = await this.validate();
       await this.emit({ type: "afterValidate", epoch, validLoss, accuracy });

@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { makeRng } from "../data/random.ts";
-import type { Learner } from "./learner.ts";
+import { SmoothLoss, type Learner } from "./learner.ts";
 import { schedExp } from "./schedules.ts";
 
 /**
@@ -22,7 +22,7 @@ export interface LrSuggestion {
 
 export interface LrFindResult {
   lrs: number[];
-  /** Smoothed (debiased EMA, beta 0.98) losses, one per iteration run. */
+  /** Smoothed losses (the learner's SmoothLoss, fastai's AvgSmoothLoss), one per iteration run. */
   losses: number[];
   suggestions: { valley: LrSuggestion; steep: LrSuggestion; minimum: LrSuggestion };
   /** Iterations actually run (fewer than numIt when it diverged). */
@@ -37,7 +37,7 @@ export async function lrFind(learner: Learner, opts: LrFindOptions = {}): Promis
   const lrs: number[] = [];
   const losses: number[] = [];
   let best = Infinity;
-  let smooth = 0;
+  const smooth = new SmoothLoss();
   let diverged = false;
   const rng = makeRng(learner.options.seed ?? 0, 0x1f1d);
   try {
@@ -46,15 +46,7 @@ export async function lrFind(learner: Learner, opts: LrFindOptions = {}): Promis
       for await (const batch of learner.dls.train.batches(epoch)) {
         const lr = sched(lrs.length / numIt);
         learner.opt.setHyper("lr", lr);
-        let loss: number;
-        try {
-          loss = await learner.trainStep(batch, rng);
-        } finally {
-          batch.x.dispose();
-          batch.y.dispose();
-        }
-        smooth = 0.98 * smooth + 0.02 * loss;
-        const smoothed = smooth / (1 - 0.98 ** (lrs.length + 1));
+        const smoothed = smooth.add(await learner.trainBatch(batch, rng));
         lrs.push(lr);
         losses.push(smoothed);
         if (smoothed < best) best = smoothed;

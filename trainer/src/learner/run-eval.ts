@@ -5,9 +5,7 @@ import type { ImageDataset } from "../data/dataset.ts";
 import type { Model } from "../model/index.ts";
 import { DataError } from "../data/errors.ts";
 import { applyCheckpoint, readCheckpoint } from "./checkpoint.ts";
-import { Learner } from "./learner.ts";
-import { loaderOpts } from "./run-training.ts";
-import { buildModel, consoleIO, loadDataset, scanData, setupBackend, type RunIO } from "./setup.ts";
+import { buildModel, consoleIO, learnerFromConfig, loaderOpts, loadDataset, scanData, setupBackend, type RunIO } from "./setup.ts";
 
 export interface EvalResult {
   validLoss: number;
@@ -62,7 +60,7 @@ export async function runEval(
     throw new DataError(`${config.data} has classes [${dataset.classes.slice(0, 3).join(", ")}...] but the checkpoint was trained on [${ckpt.header.classes.slice(0, 3).join(", ")}...]: evaluate on the same dataset layout`);
   }
   const model = buildModel(config, dataset.classes.length);
-  const learner = new Learner(model, dataset.loaders({ ...loaderOpts(config), size: config.size }), { labelSmoothing: config.labelSmoothing });
+  const learner = learnerFromConfig(config, model, dataset);
   try {
     applyCheckpoint(ckpt, model);
     const { loss, accuracy } = await learner.validate();

@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { mkdir, stat, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { ARCHS, DEFAULT_CONFIG, validateTrainConfig, type Arch, type TrainConfig } from "../config.ts";
+import { ARCHS, DEFAULT_CONFIG, FINETUNE_DEFAULTS, validateTrainConfig, type Arch, type TrainConfig } from "../config.ts";
 import { DataError } from "../data/errors.ts";
 import { scanFeedbackFolder, withFeedback } from "../data/feedback-folder.ts";
 import { scanImageFolder } from "../data/imagenette.ts";
@@ -12,9 +12,10 @@ import { applyCheckpoint, readCheckpoint, saveCheckpoint } from "./checkpoint.ts
 import type { Callback, EpochRecord } from "./events.ts";
 import { extendClasses, extendHead } from "./extend-head.ts";
 import { fineTune } from "./fine-tune.ts";
-import { Learner } from "./learner.ts";
-import { checkpointPath, loaderOpts, stagesOf } from "./run-training.ts";
-import { consoleIO, loadDataset, resolveDataDir, setupBackend, type RunIO } from "./setup.ts";
+import type { Learner } from "./learner.ts";
+import { checkpointPath } from "../run-folder.ts";
+import { stagesOf } from "./run-training.ts";
+import { consoleIO, learnerFromConfig, loadDataset, resolveDataDir, setupBackend, type RunIO } from "./setup.ts";
 
 /**
  * `trainer finetune`: fastai's fine_tune on a trained checkpoint. The data is an Imagenette-layout
@@ -29,10 +30,11 @@ export interface FinetuneOptions {
   from: string;
   /** Exported feedback folder (train/<class>/*), or null. */
   feedback?: string | null;
-  /** Phase-1 epochs (head only). Default 1, as fastai. */
+  /** Phase-1 epochs (head only). Default FINETUNE_DEFAULTS.freezeEpochs (1, as fastai). */
   freezeEpochs?: number;
-  /** Phase 2's discriminative spread: the first layer group trains at lr/lrMult. Default 100, as fastai;
-   * 1 trains every layer at the same rate (e.g. continuing on the same data at a new size). */
+  /** Phase 2's discriminative spread: the first layer group trains at lr/lrMult. Default
+   * FINETUNE_DEFAULTS.lrMult (100, as fastai); 1 trains every layer at the same rate (e.g. continuing on
+   * the same data at a new size). */
   lrMult?: number;
   /**
    * Config overrides. `data` and `out` are required; `epochs` (phase 2) defaults to 1 and `lr`
@@ -56,7 +58,7 @@ export interface FinetuneResult {
   final: { validLoss: number; accuracy: number } | null;
 }
 
-export const FINETUNE_DEFAULTS = { epochs: 1, lr: 2e-3, freezeEpochs: 1 } as const;
+export { FINETUNE_DEFAULTS };
 
 async function resolveCheckpointFile(path: string): Promise<string> {
   const s = await stat(path).catch(() => null);
@@ -90,6 +92,7 @@ export async function runFinetune(opts: FinetuneOptions): Promise<FinetuneResult
   }, "finetune config");
   if (config.presize < config.size) throw new DataError(`--presize (${config.presize}) is smaller than --size (${config.size}); pass --presize >= --size`);
   const freezeEpochs = opts.freezeEpochs ?? FINETUNE_DEFAULTS.freezeEpochs;
+  const lrMult = opts.lrMult ?? FINETUNE_DEFAULTS.lrMult;
 
   // Scan everything before any decoding, so layout mistakes surface at once.
   const dataDir = await resolveDataDir(config, io);
@@ -113,18 +116,11 @@ export async function runFinetune(opts: FinetuneOptions): Promise<FinetuneResult
 
   const grown = extendHead(ckpt, classes, { seed: config.seed });
   const model = createModel(grown.header.arch, { seed: config.seed });
-  const learner = new Learner(model, dataset.loaders({ ...loaderOpts(config), size: config.size }), {
-    labelSmoothing: config.labelSmoothing,
-    mixup: config.mixup,
-    wd: config.wd,
-    seed: config.seed,
-    callbacks: [...(opts.progress === false ? [] : [progressBar()]), epochTable(io.write)],
-  });
+  const learner = learnerFromConfig(config, model, dataset, { callbacks: [...(opts.progress === false ? [] : [progressBar()]), epochTable(io.write)] });
   for (const cb of opts.callbacks?.(learner) ?? []) learner.addCallback(cb);
   let records: EpochRecord[];
   try {
     applyCheckpoint(grown, model);
-    const lrMult = opts.lrMult ?? 100;
     io.log(`model: ${grown.header.arch.name}, ${classes.length} classes; backend ${backend}; ${freezeEpochs} frozen + ${config.epochs} unfrozen epochs at base lr ${config.lr} (lr_mult ${lrMult})`);
     records = await fineTune(learner, config.epochs, { baseLr: config.lr, freezeEpochs, lrMult });
     await saveCheckpoint(outCkpt, {
@@ -140,7 +136,7 @@ export async function runFinetune(opts: FinetuneOptions): Promise<FinetuneResult
   }
   await writeFile(
     join(config.out, "finetune.json"),
-    `${JSON.stringify({ from: resolve(ckptPath), feedback: opts.feedback ? resolve(opts.feedback) : null, feedbackImages, added, freezeEpochs, lrMult: opts.lrMult ?? 100, records }, null, 2)}\n`,
+    `${JSON.stringify({ from: resolve(ckptPath), feedback: opts.feedback ? resolve(opts.feedback) : null, feedbackImages, added, freezeEpochs, lrMult, records }, null, 2)}\n`,
   );
   const last = records.at(-1);
   return {

@@ -2,11 +2,9 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { TrainConfig } from "../config.ts";
 import { asciiLossChart } from "./ascii-chart.ts";
-import { Learner } from "./learner.ts";
 import { lrFind, type LrFindOptions, type LrFindResult } from "./lr-find.ts";
 import { lossPlotPng } from "./loss-plot-png.ts";
-import { loaderOpts } from "./run-training.ts";
-import { buildModel, consoleIO, loadDataset, scanData, setupBackend, type RunIO } from "./setup.ts";
+import { buildModel, consoleIO, learnerFromConfig, loadDataset, scanData, setupBackend, type RunIO } from "./setup.ts";
 
 /** `trainer lr-find`: a fresh model on the run's data; prints suggestions and a chart, writes lr-find.png. */
 export async function runLrFind(
@@ -18,12 +16,7 @@ export async function runLrFind(
   await setupBackend(config, io);
   const dataset = await loadDataset(config, io, scanned);
   const model = buildModel(config, dataset.classes.length);
-  const learner = new Learner(model, dataset.loaders({ ...loaderOpts(config), size: config.size }), {
-    labelSmoothing: config.labelSmoothing,
-    mixup: config.mixup,
-    wd: config.wd,
-    seed: config.seed,
-  });
+  const learner = learnerFromConfig(config, model, dataset);
   try {
     const result = await lrFind(learner, opts.find);
     const { valley, steep, minimum } = result.suggestions;

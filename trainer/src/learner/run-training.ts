@@ -4,15 +4,14 @@ import { join } from "node:path";
 import type { Stage, TrainConfig } from "../config.ts";
 import { validateTrainConfig } from "../config.ts";
 import { DataError } from "../data/errors.ts";
+import { checkpointPath } from "../run-folder.ts";
 import { epochTable } from "./callbacks/epoch-table.ts";
 import { progressBar } from "./callbacks/progress-bar.ts";
 import { saveCheckpointEachEpoch } from "./callbacks/save-checkpoint.ts";
 import { applyCheckpoint, readCheckpoint } from "./checkpoint.ts";
 import type { Callback, EpochRecord } from "./events.ts";
-import { Learner } from "./learner.ts";
 import { fitOneCycle } from "./one-cycle.ts";
-import { ARCHITECTURES, totalStride } from "../model/arch-table.ts";
-import { buildModel, consoleIO, loadDataset, scanData, setupBackend, type RunIO } from "./setup.ts";
+import { buildModel, consoleIO, learnerFromConfig, loaderOpts, loadDataset, scanData, setupBackend, type RunIO } from "./setup.ts";
 
 export interface RunResult {
   config: TrainConfig;
@@ -22,9 +21,7 @@ export interface RunResult {
   final: { validLoss: number; accuracy: number } | null;
 }
 
-export function checkpointPath(out: string): string {
-  return join(out, "checkpoint.bin");
-}
+export { checkpointPath };
 
 /** The first stage from size/epochs/lr, then progressive-resizing stages. */
 export function stagesOf(config: TrainConfig): Stage[] {
@@ -67,12 +64,7 @@ export async function runTraining(
   const dataset = await loadDataset(config, io, scanned);
   const model = buildModel(config, dataset.classes.length);
   const stages = stagesOf(config);
-  const learner = new Learner(model, dataset.loaders({ ...loaderOpts(config), size: stages[start.stage]?.size ?? config.size }), {
-    labelSmoothing: config.labelSmoothing,
-    mixup: config.mixup,
-    wd: config.wd,
-    seed: config.seed,
-  });
+  const learner = learnerFromConfig(config, model, dataset, { size: stages[start.stage]?.size ?? config.size });
   if (ckpt) applyCheckpoint(ckpt, model, learner.opt);
   io.log(`model: ${config.arch}, ${model.parameters().reduce((a, p) => a + p.variable.size, 0).toLocaleString("en")} parameters; backend ${backend}`);
 
@@ -110,8 +102,4 @@ export async function runTraining(
   return { config, records, checkpoint: ckptPath, final: last ? { validLoss: last.validLoss, accuracy: last.accuracy } : null };
 }
 
-export function loaderOpts(config: TrainConfig): { bs: number; minScale: number; augment: boolean; seed: number; stride: number; multiSize: boolean } {
-  // Validation rounds tensor sides to the net's stride, exactly as the exported model is served.
-  const stride = totalStride(ARCHITECTURES[config.arch]);
-  return { bs: config.bs, minScale: config.minScale, augment: config.augment, seed: config.seed, stride, multiSize: config.multiSize };
-}
+export { loaderOpts };

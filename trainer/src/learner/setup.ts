@@ -1,3 +1,4 @@
+import { ARCHITECTURES, totalStride } from "../model/arch-table.ts";
 import { ConfigError } from "@resnet-edge/shared";
 import { initCodecs } from "@resnet-edge/shared/node";
 import { existsSync } from "node:fs";
@@ -10,7 +11,9 @@ import { DataError } from "../data/errors.ts";
 import { scanImageFolder, type ImageFolderSplit } from "../data/imagenette.ts";
 import { archSpec, createModel } from "../model/index.ts";
 import type { Model } from "../model/types.ts";
+import type { Callback } from "./events.ts";
 import { ensureGradients } from "./gradients.ts";
+import { Learner } from "./learner.ts";
 
 /** Where a run reports: `log` for notices and progress (stderr), `write` for results (stdout). */
 export interface RunIO {
@@ -91,4 +94,25 @@ export async function loadDataset(config: TrainConfig, io: RunIO, scanned: { dir
 
 export function buildModel(config: TrainConfig, nClasses: number): Model {
   return createModel(archSpec(config.arch, { nOut: nClasses }), { seed: config.seed });
+}
+
+/** The data loaders' settings from a config (the size comes per stage). */
+export function loaderOpts(config: TrainConfig): { bs: number; minScale: number; augment: boolean; seed: number; stride: number; multiSize: boolean } {
+  // Validation rounds tensor sides to the net's stride, exactly as the exported model is served.
+  const stride = totalStride(ARCHITECTURES[config.arch]);
+  return { bs: config.bs, minScale: config.minScale, augment: config.augment, seed: config.seed, stride, multiSize: config.multiSize };
+}
+
+/**
+ * The learner every run-*.ts trains or evaluates with: `model` on the dataset's loaders at `size`
+ * (default config.size), with the config's loss (label smoothing, mixup), weight decay and seed.
+ */
+export function learnerFromConfig(config: TrainConfig, model: Model, dataset: ImageDataset, opts: { size?: number; callbacks?: Callback[] } = {}): Learner {
+  return new Learner(model, dataset.loaders({ ...loaderOpts(config), size: opts.size ?? config.size }), {
+    labelSmoothing: config.labelSmoothing,
+    mixup: config.mixup,
+    wd: config.wd,
+    seed: config.seed,
+    ...(opts.callbacks ? { callbacks: opts.callbacks } : {}),
+  });
 }

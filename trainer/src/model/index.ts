@@ -4,6 +4,7 @@ export { createModel } from "./create-model.ts";
 export type { CreateModelOptions } from "./create-model.ts";
 export { convLayer } from "./conv-layer.ts";
 export { resBlock } from "./res-block.ts";
+export { buildLayerTree, makeLayer, resnetStem } from "./build-model.ts";
 export { runLayer } from "./forward.ts";
 export { walkLayers, layerVariables } from "./walk.ts";
 export type * from "./types.ts";

@@ -1,16 +1,16 @@
 /**
- * `trainer publish`: upload an exported model folder as a new version and make it the active one.
- *
- * R2 layout (read by edge/src/models): models/<name>/<version>/{model.onnx, model.int8.onnx?, manifest.json}
- * and the pointer models/<name>/active.json = {"version": "<version>"}. Objects go first and the
- * pointer last, so a running worker never follows a pointer to a half-uploaded version; it keeps
- * serving the old session until the new one is ready.
+ * `trainer publish`: upload an exported model folder as a new version and make it the active one, in the
+ * R2 layout the worker reads (shared/src/model-layout.ts). Objects go first and the pointer last, so a
+ * running worker never follows a pointer to a half-uploaded version; it keeps serving the old session
+ * until the new one is ready.
  */
-import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { ConfigError, validateManifest, type ModelManifest } from "@resnet-edge/shared";
+import { ConfigError } from "@resnet-edge/shared/errors";
+import { validateManifest, type ModelManifest } from "@resnet-edge/shared/manifest";
+import { fileKey, manifestKey, pointerBody, pointerKey } from "@resnet-edge/shared/model-layout";
 import { DataError } from "../data/errors.ts";
+import { sha256Hex } from "../hash.ts";
 import type { ObjectTarget } from "./r2-target.ts";
 
 export interface PublishOptions {
@@ -31,19 +31,9 @@ export interface PublishResult {
   uploaded: boolean;
 }
 
-function sha256(bytes: Uint8Array): string {
-  return createHash("sha256").update(bytes).digest("hex");
-}
-
 const enc = new TextEncoder();
 
-export function modelPrefix(name: string, version: string): string {
-  return `models/${name}/${version}/`;
-}
-
-export function pointerKey(name: string): string {
-  return `models/${name}/active.json`;
-}
+export { pointerKey };
 
 async function readManifest(dir: string): Promise<ModelManifest> {
   let text: string;
@@ -70,14 +60,15 @@ export async function publishModel(target: ObjectTarget, opts: PublishOptions): 
     const bytes = new Uint8Array(await readFile(join(opts.modelDir, f.file)).catch(() => {
       throw new DataError(`${join(opts.modelDir, f.file)} is missing: the manifest names it; re-export the model`);
     }));
-    if (sha256(bytes) !== f.sha256) {
-      throw new DataError(`${f.file} does not match its manifest (sha256 ${sha256(bytes).slice(0, 12)}… vs ${f.sha256.slice(0, 12)}…): re-export instead of editing files by hand`);
+    const sha256 = sha256Hex(bytes);
+    if (sha256 !== f.sha256) {
+      throw new DataError(`${f.file} does not match its manifest (sha256 ${sha256.slice(0, 12)}… vs ${f.sha256.slice(0, 12)}…): re-export instead of editing files by hand`);
     }
     bodies.set(f.file, bytes);
   }
-  const prefix = modelPrefix(manifest.name, manifest.version);
+  const key = (file: string): string => fileKey(manifest.name, manifest.version, file);
   const manifestBytes = enc.encode(`${JSON.stringify(manifest, null, 2)}\n`);
-  const existing = await target.get(`${prefix}manifest.json`);
+  const existing = await target.get(manifestKey(manifest.name, manifest.version));
   let uploaded = false;
   if (existing) {
     const prior = validateManifest(JSON.parse(new TextDecoder().decode(existing)));
@@ -89,15 +80,15 @@ export async function publishModel(target: ObjectTarget, opts: PublishOptions): 
     log(`${manifest.name}@${manifest.version} is already in ${target.description}; not re-uploading`);
   } else {
     for (const [file, bytes] of bodies) {
-      await target.put(`${prefix}${file}`, bytes, "application/octet-stream");
-      log(`uploaded ${prefix}${file} (${(bytes.byteLength / 1e6).toFixed(1)} MB)`);
+      await target.put(key(file), bytes, "application/octet-stream");
+      log(`uploaded ${key(file)} (${(bytes.byteLength / 1e6).toFixed(1)} MB)`);
     }
-    await target.put(`${prefix}manifest.json`, manifestBytes, "application/json");
+    await target.put(manifestKey(manifest.name, manifest.version), manifestBytes, "application/json");
     uploaded = true;
   }
-  const keys = [...[...bodies.keys()].map((f) => `${prefix}${f}`), `${prefix}manifest.json`];
+  const keys = [...[...bodies.keys()].map(key), manifestKey(manifest.name, manifest.version)];
   if (opts.activate ?? true) {
-    await target.put(pointerKey(manifest.name), enc.encode(JSON.stringify({ version: manifest.version })), "application/json");
+    await target.put(pointerKey(manifest.name), enc.encode(pointerBody(manifest.version)), "application/json");
     keys.push(pointerKey(manifest.name));
     log(`activated ${manifest.name}@${manifest.version} in ${target.description}`);
   }
