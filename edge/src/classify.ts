@@ -1,8 +1,8 @@
 // The one classification pipeline behind both routes: preprocess -> run -> softmax/top-k.
-import { readImageHeader, targetSize, type ModelManifest, type PreprocessConfig } from "@resnet-edge/shared";
+import { readImageHeader, servingConfig, targetSize, TTA_VIEWS, type ModelManifest, type PreprocessConfig, type TtaView } from "@resnet-edge/shared";
 import { ApiError } from "./http/errors.ts";
 import type { SizeMode } from "./http/query.ts";
-import { topK as rank, type Prediction } from "./inference/postprocess.ts";
+import { softmax, topK as rank, type Prediction } from "./inference/postprocess.ts";
 import type { LoadedModel } from "./models/registry.ts";
 
 /** The shared package's `preprocess` (injected so route tests can run without wasm codecs). */
@@ -11,12 +11,16 @@ export interface Preprocessed {
   dims: [number, number, number, number];
   source: { format: string; width: number; height: number };
   timing: { decodeMs: number; preprocessMs: number };
+  /** The TTA views asked for with `opts.views`, each of `dims`. */
+  views?: { view: TtaView; data: Float32Array; dims: [number, number, number, number] }[];
 }
-export type PreprocessFn = (bytes: Uint8Array, config: PreprocessConfig, opts?: { layout?: "NCHW" }) => Promise<Preprocessed>;
+export type PreprocessFn = (bytes: Uint8Array, config: PreprocessConfig, opts?: { layout?: "NCHW"; views?: readonly TtaView[] }) => Promise<Preprocessed>;
 
 export interface ClassifyOptions {
   topK: number;
   size: SizeMode;
+  /** Test-time augmentation: average the softmax over shared's TTA_VIEWS (one model run per view). */
+  tta?: boolean;
   /** MAX_PIXELS: the decoded image. */
   maxPixels: number;
   /** MAX_TENSOR_PIXELS: the tensor fed to the model (H*W). */
@@ -27,54 +31,19 @@ export interface ClassifyResult {
   predictions: Prediction[];
   model: { name: string; version: string };
   input: { format: string; width: number; height: number; tensor: { height: number; width: number } };
+  /** With tta: the views whose probabilities were averaged, and the model runs that cost. */
+  tta?: { views: TtaView[]; modelRuns: number };
   timing: { decode: number; preprocess: number; inference: number };
 }
 
-/** The edge the model saw in training: the manifest's resize size (shortest side for [h, w]). */
-export function trainingSize(pp: PreprocessConfig): number | null {
-  const s = pp.resize.size;
-  if (Array.isArray(s)) return Math.min(s[0], s[1]);
-  return s > 0 ? s : null;
-}
-
 /**
- * The preprocessing a request gets. `default`: shortest edge scaled to the training size, aspect
- * kept, no crop. `native`: the whole image at its own resolution; an image whose W*H exceeds
- * `maxTensorPixels` is scaled down, aspect kept, just enough to fit. `maxPixels` caps the decoded image.
+ * The preprocessing a request gets: shared's `servingConfig` (the one definition the trainer's calibrate and
+ * eval use too). `default`: the manifest's preprocess as written (for an FCN export: shortest edge to the
+ * serving size, both sides rounded to the stride, no crop). `native`: the whole image at its own resolution
+ * (rounded to the stride), scaled down just enough to fit `maxTensorPixels`. `maxPixels` caps the decoded image.
  */
 export function requestConfig(manifest: ModelManifest, size: SizeMode, maxPixels: number, image?: { width: number; height: number }, maxTensorPixels = Infinity): PreprocessConfig {
-  const pp = manifest.preprocess;
-  const cap = Math.min(pp.maxPixels, maxPixels);
-  // A graph with a fixed H x W (an imported 224x224 classifier) takes only that size: its manifest's
-  // own resize + centre crop, whatever `size` asks for.
-  if (fixedInputSize(manifest)) return { ...pp, maxPixels: cap };
-  const edge = trainingSize(pp);
-  if (size === "native" || edge === null) {
-    if (image && image.width * image.height > maxTensorPixels) {
-      return { ...pp, resize: { mode: "shortest-edge", size: nativeEdgeWithin(image.width, image.height, maxTensorPixels) }, crop: null, maxPixels: cap };
-    }
-    // `size` is ignored for "none" but must validate as a positive integer.
-    return { ...pp, resize: { mode: "none", size: edge ?? 1 }, crop: null, maxPixels: cap };
-  }
-  return { ...pp, resize: { mode: "shortest-edge", size: edge }, crop: null, maxPixels: cap };
-}
-
-/** [H, W] when the model's input has fixed spatial dims (NCHW), else null (fully convolutional). */
-export function fixedInputSize(manifest: ModelManifest): [number, number] | null {
-  const dims = manifest.inputs[0]?.dims ?? [];
-  const h = dims[2];
-  const w = dims[3];
-  return typeof h === "number" && typeof w === "number" ? [h, w] : null;
-}
-
-/** The largest shortest edge whose aspect-kept resize of a width x height image has at most `maxTensorPixels` pixels. */
-export function nativeEdgeWithin(width: number, height: number, maxTensorPixels: number): number {
-  let s = Math.max(1, Math.floor(Math.min(width, height) * Math.sqrt(maxTensorPixels / (width * height))));
-  for (;;) {
-    const t = targetSize(width, height, { mode: "shortest-edge", size: s });
-    if (t.width * t.height <= maxTensorPixels || s === 1) return s;
-    s--;
-  }
+  return servingConfig(manifest, { size, maxPixels, maxTensorPixels, ...(image ? { image } : {}) });
 }
 
 const round = (ms: number) => Math.round(ms * 100) / 100;
@@ -100,19 +69,32 @@ export async function imageTensor(manifest: ModelManifest, bytes: Uint8Array, op
       `the ${header.width}x${header.height} image becomes a ${t.width}x${t.height} tensor (${t.width * t.height} pixels); the model accepts at most ${opts.maxTensorPixels} (MAX_TENSOR_PIXELS): crop it to a less extreme aspect ratio`,
     );
   }
-  return preprocess(bytes, config, { layout: "NCHW" });
+  return preprocess(bytes, config, { layout: "NCHW", ...(opts.tta ? { views: TTA_VIEWS } : {}) });
 }
 
 export async function classifyImage(model: LoadedModel, bytes: Uint8Array, opts: ClassifyOptions, preprocess: PreprocessFn): Promise<ClassifyResult> {
   const pre = await imageTensor(model.manifest, bytes, opts, preprocess);
   const [, , h, w] = pre.dims;
   const t0 = performance.now();
-  const out = await model.session.run(pre.data, pre.dims);
+  let scores: Float32Array | Float64Array;
+  if (opts.tta && pre.views) {
+    // fastai's tta: the mean of the views' softmax probabilities. Ranked as log-probabilities, whose
+    // softmax is the mean itself, so the response's scores are the averaged probabilities.
+    const mean = new Float64Array(model.manifest.classes.length);
+    for (const v of pre.views) {
+      const out = await model.session.run(v.data, v.dims);
+      softmax(out.data).forEach((p, i) => (mean[i]! += p / pre.views!.length));
+    }
+    scores = mean.map(Math.log);
+  } else {
+    scores = (await model.session.run(pre.data, pre.dims)).data;
+  }
   const inference = performance.now() - t0;
   return {
-    predictions: rank(out.data, model.manifest.classes, opts.topK),
+    predictions: rank(scores, model.manifest.classes, opts.topK),
     model: { name: model.name, version: model.version },
     input: { format: pre.source.format, width: pre.source.width, height: pre.source.height, tensor: { height: h, width: w } },
+    ...(opts.tta && pre.views ? { tta: { views: pre.views.map((v) => v.view), modelRuns: pre.views.length } } : {}),
     timing: { decode: round(pre.timing.decodeMs), preprocess: round(pre.timing.preprocessMs), inference: round(inference) },
   };
 }

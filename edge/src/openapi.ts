@@ -22,8 +22,15 @@ const queryParams = [
     name: "size",
     in: "query",
     description:
-      "How the image reaches the net. `default`: shortest edge scaled to the model's training size, aspect ratio kept, no crop. `native`: the whole decoded image at its own resolution; an image over MAX_TENSOR_PIXELS pixels is scaled down, aspect kept, just enough to fit.",
+      "How the image reaches the net. `default`: the model manifest's `preprocess` (for this repo's exports: shortest edge scaled to the calibrated serving size, aspect ratio kept, both sides rounded to the nearest multiple of the net's stride, no crop). `native`: the whole decoded image at its own resolution (sides rounded to the stride); an image over MAX_TENSOR_PIXELS pixels is scaled down, aspect kept, just enough to fit.",
     schema: { type: "string", enum: ["default", "native"], default: "default" },
+  },
+  {
+    name: "tta",
+    in: "query",
+    description:
+      "`1`: test-time augmentation (fastai's tta): the softmax probabilities of 4 views (centre, mirrored, and two shifted crops of a slightly larger resize) are averaged. Costs 4 model runs instead of 1; the response's `tta` lists the views.",
+    schema: { type: "string", enum: ["0", "1", "true", "false"], default: "0" },
   },
 ];
 

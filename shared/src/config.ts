@@ -14,6 +14,12 @@ export interface PreprocessConfig {
     mode: ResizeMode;
     /** Target edge length in pixels (shortest/longest edge), or `[height, width]` for `exact`. Ignored for `none`. */
     size: number | [number, number];
+    /**
+     * Round both tensor sides to the nearest multiple of this (at least one multiple) after the aspect-kept
+     * resize: the total stride of a fully convolutional net, so the last feature map has no cell centred on
+     * the padding past the border (issue 11). Absent: sides are not rounded. Not allowed with `exact`.
+     */
+    align?: number;
   };
   /** Center crop to `[height, width]` after resizing, or null for no crop. */
   crop: [number, number] | null;
@@ -86,7 +92,7 @@ export function validatePreprocessConfig(x: unknown, path = "preprocess"): Prepr
 
   const resize = x.resize;
   if (!isObject(resize)) throw new ConfigError(`${path}.resize`, "must be an object { mode, size }");
-  rejectUnknownKeys(resize, ["mode", "size"], `${path}.resize`);
+  rejectUnknownKeys(resize, ["mode", "size", "align"], `${path}.resize`);
   const mode = resize.mode;
   if (typeof mode !== "string" || !RESIZE_MODES.includes(mode as ResizeMode)) {
     throw new ConfigError(`${path}.resize.mode`, `must be one of ${RESIZE_MODES.join(", ")}, got ${JSON.stringify(mode)}`);
@@ -98,6 +104,11 @@ export function validatePreprocessConfig(x: unknown, path = "preprocess"): Prepr
     size = resize.size === undefined ? 0 : positiveInt(resize.size, `${path}.resize.size`);
   } else {
     size = positiveInt(resize.size, `${path}.resize.size`);
+  }
+
+  const align = resize.align === undefined ? undefined : positiveInt(resize.align, `${path}.resize.align`);
+  if (align !== undefined && mode === "exact") {
+    throw new ConfigError(`${path}.resize.align`, "cannot be combined with mode \"exact\" (the size is already fixed): drop align or use shortest-edge");
   }
 
   const crop = x.crop === null || x.crop === undefined ? null : hw(x.crop, `${path}.crop`);
@@ -112,5 +123,5 @@ export function validatePreprocessConfig(x: unknown, path = "preprocess"): Prepr
       : tuple3(x.background, `${path}.background`, (v, p) => {
           if (!Number.isInteger(v) || v < 0 || v > 255) throw new ConfigError(p, `must be an integer 0..255, got ${v}`);
         });
-  return { resize: { mode: mode as ResizeMode, size }, crop, mean, std, maxPixels, background };
+  return { resize: { mode: mode as ResizeMode, size, ...(align !== undefined ? { align } : {}) }, crop, mean, std, maxPixels, background };
 }

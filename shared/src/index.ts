@@ -14,10 +14,12 @@
  *   5. decode: mozjpeg (@jsquash/jpeg) for JPEG, jpeg-js for CMYK/YCCK JPEG, the png crate (@jsquash/png)
  *   6. apply EXIF orientation 1-8
  *   7. to RGB: gray replicated, alpha composited on `background` (default white)
- *   8. resize to targetSize(config.resize) with Pillow's antialiased BILINEAR (triangle) filter
+ *   8. resize to targetSize(config.resize) with Pillow's antialiased BILINEAR (triangle) filter (with
+ *      `resize.align`, both sides rounded to the nearest multiple of it: the net's stride)
  *   9. center crop to config.crop (padding with `background` where the image is smaller)
  *  10. normalize (v / 255 - mean) / std to float32, layout NCHW (default) or NHWC
- * `preprocessImage(image, config)` runs steps 7-10 on pixels the caller already decoded.
+ * `preprocessImage(image, config)` runs steps 7-10 on pixels the caller already decoded; `opts.views` adds
+ * the TTA views. `servingConfig(manifest, request)` is the config the worker applies for a request.
  * No colour management: ICC profiles are ignored (as Pillow does by default); CMYK uses the naive formula.
  */
 export * from "./errors.ts";
@@ -36,8 +38,9 @@ export { decodeImage, decoderMemoryBytes, type DecodeOptions } from "./decode.ts
 export { orient } from "./ops/orient.ts";
 export { toRGB } from "./ops/to-rgb.ts";
 export { resize } from "./ops/resize.ts";
-export { targetSize } from "./ops/target-size.ts";
+export { alignSide, targetSize } from "./ops/target-size.ts";
+export { servingConfig, servingEdge, nativeEdgeWithin, fixedInputSize, type ServingOptions, type ServingSize } from "./serving.ts";
 export { centerCrop } from "./ops/center-crop.ts";
 export { pad, type Padding } from "./ops/pad.ts";
 export { normalizeToTensor, type Tensor, type TensorLayout } from "./ops/normalize.ts";
-export { preprocess, preprocessImage, type PreprocessOptions, type PreprocessResult } from "./preprocess.ts";
+export { preprocess, preprocessImage, shiftOf, TTA_VIEWS, type PreprocessOptions, type PreprocessResult, type TtaView, type ViewTensor } from "./preprocess.ts";

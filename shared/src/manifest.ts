@@ -36,11 +36,34 @@ export interface ModelManifest {
   inputs: TensorSpec[];
   outputs: TensorSpec[];
   preprocess: PreprocessConfig;
+  /**
+   * The net's total stride (input pixels per cell of the last feature map; 32 for every ch. 14 model).
+   * With it the worker rounds both tensor sides to a multiple of it (`size=default` and `size=native`).
+   * Absent (older exports, foreign models): sides are not rounded and `preprocess.crop` is not applied
+   * at `size=default` (the behaviour before the field existed).
+   */
+  stride?: number;
+  /** `trainer calibrate`'s accuracy-vs-size curve of the served file; `preprocess.resize.size` is its best size. */
+  calibration?: SizeCalibration;
   classes: ClassLabel[];
   /** Free-form training summary: command, epochs, sizes, duration, resolved config. */
   training?: Record<string, unknown>;
   /** Named metrics, e.g. { valAccuracy: 0.78, valLoss: 0.71 }. */
   metrics?: Record<string, number>;
+  createdAt?: string;
+}
+
+/** Top-1 accuracy of the served model file over a val slice, as served (the worker's preprocessing). */
+export interface SizeCalibration {
+  /** Val images per point. */
+  images: number;
+  /** Aspect ratios (width/height) each short side was measured at, e.g. [0.5625, 0.75, 1, 1.333, 1.778]. */
+  aspects: number[];
+  /** One row per short side: top-1 at each aspect (same order as `aspects`) and their mean. */
+  points: { shortSide: number; top1: number[]; meanTop1: number }[];
+  /** The short side written into `preprocess.resize.size`, and the one the model was trained at. */
+  best: number;
+  trainingSize: number;
   createdAt?: string;
 }
 
@@ -92,6 +115,40 @@ function numberRecord(x: unknown, path: string): Record<string, number> {
   return x as Record<string, number>;
 }
 
+function calibration(x: unknown, path: string): SizeCalibration {
+  if (!isObject(x)) throw new ConfigError(path, "must be an object { images, aspects, points, best, trainingSize }");
+  const posInt = (v: unknown, p: string): number => {
+    if (typeof v !== "number" || !Number.isInteger(v) || v < 1) throw new ConfigError(p, `must be a positive integer, got ${JSON.stringify(v)}`);
+    return v;
+  };
+  const fraction = (v: unknown, p: string): number => {
+    if (typeof v !== "number" || !(v >= 0 && v <= 1)) throw new ConfigError(p, `must be a number in [0, 1], got ${JSON.stringify(v)}`);
+    return v;
+  };
+  const images = posInt(x.images, `${path}.images`);
+  if (!Array.isArray(x.aspects) || x.aspects.length === 0) throw new ConfigError(`${path}.aspects`, "must be a non-empty array of aspect ratios");
+  const aspects = x.aspects.map((a, i) => {
+    if (typeof a !== "number" || !(a > 0) || !Number.isFinite(a)) throw new ConfigError(`${path}.aspects[${i}]`, `must be a positive number, got ${JSON.stringify(a)}`);
+    return a;
+  });
+  if (!Array.isArray(x.points) || x.points.length === 0) throw new ConfigError(`${path}.points`, "must be a non-empty array");
+  const points = x.points.map((pt, i) => {
+    const p = `${path}.points[${i}]`;
+    if (!isObject(pt)) throw new ConfigError(p, "must be an object { shortSide, top1, meanTop1 }");
+    if (!Array.isArray(pt.top1) || pt.top1.length !== aspects.length) throw new ConfigError(`${p}.top1`, `must have one accuracy per aspect (${aspects.length})`);
+    return { shortSide: posInt(pt.shortSide, `${p}.shortSide`), top1: pt.top1.map((v, j) => fraction(v, `${p}.top1[${j}]`)), meanTop1: fraction(pt.meanTop1, `${p}.meanTop1`) };
+  });
+  if (x.createdAt !== undefined && typeof x.createdAt !== "string") throw new ConfigError(`${path}.createdAt`, "must be an ISO date string");
+  return {
+    images,
+    aspects,
+    points,
+    best: posInt(x.best, `${path}.best`),
+    trainingSize: posInt(x.trainingSize, `${path}.trainingSize`),
+    ...(typeof x.createdAt === "string" ? { createdAt: x.createdAt } : {}),
+  };
+}
+
 /** Validate untrusted JSON into a ModelManifest. Throws ConfigError naming the first bad field. */
 export function validateManifest(x: unknown): ModelManifest {
   if (!isObject(x)) throw new ConfigError("manifest", "must be a JSON object");
@@ -109,6 +166,11 @@ export function validateManifest(x: unknown): ModelManifest {
   const inputs = tensorSpecs(x.inputs, "inputs");
   const outputs = tensorSpecs(x.outputs, "outputs");
   const preprocess = validatePreprocessConfig(x.preprocess, "preprocess");
+  if (x.stride !== undefined && (typeof x.stride !== "number" || !Number.isInteger(x.stride) || x.stride < 1 || x.stride > 1024)) {
+    throw new ConfigError("stride", `must be an integer 1..1024 (the net's total stride, e.g. 32), got ${JSON.stringify(x.stride)}`);
+  }
+  const stride = x.stride as number | undefined;
+  const calib = x.calibration === undefined ? undefined : calibration(x.calibration, "calibration");
   if (!Array.isArray(x.classes) || x.classes.length < 2) throw new ConfigError("classes", "must be an array of at least 2 { wnid, label }");
   const seen = new Set<string>();
   const classes = x.classes.map((c, i) => {
@@ -136,6 +198,8 @@ export function validateManifest(x: unknown): ModelManifest {
     inputs,
     outputs,
     preprocess,
+    ...(stride !== undefined ? { stride } : {}),
+    ...(calib ? { calibration: calib } : {}),
     classes,
     ...(x.training !== undefined ? { training: x.training as Record<string, unknown> } : {}),
     ...(metrics ? { metrics } : {}),

@@ -11,12 +11,38 @@ import { toRGB } from "./ops/to-rgb.ts";
 export interface PreprocessOptions {
   /** "NCHW" (default; ONNX models) or "NHWC" (tfjs). */
   layout?: TensorLayout;
+  /**
+   * Test-time augmentation views to compute besides the main tensor, from the same decoded pixels (see
+   * TTA_VIEWS). Each has the main tensor's shape; the result lists them in `views`.
+   */
+  views?: readonly TtaView[];
+}
+
+/**
+ * fastai's `learn.tta()` views, made deterministic: "center" is the main tensor; "flip" mirrors it left to
+ * right; "shift-tl" / "shift-br" resize the image `shiftOf(...)` pixels larger on both sides and take the
+ * tensor-sized window at the top-left / bottom-right instead of the centre (a small zoom and shift).
+ */
+export type TtaView = "center" | "flip" | "shift-tl" | "shift-br";
+export const TTA_VIEWS: readonly TtaView[] = ["center", "flip", "shift-tl", "shift-br"];
+
+/** The shift of the shifted views: 1/8 of the tensor's shorter side, at least 2 pixels. */
+export function shiftOf(width: number, height: number): number {
+  return Math.max(2, Math.round(Math.min(width, height) / 8));
+}
+
+export interface ViewTensor {
+  view: TtaView;
+  data: Float32Array;
+  dims: [number, number, number, number];
 }
 
 export interface PreprocessResult {
   data: Float32Array;
   /** [1, 3, H, W] for NCHW, [1, H, W, 3] for NHWC. */
   dims: [number, number, number, number];
+  /** The `views` asked for, in order (absent when none were). */
+  views?: ViewTensor[];
   /** The decoded image after EXIF orientation, before resizing. */
   source: { format: string; width: number; height: number };
   /**
@@ -39,10 +65,30 @@ export function preprocessImage(
   opts: PreprocessOptions = {},
 ): Omit<PreprocessResult, "source" | "timing"> & { timing: { preprocessMs: number } } {
   const t0 = performance.now();
-  const cfg = validatePreprocessConfig(config);
+  return applyPixels(image, validatePreprocessConfig(config), opts, t0);
+}
+
+/** preprocessImage's body for a config its caller has already validated (validation happens once per call chain). */
+function applyPixels(
+  image: RawImage,
+  cfg: PreprocessConfig,
+  opts: PreprocessOptions,
+  t0: number,
+): Omit<PreprocessResult, "source" | "timing"> & { timing: { preprocessMs: number } } {
   const layout = opts.layout ?? "NCHW";
   assertRawImage(image, "preprocessImage");
   const rgbx = opaqueRgbaView(image) ?? packRgbx(toRGB(image, cfg.background));
+  const main = tensorOf(rgbx, cfg, layout);
+  const views = opts.views?.map((view): ViewTensor => {
+    if (view === "center") return { view, data: main.data, dims: main.dims };
+    if (view === "flip") return { view, data: flipTensor(main, layout), dims: main.dims };
+    const t = shiftedTensor(rgbx, cfg, layout, view) ?? main;
+    return { view, data: t.data, dims: t.dims };
+  });
+  return { data: main.data, dims: main.dims, ...(views ? { views } : {}), timing: { preprocessMs: performance.now() - t0 } };
+}
+
+function tensorOf(rgbx: ReturnType<typeof packRgbx>, cfg: PreprocessConfig, layout: TensorLayout): Tensor {
   const size = targetSize(rgbx.width, rgbx.height, cfg.resize);
   const [cropHeight, cropWidth] = cfg.crop ?? [size.height, size.width];
   let tensor: Tensor;
@@ -55,7 +101,32 @@ export function preprocessImage(
     const resized = unpackRgb(resizeRgbxWindow(rgbx, size.width, size.height, { x: 0, y: 0, ...size }));
     tensor = normalizeToTensor(centerCrop(resized, cropWidth, cropHeight, cfg.background), cfg.mean, cfg.std, layout);
   }
-  return { data: tensor.data, dims: tensor.dims, timing: { preprocessMs: performance.now() - t0 } };
+  return tensor;
+}
+
+/** The tensor-sized window of the image resized `shiftOf` pixels larger, at a corner; null when a crop pads (no room). */
+function shiftedTensor(rgbx: ReturnType<typeof packRgbx>, cfg: PreprocessConfig, layout: TensorLayout, view: "shift-tl" | "shift-br"): Tensor | null {
+  const size = targetSize(rgbx.width, rgbx.height, cfg.resize);
+  const [h, w] = cfg.crop ?? [size.height, size.width];
+  if (w > size.width || h > size.height) return null;
+  const d = shiftOf(w, h);
+  const big = { width: size.width + d, height: size.height + d };
+  const x = view === "shift-tl" ? 0 : big.width - w;
+  const y = view === "shift-tl" ? 0 : big.height - h;
+  return normalizeRgbx(resizeRgbxWindow(rgbx, big.width, big.height, { x, y, width: w, height: h }), cfg.mean, cfg.std, layout);
+}
+
+/** A [1, C, H, W] or [1, H, W, C] tensor mirrored left to right. */
+function flipTensor(t: Tensor, layout: TensorLayout): Float32Array {
+  const out = new Float32Array(t.data.length);
+  if (layout === "NCHW") {
+    const [, c, h, w] = t.dims;
+    for (let p = 0; p < c * h; p++) for (let x = 0; x < w; x++) out[p * w + x] = t.data[p * w + (w - 1 - x)]!;
+  } else {
+    const [, h, w, c] = t.dims;
+    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) for (let k = 0; k < c; k++) out[(y * w + x) * c + k] = t.data[(y * w + (w - 1 - x)) * c + k]!;
+  }
+  return out;
 }
 
 /**
@@ -67,10 +138,11 @@ export async function preprocess(bytes: Uint8Array, config: PreprocessConfig, op
   const t0 = performance.now();
   const image = await decodeUpright(bytes, { maxPixels: cfg.maxPixels }, "rgba");
   const t1 = performance.now();
-  const out = preprocessImage(image, cfg, opts);
+  const out = applyPixels(image, cfg, opts, t1);
   return {
     data: out.data,
     dims: out.dims,
+    ...(out.views ? { views: out.views } : {}),
     source: { format: image.format, width: image.width, height: image.height },
     timing: { decodeMs: t1 - t0, preprocessMs: out.timing.preprocessMs },
   };

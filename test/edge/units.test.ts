@@ -88,11 +88,13 @@ describe("parseClassifyQuery", () => {
   };
 
   it("defaults", () => {
-    expect(q("")).toEqual({ topK: undefined, model: "tiny-fcn", modelNamed: false, size: "default" });
-    expect(q("?top_k=3&model=other&size=native")).toEqual({ topK: 3, model: "other", modelNamed: true, size: "native" });
+    expect(q("")).toEqual({ topK: undefined, model: "tiny-fcn", modelNamed: false, size: "default", tta: false });
+    expect(q("?top_k=3&model=other&size=native")).toEqual({ topK: 3, model: "other", modelNamed: true, size: "native", tta: false });
+    expect(q("?tta=1").tta).toBe(true);
+    expect(q("?tta=0").tta).toBe(false);
   });
 
-  it.each(["?top_k=0", "?top_k=-1", "?top_k=2.5", "?top_k=abc", "?size=huge", "?model=Bad%20Name", "?colour=red", "?top_k=1&top_k=2"])(
+  it.each(["?top_k=0", "?top_k=-1", "?top_k=2.5", "?top_k=abc", "?size=huge", "?model=Bad%20Name", "?colour=red", "?top_k=1&top_k=2", "?tta=2", "?tta=yes"])(
     "%s is a 422",
     (s) => {
       expect(code(() => q(s))).toEqual([422, "invalid_query"]);

@@ -64,6 +64,10 @@ describe("trainer export", () => {
     expect(manifest.classes.find((c) => c.wnid === "n03888257")?.label).toBe("parachute");
     expect(manifest.metrics).toEqual({ valAccuracy: 0.55, valLoss: 1.4, trainLoss: 1.5 });
     expect(manifest.architecture.name).toBe("resnet18");
+    // The net's total stride, from the architecture table, and the serving recipe that uses it (issue 11).
+    expect(manifest.stride).toBe(32);
+    expect(manifest.preprocess.resize).toEqual({ mode: "shortest-edge", size: 128, align: 32 });
+    expect(manifest.preprocess.crop).toBeNull();
 
     // Independently: a model rebuilt from the same seed exports to identical bytes.
     const again = createModel(archSpec("resnet18", { nOut: 10 }), { seed: 5 });

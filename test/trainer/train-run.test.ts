@@ -54,6 +54,12 @@ describe.skipIf(!hasImagenette)("training on a slice of real Imagenette", () => 
     expect(ev.size).toBe(40);
     expect(ev.accuracy).toBeCloseTo(resized!.accuracy, 6);
     expect(ev.validLoss).toBeCloseTo(resized!.validLoss, 4);
+    // tta: the centre view alone is the plain accuracy; the four views are four model runs per image.
+    const centre = await runEval(result.checkpoint, { validLimit: 10, limit: 30 }, { io: captureIO(), tta: true, ttaViews: ["center"] });
+    expect(centre.tta!.accuracy).toBeCloseTo(ev.accuracy, 6);
+    const tta = await runEval(result.checkpoint, { validLimit: 10, limit: 30 }, { io: captureIO(), tta: true });
+    expect(tta.tta).toMatchObject({ views: ["center", "flip", "shift-tl", "shift-br"], modelRuns: 4 });
+    expect(tta.tta!.accuracy).toBeGreaterThan(0.1); // above chance, like the plain accuracy
     await expect(runTraining(config, { io: captureIO(), progress: false })).rejects.toThrow(/already holds a run.*--resume/);
   });
 

@@ -44,6 +44,12 @@ export interface TrainConfig {
   minScale: number;
   /** Flip/rotate/zoom/warp/lighting on top of the random-resized crop; false keeps only the crop. */
   augment: boolean;
+  /**
+   * Multi-size training: each batch's shape drawn from stride-aligned sizes around `size` and aspects
+   * 3:4..4:3 (trainer/src/data/multi-size.ts); false: the book's fixed square size. A config saved before
+   * this field existed reads as false.
+   */
+  multiSize: boolean;
   /** Label smoothing epsilon; 0 disables. */
   labelSmoothing: number;
   /** Mixup Beta(alpha, alpha); 0 disables. */
@@ -82,6 +88,7 @@ export const DEFAULT_CONFIG: Readonly<TrainConfig> = Object.freeze({
   pctStart: 0.25,
   minScale: 0.5,
   augment: true,
+  multiSize: true,
   labelSmoothing: 0,
   mixup: 0,
   limit: null,
@@ -120,6 +127,7 @@ export const CONFIG_FIELDS: { readonly [K in keyof TrainConfig]: FieldSpec } = {
   pctStart: { kind: "number", min: 0, max: 1, help: "one-cycle: warm-up fraction" },
   minScale: { kind: "number", min: 0.01, max: 1, help: "random-resized-crop minimum area fraction" },
   augment: { kind: "boolean", help: "flip/rotate/zoom/warp/lighting augmentations" },
+  multiSize: { kind: "boolean", help: "draw each batch's size around --size (stride-aligned, one stride either side) and its aspect from 3:4..4:3; --no-multi-size trains at the book's fixed square size" },
   labelSmoothing: { kind: "number", min: 0, max: 0.99, help: "label smoothing epsilon (0 = off)" },
   mixup: { kind: "number", min: 0, max: 100, help: "mixup alpha (0 = off)" },
   limit: { kind: "int", nullable: true, min: 1, help: "images per class for training (a slice)" },
@@ -216,12 +224,19 @@ function validateValue(v: unknown, spec: FieldSpec, path: string): unknown {
   }
 }
 
+/** Values for fields added after configs were first saved: what those runs did. */
+const SAVED_BEFORE = { multiSize: false } as const;
+
 /** Validate a complete config (e.g. read back from a checkpoint). Throws ConfigError naming the field. */
 export function validateTrainConfig(x: unknown, path = "config"): TrainConfig {
   if (!isObject(x)) throw new ConfigError(path, "must be an object");
   checkKnownKeys(x, path);
   const out: Record<string, unknown> = {};
   for (const key of CONFIG_KEYS) {
+    if (!(key in x) && key in SAVED_BEFORE) {
+      out[key] = SAVED_BEFORE[key as keyof typeof SAVED_BEFORE];
+      continue;
+    }
     if (!(key in x)) throw new ConfigError(`${path}.${key}`, "is missing");
     out[key] = validateValue(x[key], CONFIG_FIELDS[key], `${path}.${key}`);
   }

@@ -1,4 +1,5 @@
 // Query parameters of the classify routes. A bad value is a 422 naming the parameter and what is allowed.
+import { TTA_VIEWS } from "@resnet-edge/shared";
 import { isValidModelName } from "../models/store.ts";
 import { ApiError } from "./errors.ts";
 
@@ -11,9 +12,11 @@ export interface ClassifyQuery {
   /** True when the request named the model; false when it fell back to DEFAULT_MODEL. */
   modelNamed: boolean;
   size: SizeMode;
+  /** `tta=1`: average the softmax of the TTA views (shared's TTA_VIEWS), one model run each. */
+  tta: boolean;
 }
 
-const KNOWN = ["top_k", "model", "size"];
+const KNOWN = ["top_k", "model", "size", "tta"];
 
 function invalid(param: string, message: string): ApiError {
   return new ApiError(422, "invalid_query", `query parameter ${param}: ${message}`);
@@ -38,7 +41,12 @@ export function parseClassifyQuery(url: URL, defaultModel: string): ClassifyQuer
   if (rawSize !== null && rawSize !== "native" && rawSize !== "default") {
     throw invalid("size", `must be "native" (whole image at its own resolution, scaled down only to fit MAX_TENSOR_PIXELS) or "default" (shortest edge scaled to the training size), got ${JSON.stringify(rawSize)}`);
   }
-  return { topK, model, modelNamed: url.searchParams.has("model"), size: (rawSize as SizeMode | null) ?? "default" };
+  const rawTta = url.searchParams.get("tta");
+  if (rawTta !== null && !["0", "1", "true", "false"].includes(rawTta)) {
+    throw invalid("tta", `must be 1 (average ${TTA_VIEWS.length} views: ${TTA_VIEWS.join(", ")}; ${TTA_VIEWS.length} model runs) or 0, got ${JSON.stringify(rawTta)}`);
+  }
+  const tta = rawTta === "1" || rawTta === "true";
+  return { topK, model, modelNamed: url.searchParams.has("model"), size: (rawSize as SizeMode | null) ?? "default", tta };
 }
 
 /** Resolve top_k against the model's class count. */

@@ -34,7 +34,7 @@ export function classifyRoutes(): Hono<AppEnv> {
         query.model,
         (model) => {
           const topK = resolveTopK(query.topK, model.manifest.classes.length);
-          return classifyImage(model, bytes, { topK, size: query.size, maxPixels: limits.maxPixels, maxTensorPixels: limits.maxTensorPixels }, preprocess);
+          return classifyImage(model, bytes, { topK, size: query.size, tta: query.tta, maxPixels: limits.maxPixels, maxTensorPixels: limits.maxTensorPixels }, preprocess);
         },
         waitUntilOf(c),
       )
@@ -55,8 +55,8 @@ export function classifyRoutes(): Hono<AppEnv> {
         for (const [index, part] of parts.entries()) {
           try {
             if (part.problem) throw part.problem;
-            const r = await classifyImage(model, part.bytes!, { topK, size: query.size, maxPixels: limits.maxPixels, maxTensorPixels: limits.maxTensorPixels }, preprocess);
-            results.push({ index, filename: part.filename, status: 200, predictions: r.predictions, input: r.input, timing: r.timing });
+            const r = await classifyImage(model, part.bytes!, { topK, size: query.size, tta: query.tta, maxPixels: limits.maxPixels, maxTensorPixels: limits.maxTensorPixels }, preprocess);
+            results.push({ index, filename: part.filename, status: 200, predictions: r.predictions, input: r.input, ...(r.tta ? { tta: r.tta } : {}), timing: r.timing });
           } catch (e) {
             const api = toApiError(e);
             const res = api ? api.getResponse() : errorResponse(e);

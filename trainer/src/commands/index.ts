@@ -8,6 +8,7 @@
  * stay fast; test/trainer/cli.test.ts checks that --help loads no tfjs and no codec.
  */
 import type { Command } from "./flags.ts";
+import calibrate from "./calibrate.ts";
 import evalCommand from "./eval.ts";
 import exportCommand from "./export.ts";
 import feedback from "./feedback.ts";
@@ -23,6 +24,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   eval: evalCommand,
   export: exportCommand,
   import: importCommand,
+  calibrate,
   finetune,
   feedback,
   publish,

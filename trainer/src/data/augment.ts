@@ -10,8 +10,10 @@ import type { Rng } from "./random.ts";
  * This is augmentation, not preprocessing: validation never comes here (it uses shared's preprocess).
  */
 export interface AugmentOptions {
-  /** Output size (square). */
+  /** Output height (and width, unless `width` is given). */
   size: number;
+  /** Output width when it differs from `size` (multi-size training); the crop box takes the output's aspect. */
+  width?: number;
   /** Smallest crop area as a fraction of the image (fastai min_scale). */
   minScale: number;
   /** false: only the random-resized crop (no flip, affine, warp or lighting). */
@@ -83,16 +85,21 @@ export interface ImageAug {
  */
 export function sampleAugmentation(rng: Rng, inSize: number, opts: AugmentOptions): ImageAug {
   const { size, minScale, full } = opts;
+  const height = size;
+  const width = opts.width ?? size;
   const { maxRotate = 10, maxZoom = 1.1, maxWarp = 0.2, maxLighting = 0.2, pAffine = 0.75, pLighting = 0.75 } = opts;
-  // Random resized crop, square (fastai's aug_transforms uses ratio=(1,1)).
+  // Random resized crop with the output's aspect (square for the book's fixed size: fastai's
+  // aug_transforms uses ratio=(1,1)); a non-square box keeps the area fraction, clamped to the image.
   const scale = rng.uniform(Math.min(minScale, 1), 1);
-  const side = inSize * Math.sqrt(scale);
-  const x0 = rng.uniform(0, inSize - side);
-  const y0 = rng.uniform(0, inSize - side);
+  const ratio = width / height;
+  const sideX = Math.min(inSize, inSize * Math.sqrt(scale * ratio));
+  const sideY = Math.min(inSize, inSize * Math.sqrt(scale / ratio));
+  const x0 = rng.uniform(0, inSize - sideX);
+  const y0 = rng.uniform(0, inSize - sideY);
   // output index i -> u = (2 (i + 0.5) / size) - 1
-  const toNorm: Mat3 = [2 / size, 0, 1 / size - 1, 0, 2 / size, 1 / size - 1, 0, 0, 1];
+  const toNorm: Mat3 = [2 / width, 0, 1 / width - 1, 0, 2 / height, 1 / height - 1, 0, 0, 1];
   // u' -> input continuous x = x0 + (u' + 1) side / 2, then index = x - 0.5
-  const toInput: Mat3 = [side / 2, 0, x0 + side / 2 - 0.5, 0, side / 2, y0 + side / 2 - 0.5, 0, 0, 1];
+  const toInput: Mat3 = [sideX / 2, 0, x0 + sideX / 2 - 0.5, 0, sideY / 2, y0 + sideY / 2 - 0.5, 0, 0, 1];
   let geo: Mat3 = IDENTITY;
   let contrast = 1;
   let brightness = 0;
@@ -153,17 +160,19 @@ export function pixelLut(aug: Pick<ImageAug, "contrast" | "brightness">, mean: r
 /**
  * Augment a batch of presized RGB images: `pixels` holds `augs.length` images of inSize x inSize x 3
  * bytes back to back. Lighting + normalisation through each image's lookup table, then all geometry in
- * one batched projective resample to [B, size, size, 3] (bilinear, reflection padding).
+ * one batched projective resample to [B, size, size, 3], or [B, h, w, 3] for `size` = [h, w] (bilinear,
+ * reflection padding).
  */
 export function augmentBatch(
   pixels: Uint8Array,
   inSize: number,
   augs: readonly ImageAug[],
-  size: number,
+  size: number | readonly [number, number],
   mean: readonly number[],
   std: readonly number[],
 ): tf.Tensor4D {
   const n = augs.length;
+  const [outH, outW] = typeof size === "number" ? [size, size] : size;
   const per = inSize * inSize * 3;
   if (pixels.length !== n * per) throw new Error(`augmentBatch: ${pixels.length} bytes for ${n} images of ${inSize}x${inSize}x3`);
   const values = new Float32Array(n * per);
@@ -179,7 +188,7 @@ export function augmentBatch(
   return tf.tidy(() => {
     const x = tf.tensor4d(values, [n, inSize, inSize, 3]);
     const warp = (img: tf.Tensor4D, m: number[]): tf.Tensor4D =>
-      tf.image.transform(img, tf.tensor2d(m, [img.shape[0], 8]), "bilinear", "reflect", 0, [size, size]);
+      tf.image.transform(img, tf.tensor2d(m, [img.shape[0], 8]), "bilinear", "reflect", 0, [outH, outW]);
     // tfjs-backend-cpu 4.22's Transform kernel returns after the first image of a batch (the rest come
     // back as fill value), so on that backend each image is resampled on its own. The wasm kernel is
     // correct batched and ~15x faster that way.

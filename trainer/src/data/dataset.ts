@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs-core";
-import { decodeImage, ImageError, preprocess } from "@resnet-edge/shared";
+import { decodeImage, ImageError, preprocess, type TtaView, type ViewTensor } from "@resnet-edge/shared";
 import { createHash } from "node:crypto";
 import { mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
@@ -8,6 +8,7 @@ import { DataError } from "./errors.ts";
 import type { Item } from "./imagenette.ts";
 import { presizeImage } from "./presize.ts";
 import { prefetch } from "./prefetch.ts";
+import { drawBatchShape } from "./multi-size.ts";
 import { makeRng } from "./random.ts";
 import { servingPreprocess } from "./serving-preprocess.ts";
 import type { Batch, BatchSource, DataLoaders } from "./types.ts";
@@ -38,6 +39,20 @@ export interface LoaderOptions {
   seed: number;
   /** Batches prepared ahead of the training step (default 1). */
   prefetch?: number;
+  /** Draw each training batch's shape around `size` (see multi-size.ts); needs `stride`. */
+  multiSize?: boolean;
+  /**
+   * The net's total stride: validation rounds both tensor sides to it, as the worker does (see
+   * servingPreprocess). Omitted: no rounding.
+   */
+  stride?: number;
+}
+
+/** Validation inputs as served: one NHWC tensor per image, in item order. */
+export interface ValidTensors {
+  data: Float32Array[];
+  /** [height, width] of each. */
+  shapes: [number, number][];
 }
 
 const READ_CONCURRENCY = 8;
@@ -95,7 +110,7 @@ function wrapImageError(e: unknown, path: string): never {
 }
 
 export class ImageDataset {
-  private validCache: { size: number; data: Float32Array } | null = null;
+  private validCache: { key: string; tensors: ValidTensors } | null = null;
 
   private constructor(
     readonly classes: string[],
@@ -152,19 +167,35 @@ export class ImageDataset {
     );
   }
 
-  /** Validation inputs at `size`, through shared's preprocess (decode -> resize -> crop -> normalise), cached. */
-  async validTensorData(size: number): Promise<Float32Array> {
-    if (this.validCache?.size === size) return this.validCache.data;
+  /**
+   * Validation inputs at `size` through shared's preprocess with the serving config (decode -> shortest
+   * edge to `size` -> sides rounded to `stride` -> normalise), cached for the last (size, stride).
+   */
+  async validTensors(size: number, stride?: number): Promise<ValidTensors> {
+    const key = `${size}/${stride ?? 0}`;
+    if (this.validCache?.key === key) return this.validCache.tensors;
     this.validCache = null;
-    const cfg = servingPreprocess(size);
-    const per = size * size * 3;
-    const data = new Float32Array(this.nValid * per);
+    const cfg = servingPreprocess(size, stride);
+    const tensors: ValidTensors = { data: [], shapes: [] };
     for (let i = 0; i < this.nValid; i++) {
       const out = await preprocess(this.validBytes[i]!, cfg, { layout: "NHWC" }).catch((e: unknown) => wrapImageError(e, this.validItems[i]!.path));
-      data.set(out.data, i * per);
+      tensors.data.push(out.data);
+      tensors.shapes.push([out.dims[1], out.dims[2]]);
     }
-    this.validCache = { size, data };
-    return data;
+    this.validCache = { key, tensors };
+    return tensors;
+  }
+
+  /**
+   * fastai's `learn.tta()` inputs: each validation image's TTA views (shared's, as `?tta=1` serves them),
+   * NHWC, at the serving config for `size`/`stride`. Not cached (4x the memory of validTensors).
+   */
+  async *validViews(size: number, stride: number | undefined, views: readonly TtaView[]): AsyncGenerator<{ label: number; views: ViewTensor[] }> {
+    const cfg = servingPreprocess(size, stride);
+    for (let i = 0; i < this.nValid; i++) {
+      const out = await preprocess(this.validBytes[i]!, cfg, { layout: "NHWC", views }).catch((e: unknown) => wrapImageError(e, this.validItems[i]!.path));
+      yield { label: this.validLabels[i]!, views: out.views! };
+    }
   }
 
   loaders(opts: LoaderOptions): DataLoaders {
@@ -202,14 +233,18 @@ class TrainSource implements BatchSource {
     const P = this.ds.presize;
     const per = P * P * 3;
     const { mean, std } = servingPreprocess(this.opts.size);
+    // Batch shapes come from their own stream, so the images' augmentations are those of a fixed-size run.
+    const shapes = makeRng(this.opts.seed, epoch, 0x512e);
+    const { stride, multiSize } = this.opts;
     for (let b = 0; b < this.nBatches; b++) {
       const idx = order.slice(b * this.bs, (b + 1) * this.bs);
       const pixels = new Uint8Array(idx.length * per);
       idx.forEach((k, j) => pixels.set(this.ds.trainPixels.subarray(k * per, (k + 1) * per), j * per));
+      const [h, w] = multiSize && stride ? drawBatchShape(shapes, this.opts.size, stride) : [this.opts.size, this.opts.size];
       const augs = idx.map(() =>
-        sampleAugmentation(rng, P, { size: this.opts.size, minScale: this.opts.minScale, full: this.opts.augment }),
+        sampleAugmentation(rng, P, { size: h, ...(w !== h ? { width: w } : {}), minScale: this.opts.minScale, full: this.opts.augment }),
       );
-      const x = augmentBatch(pixels, P, augs, this.opts.size, mean, std);
+      const x = augmentBatch(pixels, P, augs, [h, w], mean, std);
       const y = tf.tensor1d(Int32Array.from(idx, (k) => this.ds.trainLabels[k]!), "int32");
       yield { x, y };
       // Give pending I/O callbacks a turn between batches.
@@ -218,7 +253,10 @@ class TrainSource implements BatchSource {
   }
 }
 
-/** In order, all items (the last batch may be smaller). */
+/**
+ * In order, all items, at most `bs` per batch; a batch also ends where the tensor shape changes (images of
+ * another aspect ratio get another tensor shape, as in serving), so the last batch of a run may be smaller.
+ */
 class ValidSource implements BatchSource {
   readonly nItems: number;
   readonly nBatches: number;
@@ -236,16 +274,20 @@ class ValidSource implements BatchSource {
   }
 
   private async *generate(): AsyncGenerator<Batch> {
-    const size = this.opts.size;
-    const data = await this.ds.validTensorData(size);
-    const per = size * size * 3;
-    for (let b = 0; b < this.nBatches; b++) {
-      const lo = b * this.opts.bs;
-      const hi = Math.min(this.nItems, lo + this.opts.bs);
+    const { data, shapes } = await this.ds.validTensors(this.opts.size, this.opts.stride);
+    let lo = 0;
+    while (lo < this.nItems) {
+      const [h, w] = shapes[lo]!;
+      let hi = lo + 1;
+      while (hi < this.nItems && hi - lo < this.opts.bs && shapes[hi]![0] === h && shapes[hi]![1] === w) hi++;
+      const per = h * w * 3;
+      const x = new Float32Array((hi - lo) * per);
+      for (let i = lo; i < hi; i++) x.set(data[i]!, (i - lo) * per);
       yield {
-        x: tf.tensor4d(data.subarray(lo * per, hi * per), [hi - lo, size, size, 3]),
+        x: tf.tensor4d(x, [hi - lo, h, w, 3]),
         y: tf.tensor1d(this.ds.validLabels.subarray(lo, hi), "int32"),
       };
+      lo = hi;
     }
   }
 }

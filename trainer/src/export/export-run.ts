@@ -13,7 +13,7 @@ import { DataError } from "../data/errors.ts";
 import { servingPreprocess } from "../data/serving-preprocess.ts";
 import { applyCheckpoint, readCheckpoint, type Checkpoint } from "../learner/checkpoint.ts";
 import { checkpointPath, stagesOf } from "../learner/run-training.ts";
-import { createModel, definitionOf, type Model } from "../model/index.ts";
+import { createModel, definitionOf, totalStride, type Model } from "../model/index.ts";
 import { seededRandom } from "../model/init.ts";
 import { makeManifest, sha256Hex } from "./manifest.ts";
 import { calibrationRanges, compareTop1, loadImageTensors, type Agreement } from "./calibrate.ts";
@@ -142,10 +142,12 @@ export async function exportRun(opts: ExportRunOptions): Promise<ExportResult> {
     const finalSize = stages.length > 0 ? stages[stages.length - 1]!.size : 128;
     const last = ckpt.header.metrics[ckpt.header.metrics.length - 1];
     const runDir = ckptPath.endsWith("checkpoint.bin") ? dirname(ckptPath) : ckptPath;
+    // The manifest's preprocess is what the worker serves at size=default, and what validation ran.
+    const stride = totalStride(definitionOf(ckpt.header.arch));
+    const preprocessConfig = servingPreprocess(finalSize, stride);
     let int8: { onnx: Uint8Array; agreement: Agreement } | undefined;
     if (wantInt8 && calibrationData) {
       const data = calibrationData;
-      const preprocessConfig = servingPreprocess(finalSize);
       const calib = await loadImageTensors(data, "train", opts.calibrationPerClass ?? 30, preprocessConfig);
       const method = opts.calibration ?? "minmax";
       log(`int8: calibrating on ${calib.length} training images (${method})`);
@@ -165,7 +167,8 @@ export async function exportRun(opts: ExportRunOptions): Promise<ExportResult> {
       architecture: { ...ckpt.header.arch },
       onnx: int8Only && int8 ? int8.onnx : onnx,
       ...(int8Only ? { modelFile: "model.int8.onnx" } : {}),
-      preprocess: servingPreprocess(finalSize),
+      preprocess: preprocessConfig,
+      stride,
       classes: ckpt.header.classes.map((wnid) => ({ wnid, label: labelFor(wnid) })),
       training: {
         checkpoint: ckptPath,

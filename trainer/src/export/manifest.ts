@@ -18,6 +18,8 @@ export interface ManifestInput {
   onnx: Uint8Array;
   modelFile?: string;
   preprocess?: PreprocessConfig;
+  /** The net's total stride (see ModelManifest.stride). */
+  stride?: number;
   classes?: readonly ClassLabel[];
   /** The graph's input and output as they are (default: our exports' `input` [N,3,H,W] and `logits` [N,classes]). */
   inputs?: TensorSpec[];
@@ -44,6 +46,7 @@ export function makeManifest(m: ManifestInput): ModelManifest {
     inputs: m.inputs ?? [{ name: "input", dims: ["N", 3, "H", "W"], dtype: "float32" }],
     outputs: m.outputs ?? [{ name: "logits", dims: ["N", classes.length], dtype: "float32" }],
     preprocess: m.preprocess ?? DEFAULT_PREPROCESS,
+    ...(m.stride !== undefined ? { stride: m.stride } : {}),
     classes,
     ...(m.training ? { training: m.training } : {}),
     ...(m.metrics ? { metrics: m.metrics } : {}),

@@ -33,13 +33,17 @@ export const SUGGESTION_COLOURS: Record<string, [number, number, number]> = {
   minimum: [148, 103, 189],
 };
 
-class Canvas {
-  readonly data = new Uint8ClampedArray(W * H * 4).fill(255);
+/** An RGBA drawing surface with lines and 3x5-font text (shared with calibrate's size plot). */
+export class Canvas {
+  constructor(readonly width = W, readonly height = H) {
+    this.data = new Uint8ClampedArray(width * height * 4).fill(255);
+  }
+  readonly data: Uint8ClampedArray;
   set(x: number, y: number, c: readonly number[]): void {
     x = Math.round(x);
     y = Math.round(y);
-    if (x < 0 || y < 0 || x >= W || y >= H) return;
-    const i = (y * W + x) * 4;
+    if (x < 0 || y < 0 || x >= this.width || y >= this.height) return;
+    const i = (y * this.width + x) * 4;
     this.data[i] = c[0]!;
     this.data[i + 1] = c[1]!;
     this.data[i + 2] = c[2]!;
@@ -103,6 +107,12 @@ async function initEncoder(): Promise<void> {
   const dir = dirname(require.resolve("@jsquash/png/package.json"));
   ready ??= readFile(join(dir, "codec/pkg/squoosh_png_bg.wasm")).then((b) => WebAssembly.compile(b)).then((m) => init(m));
   await ready;
+}
+
+/** RGBA pixels -> PNG bytes (@jsquash/png). */
+export async function encodePng(image: ImageData): Promise<Uint8Array> {
+  await initEncoder();
+  return new Uint8Array(await encode(image));
 }
 
 export async function lossPlotPng(lrs: readonly number[], losses: readonly number[], suggestions: Record<string, number>): Promise<Uint8Array> {

@@ -1,3 +1,4 @@
+import { ARCHITECTURES, totalStride } from "../model/arch-table.ts";
 import { ConfigError } from "@resnet-edge/shared";
 import { initCodecs } from "@resnet-edge/shared/node";
 import { existsSync } from "node:fs";
@@ -96,8 +97,10 @@ export function buildModel(config: TrainConfig, nClasses: number): Model {
 }
 
 /** The data loaders' settings from a config (the size comes per stage). */
-export function loaderOpts(config: TrainConfig): { bs: number; minScale: number; augment: boolean; seed: number } {
-  return { bs: config.bs, minScale: config.minScale, augment: config.augment, seed: config.seed };
+export function loaderOpts(config: TrainConfig): { bs: number; minScale: number; augment: boolean; seed: number; stride: number; multiSize: boolean } {
+  // Validation rounds tensor sides to the net's stride, exactly as the exported model is served.
+  const stride = totalStride(ARCHITECTURES[config.arch]);
+  return { bs: config.bs, minScale: config.minScale, augment: config.augment, seed: config.seed, stride, multiSize: config.multiSize };
 }
 
 /**

@@ -100,3 +100,13 @@ export function definitionOf(spec: ArchSpec): ArchDefinition {
   }
   return def;
 }
+
+/**
+ * Input pixels per cell of the last feature map: 2 for the stem's first convLayer and 2 for its MaxPool
+ * (when there is a stem), `firstStride` for the first stage, 2 for every later stage. 32 for every model
+ * of the table. The export writes it into the manifest, and the worker rounds tensor sides to it.
+ */
+export function totalStride(def: ArchDefinition): number {
+  const stem = def.stem.length > 0 ? 4 : 1;
+  return stem * def.firstStride * 2 ** Math.max(0, def.widths.length - 1);
+}

@@ -1,4 +1,4 @@
-export { ARCH_NAMES, ARCHITECTURES, archSpec, definitionOf, isArchName } from "./arch-table.ts";
+export { ARCH_NAMES, ARCHITECTURES, archSpec, definitionOf, isArchName, totalStride } from "./arch-table.ts";
 export type { ArchDefinition, ArchName } from "./arch-table.ts";
 export { createModel } from "./create-model.ts";
 export type { CreateModelOptions } from "./create-model.ts";

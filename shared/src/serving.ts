@@ -1,0 +1,84 @@
+import type { PreprocessConfig } from "./config.ts";
+import type { ModelManifest } from "./manifest.ts";
+import { targetSize } from "./ops/target-size.ts";
+
+/**
+ * What the worker feeds a model, as one pure function of the manifest and the request, so the worker, the
+ * trainer's `calibrate` and `eval` all compute it the same way.
+ * - A model whose input has a fixed H x W gets its manifest's `preprocess` as written (resize + crop to it).
+ * - `default`: the manifest's `preprocess` as written, with `maxPixels` lowered to the worker's cap. For an
+ *   FCN export that is "shortest edge to S, both sides rounded to the nearest multiple of the stride, no
+ *   crop". A legacy manifest (no `stride`, no `resize.align`) gets what the worker did before those fields
+ *   existed: shortest edge to its size, aspect kept, no rounding, and its `crop` is not applied.
+ * - `native`: the whole image at its own resolution (sides rounded to the stride when the manifest has one);
+ *   an image whose tensor would exceed `maxTensorPixels` is scaled down, aspect kept, just enough that the
+ *   rounded tensor fits (scale first, then round).
+ */
+export type ServingSize = "default" | "native";
+
+export interface ServingOptions {
+  /** Default "default". */
+  size?: ServingSize;
+  /** The worker's MAX_PIXELS (decoded image); the lower of this and the manifest's applies. */
+  maxPixels?: number;
+  /** The decoded (upright) image size; needed for `native` to fit `maxTensorPixels`. */
+  image?: { width: number; height: number };
+  /** The worker's MAX_TENSOR_PIXELS (tensor H*W). */
+  maxTensorPixels?: number;
+  /** Serve `default` at this short side instead of the manifest's (what `trainer calibrate` sweeps). */
+  shortSide?: number;
+}
+
+/** The short side `size=default` serves at: the manifest's resize size (the shorter of [h, w]); null for "none". */
+export function servingEdge(pp: PreprocessConfig): number | null {
+  const s = pp.resize.size;
+  if (Array.isArray(s)) return Math.min(s[0], s[1]);
+  return pp.resize.mode === "none" || !(s > 0) ? null : s;
+}
+
+export function servingConfig(manifest: Pick<ModelManifest, "preprocess" | "stride" | "inputs">, opts: ServingOptions = {}): PreprocessConfig {
+  const pp = manifest.preprocess;
+  const maxPixels = Math.min(pp.maxPixels, opts.maxPixels ?? Infinity);
+  // A graph with a fixed H x W (an imported 224x224 classifier) takes only that size: its manifest's own
+  // resize + centre crop, whatever `size` asks for.
+  if (fixedInputSize(manifest)) return { ...pp, maxPixels };
+  const align = pp.resize.align ?? manifest.stride;
+  const aligned = align === undefined ? {} : { align };
+  const edge = opts.shortSide ?? servingEdge(pp);
+  if (opts.size === "native" || edge === null) {
+    const { image, maxTensorPixels = Infinity } = opts;
+    if (image) {
+      const t = targetSize(image.width, image.height, { mode: "none", size: 1, ...aligned });
+      if (t.width * t.height > maxTensorPixels) {
+        return { ...pp, resize: { mode: "shortest-edge", size: nativeEdgeWithin(image.width, image.height, maxTensorPixels, align), ...aligned }, crop: null, maxPixels };
+      }
+    }
+    // `size` is ignored for "none" but must validate as a positive integer.
+    return { ...pp, resize: { mode: "none", size: edge ?? 1, ...aligned }, crop: null, maxPixels };
+  }
+  if (align === undefined) return { ...pp, resize: { mode: "shortest-edge", size: edge }, crop: null, maxPixels };
+  if (pp.resize.mode === "exact") return { ...pp, maxPixels };
+  const resize = opts.shortSide === undefined ? pp.resize : { mode: "shortest-edge" as const, size: opts.shortSide };
+  return { ...pp, resize: pp.crop === null ? { ...resize, align } : resize, maxPixels };
+}
+
+/** [H, W] when the model's input has fixed spatial dims (NCHW), else null (fully convolutional). */
+export function fixedInputSize(manifest: Pick<ModelManifest, "inputs">): [number, number] | null {
+  const dims = manifest.inputs[0]?.dims ?? [];
+  const h = dims[2];
+  const w = dims[3];
+  return typeof h === "number" && typeof w === "number" ? [h, w] : null;
+}
+
+/**
+ * The largest shortest edge whose aspect-kept resize of a width x height image, its sides rounded to `align`
+ * when given, has at most `maxTensorPixels` pixels (1 when none fits: the caller refuses the image then).
+ */
+export function nativeEdgeWithin(width: number, height: number, maxTensorPixels: number, align?: number): number {
+  let s = Math.max(1, Math.floor(Math.min(width, height) * Math.sqrt(maxTensorPixels / (width * height))));
+  for (;;) {
+    const t = targetSize(width, height, { mode: "shortest-edge", size: s, ...(align === undefined ? {} : { align }) });
+    if (t.width * t.height <= maxTensorPixels || s === 1) return s;
+    s--;
+  }
+}

@@ -1,0 +1,94 @@
+// Issue 11 item 2: `trainer calibrate` on the shipped model and a small real val slice. Its accuracy at a
+// size must be the worker's (shared preprocess with servingConfig, then onnxruntime), and it must write
+// the chosen size and the curve into the manifest without touching the model file.
+import { copyFile, mkdtemp, readFile, rm, symlink } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import * as ort from "onnxruntime-node";
+import { preprocess, servingConfig, validateManifest, type SizeCalibration } from "@resnet-edge/shared";
+import { initCodecs } from "@resnet-edge/shared/node";
+import { chooseServingSize, runCalibrate } from "../../trainer/src/calibrate/run-calibrate.ts";
+import { aspectView, parseAspect } from "../../trainer/src/calibrate/size-curve.ts";
+import { asciiSizeChart } from "../../trainer/src/calibrate/size-plot.ts";
+import { scanImageFolder } from "../../trainer/src/data/imagenette.ts";
+import { hasImagenette, IMAGENETTE_DIR, needs, repoRoot } from "../helpers/data.ts";
+
+const curve = (means: [number, number][], trainingSize: number): SizeCalibration => ({
+  images: 10,
+  aspects: [1],
+  points: means.map(([shortSide, m]) => ({ shortSide, top1: [m], meanTop1: m })),
+  best: means.reduce((b, p) => (p[1] > b[1] ? p : b))[0],
+  trainingSize,
+});
+
+describe("calibrate helpers", () => {
+  it("parses aspects and refuses nonsense", () => {
+    expect(parseAspect("16:9")).toBeCloseTo(16 / 9, 12);
+    expect(parseAspect("1.5")).toBe(1.5);
+    expect(() => parseAspect("wide")).toThrow(/16:9/);
+    expect(() => parseAspect("0:1")).toThrow();
+  });
+
+  it("aspect views are the largest centre crop of that ratio", () => {
+    const img = { data: new Uint8Array(224 * 224 * 3), width: 224, height: 224, channels: 3 as const };
+    expect([aspectView(img, 16 / 9).width, aspectView(img, 16 / 9).height]).toEqual([224, 126]);
+    expect([aspectView(img, 3 / 4).width, aspectView(img, 3 / 4).height]).toEqual([168, 224]);
+    expect(aspectView(img, 1)).toBe(img);
+  });
+
+  it("serves the best size only when it is at least as accurate as the training size", () => {
+    expect(chooseServingSize(curve([[64, 0.7], [96, 0.75]], 64))).toBe(96);
+    expect(chooseServingSize(curve([[64, 0.7], [96, 0.7]], 64))).toBe(64);
+    expect(asciiSizeChart(curve([[64, 0.7], [96, 0.75]], 64))).toMatch(/short side/);
+  });
+});
+
+describe.skipIf(!hasImagenette)(`trainer calibrate on the shipped model ${hasImagenette ? "" : needs("imagenette")}`, () => {
+  let dir: string;
+  const shipped = join(repoRoot, "models/resnet18-imagenette");
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "calibrate-"));
+    await copyFile(join(shipped, "manifest.json"), join(dir, "manifest.json"));
+    await symlink(join(shipped, "model.int8.onnx"), join(dir, "model.int8.onnx"));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("measures what the worker serves, writes the chosen size and the curve, keeps the model file", { timeout: 300_000 }, async () => {
+    const lines: string[] = [];
+    const io = { log: () => {}, write: (l: string) => lines.push(l) };
+    const before = validateManifest(JSON.parse(await readFile(join(dir, "manifest.json"), "utf8")));
+    const res = await runCalibrate({ model: dir, data: IMAGENETTE_DIR, perClass: 2, shortSides: [48, 64, 96], aspects: [1, 16 / 9], io });
+    expect(res.calibration.images).toBe(20);
+    expect(res.calibration.points.map((p) => p.shortSide)).toEqual([48, 64, 96]);
+    expect(lines.join("\n")).toMatch(/short\s+1:1\s+16:9/);
+    const png = await readFile(res.plot);
+    expect([...png.subarray(0, 4)]).toEqual([0x89, 0x50, 0x4e, 0x47]);
+
+    const after = validateManifest(JSON.parse(await readFile(join(dir, "manifest.json"), "utf8")));
+    expect(after.calibration?.points).toEqual(res.calibration.points);
+    expect(after.preprocess.resize.size).toBe(res.after);
+    expect(after.model).toEqual(before.model);
+    expect(after.stride).toBe(32);
+
+    // The 64 px square point, recomputed the worker's way: bytes -> shared preprocess(servingConfig) -> ORT.
+    await initCodecs();
+    const folder = await scanImageFolder(IMAGENETTE_DIR, { limit: 0, validLimit: 2 });
+    const session = await ort.InferenceSession.create(join(dir, "model.int8.onnx"), { intraOpNumThreads: 1 });
+    let ok = 0;
+    try {
+      for (const item of folder.valid) {
+        const pre = await preprocess(new Uint8Array(await readFile(item.path)), servingConfig(before, { shortSide: 64 }));
+        const out = (await session.run({ input: new ort.Tensor("float32", pre.data, pre.dims) })).logits!.data as Float32Array;
+        if (out.indexOf(Math.max(...out)) === item.label) ok++;
+      }
+    } finally {
+      await session.release();
+    }
+    expect(res.calibration.points[1]!.top1[0]).toBe(ok / folder.valid.length);
+    expect(ok / folder.valid.length).toBeGreaterThan(0.3); // a trained model, not chance (10%)
+  });
+});

@@ -1,0 +1,32 @@
+/**
+ * Multi-size training (issue 11 item 3): each batch's input shape is drawn from stride-aligned sizes around
+ * the target size and an aspect range, so the net sees several final-map shapes (1x1 to 3x4 cells at 64 px
+ * with stride 32) instead of only the square one it is validated and served at; the book trains at one
+ * fixed square size (`--no-multi-size`).
+ */
+import { alignSide } from "@resnet-edge/shared";
+import type { Rng } from "./random.ts";
+
+/** Widest aspect (long / short) a batch is drawn at: 4:3. */
+export const MULTI_SIZE_MAX_ASPECT = 4 / 3;
+
+/**
+ * The short sides a batch is drawn from: the target rounded to the stride, one stride less and one stride
+ * more (mean area close to the target's, so an epoch costs about what the fixed size does). Empty below
+ * two strides: a target that small trains at its fixed size.
+ */
+export function multiSizeSet(size: number, stride: number): number[] {
+  if (size < 2 * stride) return [];
+  const s = alignSide(size, stride);
+  return [s - stride, s, s + stride].filter((x) => x >= stride);
+}
+
+/** One batch's [height, width]: a short side from the set, an aspect log-uniform in [1/max, max], the long side rounded to the stride. */
+export function drawBatchShape(rng: Rng, size: number, stride: number, maxAspect = MULTI_SIZE_MAX_ASPECT): [number, number] {
+  const set = multiSizeSet(size, stride);
+  if (set.length === 0) return [size, size];
+  const short = set[rng.int(set.length)]!;
+  const aspect = Math.exp(rng.uniform(-Math.log(maxAspect), Math.log(maxAspect)));
+  const long = alignSide(short * Math.max(aspect, 1 / aspect), stride);
+  return aspect >= 1 ? [short, long] : [long, short];
+}
