@@ -266,6 +266,8 @@ export async function importModel(opts: ImportOptions): Promise<ImportResult> {
     inputs: [{ name: graph.input.name, dims: graph.input.dims, dtype: "float32" }],
     outputs: [{ name: graph.output.name, dims: graph.output.dims, dtype: "float32" }],
     preprocess: config,
+    // A fully convolutional graph is served with both tensor sides rounded to its stride, as our exports are.
+    ...(graph.stride && !graph.fixedSize ? { stride: graph.stride } : {}),
     ...(int8 ? { variants: { int8: { file: "model.int8.onnx", onnx: int8.onnx } } } : {}),
     training: {
       imported: {
