@@ -2,18 +2,13 @@
 // one onError that turns them into JSON {error: {code, message}}.
 import { Hono } from "hono";
 import type { AppDeps } from "./deps.ts";
-import type { Env } from "./env.ts";
-import { ApiError, errorResponse } from "./http/errors.ts";
+import type { AppEnv, Env } from "./env.ts";
+import { ApiError, echo, errorResponse } from "./http/errors.ts";
 import { classifyRoutes } from "./routes/classify.ts";
 import { feedbackRoutes } from "./routes/feedback.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { modelRoutes } from "./routes/models.ts";
 import { openapiRoutes } from "./routes/openapi.ts";
-
-export interface AppEnv {
-  Bindings: Env;
-  Variables: { deps: AppDeps };
-}
 
 /** `getDeps` is called per request with the bindings; the worker memoises it per isolate. */
 export function createApp(getDeps: (env: Env) => AppDeps | Promise<AppDeps>): Hono<AppEnv> {
@@ -27,7 +22,7 @@ export function createApp(getDeps: (env: Env) => AppDeps | Promise<AppDeps>): Ho
   app.route("/v1", classifyRoutes());
   app.route("/v1", feedbackRoutes());
   app.route("/v1", openapiRoutes());
-  app.notFound((c) => errorResponse(new ApiError(404, "not_found", `no route ${c.req.method} ${new URL(c.req.url).pathname}; GET /v1/openapi.json describes the API`)));
+  app.notFound((c) => errorResponse(new ApiError(404, "not_found", `no route ${c.req.method} ${echo(new URL(c.req.url).pathname)}; GET /v1/openapi.json describes the API`)));
   app.onError((err) => errorResponse(err));
   return app;
 }

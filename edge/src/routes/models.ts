@@ -1,6 +1,6 @@
 import { Hono } from "hono";
-import type { AppEnv } from "../app.ts";
-import { ApiError } from "../http/errors.ts";
+import type { AppEnv } from "../env.ts";
+import { ApiError, echo } from "../http/errors.ts";
 import { isValidModelName } from "../models/store.ts";
 
 export function modelRoutes(): Hono<AppEnv> {
@@ -18,7 +18,7 @@ export function modelRoutes(): Hono<AppEnv> {
   r.get("/models/:name", async (c) => {
     const { models } = c.get("deps");
     const name = c.req.param("name");
-    if (!isValidModelName(name)) throw new ApiError(404, "model_not_found", `"${name}" is not a model name; GET /v1/models lists the models`);
+    if (!isValidModelName(name)) throw new ApiError(404, "model_not_found", `${echo(name)} is not a model name; GET /v1/models lists the models`);
     const manifest = await models.manifest(name);
     return c.json({ ...manifest, status: models.status(name) });
   });
