@@ -129,6 +129,16 @@ describe("health and metadata routes", () => {
     expectError(await call("/v1/models/BAD%20NAME"), 404, "model_not_found");
   });
 
+  it("GET /v1/models/:name shows no local paths, even from an older manifest that recorded them", async () => {
+    const old = { ...manifest, name: "old", training: { checkpoint: "/root/runs/ft64/checkpoint.bin", config: { data: "/home/me/data/imagenette", out: "../runs/ft64", size: 64 } } };
+    models = new FakeModels({ "tiny-fcn": manifest, old });
+    app = createApp(() => ({ models, preprocess, limits }));
+    const r = await call("/v1/models/old");
+    expect(r.status).toBe(200);
+    expect(r.body.training).toEqual({ checkpoint: "checkpoint.bin", config: { data: "imagenette", out: "ft64", size: 64 } });
+    expect(JSON.stringify(r.body)).not.toMatch(/\/root|\/home|\.\.\//);
+  });
+
   it("GET /v1/openapi.json describes every route with the configured limits", async () => {
     const r = await call("/v1/openapi.json");
     expect(r.status).toBe(200);

@@ -64,6 +64,9 @@ describe("trainer export", () => {
     expect(manifest.classes.find((c) => c.wnid === "n03888257")?.label).toBe("parachute");
     expect(manifest.metrics).toEqual({ valAccuracy: 0.55, valLoss: 1.4, trainLoss: 1.5 });
     expect(manifest.architecture.name).toBe("resnet18");
+    // No path of this machine in the manifest (issue 16.8): the checkpoint is named by its run.
+    expect(manifest.training?.checkpoint).toBe("run1/checkpoint.bin");
+    expect(readFileSync(join(out, "manifest.json"), "utf8")).not.toContain(dir);
 
     // Independently: a model rebuilt from the same seed exports to identical bytes.
     const again = createModel(archSpec("resnet18", { nOut: 10 }), { seed: 5 });

@@ -1,3 +1,4 @@
+import { stripLocalPaths } from "@resnet-edge/shared";
 import { Hono } from "hono";
 import type { AppEnv } from "../env.ts";
 import { ApiError, echo } from "../http/errors.ts";
@@ -20,7 +21,9 @@ export function modelRoutes(): Hono<AppEnv> {
     const name = c.req.param("name");
     if (!isValidModelName(name)) throw new ApiError(404, "model_not_found", `${echo(name)} is not a model name; GET /v1/models lists the models`);
     const manifest = await models.manifest(name);
-    return c.json({ ...manifest, status: models.status(name) });
+    // A manifest exported before the trainer stopped writing them may still name its training machine's
+    // paths: this public route shows their last segments only.
+    return c.json({ ...stripLocalPaths(manifest), status: models.status(name) });
   });
   return r;
 }

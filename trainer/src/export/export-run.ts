@@ -168,7 +168,8 @@ export async function exportRun(opts: ExportRunOptions): Promise<ExportResult> {
       preprocess: servingPreprocess(finalSize),
       classes: ckpt.header.classes.map((wnid) => ({ wnid, label: labelFor(wnid) })),
       training: {
-        checkpoint: ckptPath,
+        // The run's name and the file, not where the run lived on the training machine.
+        checkpoint: `${basename(runDir)}/${basename(ckptPath)}`,
         checkpointCreatedAt: ckpt.header.createdAt,
         progress: ckpt.header.progress,
         epochs: ckpt.header.metrics,

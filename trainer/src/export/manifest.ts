@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import {
   DEFAULT_PREPROCESS,
   IMAGENETTE_CLASSES,
+  stripLocalPaths,
   validateManifest,
   type ClassLabel,
   type ModelManifest,
@@ -43,7 +44,8 @@ export function makeManifest(m: ManifestInput): ModelManifest {
     outputs: [{ name: "logits", dims: ["N", classes.length], dtype: "float32" }],
     preprocess: m.preprocess ?? DEFAULT_PREPROCESS,
     classes,
-    ...(m.training ? { training: m.training } : {}),
+    // No paths of the training machine in a file that ships (data folder, run folder): last segments only.
+    ...(m.training ? { training: stripLocalPaths(m.training) } : {}),
     ...(m.metrics ? { metrics: m.metrics } : {}),
     createdAt: m.createdAt ?? new Date().toISOString(),
   });
