@@ -1,8 +1,10 @@
 // Feedback: a user says "this image is <class>" (a known wnid or a new name). The image is checked with
 // the same decoder and limits as classify, then kept in R2 (feedback/store.ts) for the next fine-tune.
 // Every feedback route needs `Authorization: Bearer <FEEDBACK_TOKEN>` (a Worker secret).
-import { CLASS_ID_RULE, decodeImage, FEEDBACK_KEY_RE, isValidClassId, suggestClassId } from "@resnet-edge/shared";
+import { CLASS_ID_RULE, decodeImage, DEFAULT_PREPROCESS, FEEDBACK_KEY_RE, isValidClassId, suggestClassId, type ModelManifest } from "@resnet-edge/shared";
 import { Hono, type Context } from "hono";
+import { planRequest } from "../classify.ts";
+import type { AppDeps } from "../deps.ts";
 import type { AppEnv } from "../env.ts";
 import { listFeedback, storeFeedback, type FeedbackBucket } from "../feedback/store.ts";
 import { requireBearer } from "../http/bearer.ts";
@@ -47,16 +49,28 @@ async function readFeedback(req: Request, maxBodyBytes: number): Promise<{ bytes
   return { bytes: await formImage(form, "add the image as a file field (curl -F image=@photo.jpg -F label=...)"), label };
 }
 
+/**
+ * Refuse what classify would refuse, with the same status and code: the image as the default model would
+ * see it at size=default (the size a fine-tune trains at). Without a published default model, the
+ * shared default preprocessing stands in.
+ */
+async function admitFeedback(deps: AppDeps, bytes: Uint8Array): Promise<void> {
+  const { models, limits } = deps;
+  const manifest = await models.manifest(limits.defaultModel).catch(() => ({ preprocess: DEFAULT_PREPROCESS }) as ModelManifest);
+  planRequest(manifest, bytes, { size: "default", maxPixels: limits.maxPixels, maxTensorPixels: limits.maxTensorPixels });
+}
+
 export function feedbackRoutes(): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
 
   // 201 {stored: true, key} the first time, 200 {stored: false, key} for the same bytes and label again.
   r.post("/feedback", async (c) => {
     const bucket = await authorize(c);
-    const { limits } = c.get("deps");
+    const deps = c.get("deps");
+    const { limits } = deps;
     const { bytes, label } = await readFeedback(c.req.raw, limits.maxBodyBytes);
-    // Refuse what classify would refuse, with the same codes: the stored set only holds images the
-    // trainer's decoder (the same one) can read.
+    // The stored set only holds images classify accepts and the trainer's decoder (the same one) reads.
+    await admitFeedback(deps, bytes);
     const image = await decodeImage(bytes, { maxPixels: limits.maxPixels });
     const res = await storeFeedback(bucket, bytes, {
       label,

@@ -1,0 +1,69 @@
+// What a request may cost, decided from the image header before a pixel is decoded. Classify and feedback
+// both go through here, so an image one refuses the other refuses too, with the same status and code.
+//
+// Three bounds, all pure functions of sizes:
+// - MAX_PIXELS caps the decoded image (the decoders' memory).
+// - MAX_TENSOR_PIXELS caps H*W of the tensor fed to the model.
+// - The activations: H*W alone does not bound them. Every stride-2 layer halves a side, rounding up, so a
+//   side shorter than the total stride stops shrinking: a 1x240000 tensor is as small as 600x400 at the
+//   input but 2x larger in every stage from the stem on (ORT's heap: 71.8 -> 132 MiB; BENCHMARKS.md).
+//   `networkPixels` counts what the stages see, and must stay within MAX_TENSOR_PIXELS * ACTIVATION_SLACK.
+import type { ImageHeader } from "@resnet-edge/shared";
+import { ApiError } from "./http/errors.ts";
+
+/** The stride of each downsampling stage of the served ResNets: stem conv, max pool, layer2..4. */
+export const STAGE_STRIDES = [2, 4, 8, 16, 32] as const;
+
+/**
+ * How far networkPixels may exceed MAX_TENSOR_PIXELS. A regular shape costs at most a few % over H*W
+ * (rounding up at each stage); thin shapes up to 2x. Measured (bench/edge/activation-heap.ts, shipped
+ * int8 ResNet-18 in workerd): every shape with networkPixels <= 1.25 * 240000 peaks at the heap of a
+ * 600x400 tensor; 1x240000 (2x) takes the heap to 132 MiB.
+ */
+export const ACTIVATION_SLACK = 1.25;
+
+/**
+ * The input-sized pixel count a tensor costs in its largest stage: for each stride s, the stage's
+ * spatial size ceil(H/s)*ceil(W/s), times s*s (back to input pixels), times 2/s (channels grow with
+ * depth: 64 at s=2 and s=4, doubling per stage after, so activations per input pixel halve per stage),
+ * i.e. 2*s*ceil(H/s)*ceil(W/s). Equals H*W for sides divisible by 32; 2*W for a 1xW strip.
+ */
+export function networkPixels(height: number, width: number): number {
+  let most = 0;
+  for (const s of STAGE_STRIDES) most = Math.max(most, 2 * s * Math.ceil(height / s) * Math.ceil(width / s));
+  return most;
+}
+
+export interface AdmitLimits {
+  /** MAX_PIXELS (or the model's own, if lower): the decoded image. */
+  maxPixels: number;
+  /** MAX_TENSOR_PIXELS: the tensor fed to the model. */
+  maxTensorPixels: number;
+}
+
+const pixels = (w: number, h: number) => `${w}x${h} (${w * h} pixels)`;
+
+/** Refuse (413) an image whose decoded size or tensor would exceed the limits. */
+export function admitImage(header: Pick<ImageHeader, "width" | "height">, tensor: { width: number; height: number }, limits: AdmitLimits): void {
+  const { width, height } = header;
+  if (width * height > limits.maxPixels) {
+    throw new ApiError(413, "image_too_large", `the image is ${pixels(width, height)}; this worker accepts at most ${limits.maxPixels} pixels (MAX_PIXELS): resize it and send it again`);
+  }
+  const t = tensor;
+  if (t.width * t.height > limits.maxTensorPixels) {
+    throw new ApiError(
+      413,
+      "image_too_large",
+      `the ${width}x${height} image becomes a ${t.width}x${t.height} tensor (${t.width * t.height} pixels); the model accepts at most ${limits.maxTensorPixels} (MAX_TENSOR_PIXELS): crop it to a less extreme aspect ratio`,
+    );
+  }
+  const network = networkPixels(t.height, t.width);
+  const most = Math.floor(limits.maxTensorPixels * ACTIVATION_SLACK);
+  if (network > most) {
+    throw new ApiError(
+      413,
+      "image_too_large",
+      `the ${width}x${height} image becomes a ${t.width}x${t.height} tensor, too thin for the network: its ${Math.min(t.width, t.height)}-pixel side stops shrinking in the stride-2 layers, so it costs as much memory as ${network} pixels; the limit is ${most} (MAX_TENSOR_PIXELS x ${ACTIVATION_SLACK}): crop it to a less extreme aspect ratio, or send it at size=default`,
+    );
+  }
+}
