@@ -28,7 +28,7 @@ export const DEFAULT_LIMITS: Limits = {
   maxBatch: 8,
   pollSeconds: 10,
   defaultModel: "resnet18-imagenette",
-  maxSessions: 2,
+  maxSessions: 1,
 };
 
 /** Thrown when a var is set to something that is not a valid value; names the var and the fix. */
