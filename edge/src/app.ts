@@ -2,8 +2,8 @@
 // one onError that turns them into JSON {error: {code, message}}.
 import { Hono } from "hono";
 import type { AppDeps } from "./deps.ts";
-import type { Env } from "./env.ts";
-import { ApiError, errorResponse } from "./http/errors.ts";
+import type { AppEnv, Env } from "./env.ts";
+import { ApiError, echo, errorResponse } from "./http/errors.ts";
 import { classifyRoutes } from "./routes/classify.ts";
 import { feedbackRoutes } from "./routes/feedback.ts";
 import { healthRoutes } from "./routes/health.ts";
@@ -11,11 +11,6 @@ import { modelRoutes } from "./routes/models.ts";
 import { openapiRoutes } from "./routes/openapi.ts";
 import { uiRoutes } from "./routes/ui.ts";
 import { serverMetadata, v2Routes } from "./routes/v2.ts";
-
-export interface AppEnv {
-  Bindings: Env;
-  Variables: { deps: AppDeps };
-}
 
 /** `getDeps` is called per request with the bindings; the worker memoises it per isolate. */
 export function createApp(getDeps: (env: Env) => AppDeps | Promise<AppDeps>): Hono<AppEnv> {
@@ -33,7 +28,7 @@ export function createApp(getDeps: (env: Env) => AppDeps | Promise<AppDeps>): Ho
   // The Open Inference Protocol (KServe v2), errors in its own {"error": "..."} shape.
   app.get("/v2/", serverMetadata); // the YAML spells the server metadata path "/v2/"
   app.route("/v2", v2Routes());
-  app.notFound((c) => errorResponse(new ApiError(404, "not_found", `no route ${c.req.method} ${new URL(c.req.url).pathname}; GET /v1/openapi.json describes the API`)));
+  app.notFound((c) => errorResponse(new ApiError(404, "not_found", `no route ${c.req.method} ${echo(new URL(c.req.url).pathname)}; GET /v1/openapi.json describes the API`)));
   app.onError((err) => errorResponse(err));
   return app;
 }

@@ -1,6 +1,6 @@
 // The one classification pipeline behind both routes: preprocess -> run -> softmax/top-k.
 import { readImageHeader, servingConfig, targetSize, TTA_VIEWS, type ModelManifest, type PreprocessConfig, type TtaView } from "@resnet-edge/shared";
-import { ApiError } from "./http/errors.ts";
+import { admitImage } from "./admit.ts";
 import type { SizeMode } from "./http/query.ts";
 import { softmax, topK as rank, type Prediction } from "./inference/postprocess.ts";
 import type { LoadedModel } from "./models/registry.ts";
@@ -48,27 +48,22 @@ export function requestConfig(manifest: ModelManifest, size: SizeMode, maxPixels
 
 const round = (ms: number) => Math.round(ms * 100) / 100;
 
-/** Bytes -> the NCHW tensor the model takes, refusing (413) from the header what the limits forbid. */
-export async function imageTensor(manifest: ModelManifest, bytes: Uint8Array, opts: Omit<ClassifyOptions, "topK">, preprocess: PreprocessFn): Promise<Preprocessed> {
-  // The header alone gives both sizes; refuse before any pixel is allocated. A 1x40000 strip is small
-  // to decode but scaled to a 224 shortest edge it becomes a 224x8960000 tensor.
+/**
+ * Read the header and decide what the request becomes, refusing (413, admit.ts) what would exceed a limit.
+ * The header alone gives both sizes: a 1x40000 strip is small to decode, but scaled to a 224 shortest
+ * edge it becomes a 224x8960000 tensor. Feedback goes through here too (at size=default).
+ */
+export function planRequest(manifest: ModelManifest, bytes: Uint8Array, opts: Pick<ClassifyOptions, "size" | "maxPixels" | "maxTensorPixels">): { config: PreprocessConfig; tensor: { width: number; height: number } } {
   const header = readImageHeader(bytes);
   const config = requestConfig(manifest, opts.size, opts.maxPixels, header, opts.maxTensorPixels);
-  if (header.width * header.height > config.maxPixels) {
-    throw new ApiError(
-      413,
-      "image_too_large",
-      `the image is ${header.width}x${header.height} (${header.width * header.height} pixels); this worker accepts at most ${config.maxPixels} pixels (MAX_PIXELS): resize it and send it again`,
-    );
-  }
-  const t = targetSize(header.width, header.height, config.resize);
-  if (t.width * t.height > opts.maxTensorPixels) {
-    throw new ApiError(
-      413,
-      "image_too_large",
-      `the ${header.width}x${header.height} image becomes a ${t.width}x${t.height} tensor (${t.width * t.height} pixels); the model accepts at most ${opts.maxTensorPixels} (MAX_TENSOR_PIXELS): crop it to a less extreme aspect ratio`,
-    );
-  }
+  const tensor = targetSize(header.width, header.height, config.resize);
+  admitImage(header, tensor, { maxPixels: config.maxPixels, maxTensorPixels: opts.maxTensorPixels });
+  return { config, tensor };
+}
+
+/** Bytes -> the NCHW tensor the model takes (with the TTA views when asked), after planRequest's checks. */
+export async function imageTensor(manifest: ModelManifest, bytes: Uint8Array, opts: Omit<ClassifyOptions, "topK">, preprocess: PreprocessFn): Promise<Preprocessed> {
+  const { config } = planRequest(manifest, bytes, opts);
   return preprocess(bytes, config, { layout: "NCHW", ...(opts.tta ? { views: TTA_VIEWS } : {}) });
 }
 

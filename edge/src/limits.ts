@@ -16,6 +16,8 @@ export interface Limits {
   pollSeconds: number;
   /** Model served when the request names none. */
   defaultModel: string;
+  /** Most models with a live ORT session per isolate (least recently used one is released first). */
+  maxSessions: number;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -26,6 +28,7 @@ export const DEFAULT_LIMITS: Limits = {
   maxBatch: 8,
   pollSeconds: 10,
   defaultModel: "resnet18-imagenette",
+  maxSessions: 1,
 };
 
 /** Thrown when a var is set to something that is not a valid value; names the var and the fix. */
@@ -53,5 +56,6 @@ export function parseLimits(vars: Record<string, unknown>): Limits {
     maxBatch: intVar(vars, "MAX_BATCH", DEFAULT_LIMITS.maxBatch, 1),
     pollSeconds: intVar(vars, "MODEL_POLL_SECONDS", DEFAULT_LIMITS.pollSeconds, 0),
     defaultModel: typeof defaultModel === "string" && defaultModel !== "" ? defaultModel : DEFAULT_LIMITS.defaultModel,
+    maxSessions: intVar(vars, "MAX_SESSIONS", DEFAULT_LIMITS.maxSessions, 1),
   };
 }

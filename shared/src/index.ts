@@ -28,6 +28,7 @@ export * from "./manifest.ts";
 export * from "./vocab.ts";
 export * from "./feedback-layout.ts";
 export * from "./model-layout.ts";
+export { isLocalPath, lastPathSegment, stripLocalPaths } from "./local-paths.ts";
 export { assertRawImage, type DecodedImage, type ImageFormat, type RawImage } from "./image.ts";
 export { sniffFormat } from "./format/sniff.ts";
 export { checkPixelLimit, readImageHeader, type ImageHeader } from "./format/header.ts";

@@ -10,6 +10,8 @@ import { startWorker, type WorkerHandle } from "../helpers/workerd.ts";
 import { makeJpeg, makePng } from "./helpers/images.ts";
 import { expectedOutcome, ODDIMAGES_EXPECTED } from "./helpers/oddimages.ts";
 import { wranglerVars } from "./helpers/wrangler-vars.ts";
+import { publish, type WritableBucket } from "./helpers/publish.ts";
+import { tinyModelArtifact } from "../../trainer/src/export/tiny-artifact.ts";
 
 const TOKEN = "t0ken-for-tests";
 let w: WorkerHandle;
@@ -114,6 +116,26 @@ describe("POST /v1/feedback", () => {
     expectError(await post(new Uint8Array(0), "x"), 400, "missing_body");
     const wide = await makeJpeg(2000, 1300, 1); // 2.6 MP > MAX_PIXELS (2.4 MP)
     expectError(await post(wide, "x"), 413, "image_too_large");
+    expect((await (await bucket()).list({ prefix: "feedback/" })).objects.length).toBe(before);
+  });
+
+  it("refuses what classify refuses, with the same status, code and message (issue 16.4), storing nothing", { timeout: 120_000 }, async () => {
+    await publish((await w.mf.getR2Bucket("MODELS")) as unknown as WritableBucket, tinyModelArtifact({ name: "tiny-fcn", version: "v1" }));
+    const before = (await (await bucket()).list({ prefix: "feedback/" })).objects.length;
+    const cases: [string, Uint8Array, string][] = [
+      ["2400000x1 PNG", makePng(2_400_000, 1), "image/png"], // under MAX_PIXELS, but an absurd tensor at any size
+      ["1x2400000 PNG", makePng(1, 2_400_000), "image/png"],
+      ["2000x1300 JPEG", await makeJpeg(2000, 1300, 1), "image/jpeg"], // over MAX_PIXELS
+    ];
+    for (const [what, bytes, type] of cases) {
+      const classified = await call(w, "/v1/classify", { method: "POST", body: bytes as BodyInit, headers: { "content-type": type } });
+      const fed = await post(bytes, "x", auth(), type);
+      expect(classified.status, `${what}: ${JSON.stringify(classified.body)}`).toBe(413);
+      expectError(fed, classified.status, classified.body.error.code);
+      expect(fed.body.error.message, what).toBe(classified.body.error.message);
+      expect(fed.body.error.message, what).toMatch(/MAX_PIXELS|MAX_TENSOR_PIXELS/);
+      expect(fed.body.error.message, what).not.toContain("maxPixels");
+    }
     expect((await (await bucket()).list({ prefix: "feedback/" })).objects.length).toBe(before);
   });
 

@@ -48,11 +48,11 @@ class Sessions {
   };
 }
 
-function setup(name: string, pollSeconds: number) {
+function setup(name: string, pollSeconds: number, maxSessions?: number) {
   const sessions = new Sessions();
   let clock = 1_000_000;
   const background: Promise<unknown>[] = [];
-  const registry = new ModelRegistry({ bucket, createSession: sessions.factory, pollSeconds, now: () => clock });
+  const registry = new ModelRegistry({ bucket, createSession: sessions.factory, pollSeconds, now: () => clock, ...(maxSessions ? { maxSessions } : {}) });
   const version = (m = name) => registry.use(m, async (x) => x.version, (p) => background.push(p));
   const settle = async () => {
     while (background.length) await background.shift();
@@ -166,5 +166,64 @@ describe("ModelRegistry", () => {
     expect(await version()).toBe("v2");
     expect(sessions.created).toEqual(["v1", "v2"]); // the corrupt bytes never reached the session factory
     expect(registry.status("retry").lastError).toBeNull();
+  });
+
+  it("clears lastError when the pointer goes back to the version already serving", async () => {
+    const { version, settle, registry } = setup("back", 0);
+    await publish(bucket, artifact("back", "v1", 1));
+    expect(await version()).toBe("v1");
+    const v2 = artifact("back", "v2", 2);
+    await uploadVersion(bucket, v2, { onnx: v2.onnx.slice(1) });
+    await activate(bucket, "back", "v2");
+    expect(await version()).toBe("v1");
+    await settle();
+    expect(registry.status("back").lastError).toMatchObject({ version: "v2", code: "checksum_mismatch" });
+    await activate(bucket, "back", "v1"); // the operator points back at what serves
+    expect(await version()).toBe("v1");
+    expect(registry.status("back").lastError).toBeNull();
+  });
+
+  it("a load the pointer moved away from (back to the serving version) is dropped, not swapped in", async () => {
+    const { version, settle, sessions } = setup("undo", 0);
+    await publish(bucket, artifact("undo", "v1", 1));
+    expect(await version()).toBe("v1");
+    const holdV2 = deferred();
+    sessions.hold.set("v2", holdV2.promise);
+    await publish(bucket, artifact("undo", "v2", 2));
+    expect(await version()).toBe("v1"); // v2 loading, held
+    await activate(bucket, "undo", "v1");
+    expect(await version()).toBe("v1");
+    holdV2.resolve();
+    await settle();
+    expect(await version()).toBe("v1");
+    expect(sessions.released).toEqual(["v2"]);
+  });
+
+  it("keeps at most maxSessions models loaded: the least recently used idle one is released first, a busy one after its request", async () => {
+    const { registry, sessions } = setup("lru-a", 0, 2);
+    const names = ["lru-a", "lru-b", "lru-c"];
+    for (const [i, n] of names.entries()) await publish(bucket, artifact(n, `v${i + 1}`, i + 1));
+    const use = (n: string) => registry.use(n, async (m) => m.version);
+    expect(await use("lru-a")).toBe("v1");
+    expect(await use("lru-b")).toBe("v2");
+    expect(await use("lru-a")).toBe("v1"); // b is now the least recently used
+    expect(await use("lru-c")).toBe("v3");
+    expect(sessions.released).toEqual(["v2"]);
+    expect(registry.liveSessions()).toBe(2);
+    expect(registry.status("lru-b").serving).toBeNull();
+    // a (LRU now) has a request running when b comes back: a is retired but released only after it.
+    const gate = deferred();
+    const busy = registry.use("lru-a", async (m) => {
+      await gate.promise;
+      return m.version;
+    });
+    expect(await use("lru-c")).toBe("v3"); // a is the least recently used again, and still busy
+    expect(await use("lru-b")).toBe("v2"); // reloads b; retires a
+    expect(sessions.released).toEqual(["v2"]);
+    gate.resolve();
+    expect(await busy).toBe("v1");
+    expect(sessions.released).toEqual(["v2", "v1"]);
+    expect(registry.liveSessions()).toBe(2);
+    expect(sessions.created).toEqual(["v1", "v2", "v3", "v2"]);
   });
 });

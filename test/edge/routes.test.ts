@@ -129,6 +129,16 @@ describe("health and metadata routes", () => {
     expectError(await call("/v1/models/BAD%20NAME"), 404, "model_not_found");
   });
 
+  it("GET /v1/models/:name shows no local paths, even from an older manifest that recorded them", async () => {
+    const old = { ...manifest, name: "old", training: { checkpoint: "/root/runs/ft64/checkpoint.bin", config: { data: "/home/me/data/imagenette", out: "../runs/ft64", size: 64 } } };
+    models = new FakeModels({ "tiny-fcn": manifest, old });
+    app = createApp(() => ({ models, preprocess, limits }));
+    const r = await call("/v1/models/old");
+    expect(r.status).toBe(200);
+    expect(r.body.training).toEqual({ checkpoint: "checkpoint.bin", config: { data: "imagenette", out: "ft64", size: 64 } });
+    expect(JSON.stringify(r.body)).not.toMatch(/\/root|\/home|\.\.\//);
+  });
+
   it("GET /v1/openapi.json describes every route with the configured limits", async () => {
     const r = await call("/v1/openapi.json");
     expect(r.status).toBe(200);
@@ -283,6 +293,23 @@ describe("POST /v1/classify", () => {
     expect(Math.abs(width / height - 440 / 400)).toBeLessThan(0.01);
     // ... and no smaller than it must be: one more pixel of shortest edge would not fit.
     expect((height + 1) * Math.round(((height + 1) * 440) / 400)).toBeGreaterThan(limits.maxTensorPixels);
+  });
+
+  it("echoes client text cut short, and as sent (issue 16.6, 16.7)", async () => {
+    fresh();
+    const long = "a".repeat(8192);
+    for (const path of [`/v1/classify?model=${long}`, `/v1/classify?${long}=1`, `/v1/classify?size=${long}`, `/v1/classify?top_k=${long}`, `/v1/models/${long}`, `/${long}`]) {
+      const res = await app.request(path, post(jpeg97x203));
+      const text = await res.text();
+      expect(res.status, path.slice(0, 40)).toBeGreaterThanOrEqual(400);
+      expect(text.length, `${path.slice(0, 40)}: ${text.slice(0, 300)}`).toBeLessThan(600);
+      expect(text).toMatch(/\(\d{4} characters\)/);
+    }
+    const big = `1${"0".repeat(23)}`; // 1e23: a Number would read back as 1e+23
+    const r = await call(`/v1/classify?top_k=${big}`, post(jpeg97x203));
+    expectError(r, 422, "invalid_query");
+    expect(r.body.error.message).toContain(`"${big}"`);
+    expect(r.body.error.message).not.toContain("e+");
   });
 
   it("500 for a bug, logged, with no internals in the body", async () => {

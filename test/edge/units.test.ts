@@ -1,6 +1,7 @@
 // Pure pieces of the worker: the run() mutex, softmax/top-k, vars parsing, query parsing.
 import { describe, expect, it } from "vitest";
 import { parseClassifyQuery, resolveTopK } from "../../edge/src/http/query.ts";
+import { admitImage, networkPixels } from "../../edge/src/admit.ts";
 import { ApiError } from "../../edge/src/http/errors.ts";
 import { createMutex } from "../../edge/src/inference/mutex.ts";
 import { softmax, topK } from "../../edge/src/inference/postprocess.ts";
@@ -106,5 +107,42 @@ describe("parseClassifyQuery", () => {
     expect(resolveTopK(undefined, 3)).toBe(3);
     expect(resolveTopK(10, 10)).toBe(10);
     expect(code(() => resolveTopK(11, 10))).toEqual([422, "invalid_query"]);
+  });
+});
+
+describe("admitImage: activations bounded, not just H*W (issue 16.1)", () => {
+  const limits = { maxPixels: 2_400_000, maxTensorPixels: 240_000 };
+  const refusal = (h: number, w: number) => {
+    try {
+      admitImage({ width: w, height: h }, { width: w, height: h }, limits);
+      return null;
+    } catch (e) {
+      return [(e as ApiError).status, (e as ApiError).code, (e as ApiError).message];
+    }
+  };
+
+  it("networkPixels is H*W when both sides are multiples of 32, and 2x the pixels for a 1-pixel strip", () => {
+    for (const [h, w] of [[32, 7500 - 7500 % 32], [224, 224], [384, 608], [32, 32]] as const) expect(networkPixels(h, w)).toBe(h * w);
+    expect(networkPixels(1, 240_000)).toBe(480_000);
+    expect(networkPixels(240_000, 1)).toBe(480_000);
+    expect(networkPixels(2, 120_000)).toBe(240_000);
+    // regular odd shapes cost a few % over H*W (rounding up at each stride)
+    expect(networkPixels(489, 490) / (489 * 490)).toBeLessThan(1.01);
+    expect(networkPixels(33, 7272) / (33 * 7272)).toBeLessThan(1.05);
+  });
+
+  it("refuses a 1x240000 tensor (within MAX_TENSOR_PIXELS) from its size alone; accepts 600x400, 32x7500, 2x120000", () => {
+    const thin = refusal(1, 240_000);
+    expect(thin?.slice(0, 2)).toEqual([413, "image_too_large"]);
+    expect(thin?.[2]).toMatch(/too thin.*MAX_TENSOR_PIXELS.*crop it/);
+    expect(refusal(240_000, 1)?.slice(0, 2)).toEqual([413, "image_too_large"]);
+    for (const [h, w] of [[400, 600], [600, 400], [32, 7500], [7500, 32], [2, 120_000], [1, 120_000], [489, 490], [33, 7272], [2, 2000]] as const) expect(refusal(h, w), `${h}x${w}`).toBeNull();
+    // measured heavier than 600x400 on a fresh isolate: 83-92 MiB against 71.8
+    for (const [h, w] of [[5, 48_000], [1, 150_000], [1, 180_000], [3, 80_000]] as const) expect(refusal(h, w)?.[1], `${h}x${w}`).toBe("image_too_large");
+  });
+
+  it("keeps the MAX_PIXELS and MAX_TENSOR_PIXELS refusals, naming the variables", () => {
+    expect(refusal(2000, 1300)?.[2]).toMatch(/MAX_PIXELS\)/);
+    expect(refusal(500, 500)?.[2]).toMatch(/MAX_TENSOR_PIXELS\)/);
   });
 });

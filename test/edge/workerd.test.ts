@@ -148,6 +148,18 @@ describe("with models in R2", () => {
     expect(r.body.results[2].input).toMatchObject({ width: 64, height: 300 });
   });
 
+  it("keeps at most MAX_SESSIONS models loaded; the other reloads on demand (issue 16.3)", async () => {
+    expect(vars.MAX_SESSIONS).toBe("1");
+    const img = await makeJpeg(64, 48, 3);
+    const a = await call("/v1/classify?model=other", post(img));
+    const b = await call("/v1/classify", post(img));
+    const again = await call("/v1/classify?model=other", post(img));
+    for (const r of [a, b, again]) expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(again.body.predictions).toEqual(a.body.predictions);
+    const serving = (await call("/v1/models")).body.models.filter((m: { status: { serving: unknown } }) => m.status.serving !== null);
+    expect(serving.map((m: { name: string }) => m.name)).toEqual(["other"]);
+  });
+
   it("answers concurrent requests correctly (runs are serialised inside the isolate)", async () => {
     const images = await Promise.all(Array.from({ length: 12 }, (_, i) => makeJpeg(60 + i * 13, 90 + i * 7, i)));
     const responses = await Promise.all(images.map((img, i) => call(`/v1/classify?top_k=10&size=${i % 2 ? "native" : "default"}`, post(img))));

@@ -68,6 +68,9 @@ describe("trainer export", () => {
     expect(manifest.stride).toBe(32);
     expect(manifest.preprocess.resize).toEqual({ mode: "shortest-edge", size: 128, align: 32 });
     expect(manifest.preprocess.crop).toBeNull();
+    // No path of this machine in the manifest (issue 16.8): the checkpoint is named by its run.
+    expect(manifest.training?.checkpoint).toBe("run1/checkpoint.bin");
+    expect(readFileSync(join(out, "manifest.json"), "utf8")).not.toContain(dir);
 
     // Independently: a model rebuilt from the same seed exports to identical bytes.
     const again = createModel(archSpec("resnet18", { nOut: 10 }), { seed: 5 });

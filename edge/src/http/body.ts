@@ -43,16 +43,23 @@ export async function readCapped(req: Request, limit: number): Promise<Uint8Arra
   return out;
 }
 
-function isMultipart(req: Request): boolean {
+export function isMultipart(req: Request): boolean {
   return (req.headers.get("content-type") ?? "").toLowerCase().startsWith("multipart/form-data");
 }
 
-async function parseForm(req: Request, body: Uint8Array): Promise<FormData> {
+const NO_IMAGE = "send the image bytes as the body (Content-Type: image/jpeg or image/png), or multipart/form-data with a file field named \"image\"";
+
+async function parseForm(req: Request, body: Uint8Array, usage: string): Promise<FormData> {
   try {
     return await new Response(body as Uint8Array<ArrayBuffer>, { headers: { "content-type": req.headers.get("content-type")! } }).formData();
   } catch (e) {
-    throw new ApiError(400, "bad_multipart", `the multipart/form-data body could not be parsed (${(e as Error).message}): send the image as a file field named "image"`);
+    throw new ApiError(400, "bad_multipart", `the multipart/form-data body could not be parsed (${(e as Error).message}): ${usage}`);
   }
+}
+
+/** A multipart/form-data body, read under the byte cap. `usage` ends the parse error: what to send. */
+export async function readForm(req: Request, limit: number, usage = 'send the image as a file field named "image"'): Promise<FormData> {
+  return parseForm(req, await readCapped(req, limit), usage);
 }
 
 async function toPart(field: string, value: File | string): Promise<ImagePart> {
@@ -67,21 +74,24 @@ async function toPart(field: string, value: File | string): Promise<ImagePart> {
   return { field, filename: value.name || null, bytes: new Uint8Array(await value.arrayBuffer()), problem: null };
 }
 
-const NO_IMAGE = "send the image bytes as the body (Content-Type: image/jpeg or image/png), or multipart/form-data with a file field named \"image\"";
-
-/** One image: the raw body, or the multipart field `image`. */
-export async function readSingleImage(req: Request, limit: number): Promise<Uint8Array> {
-  const body = await readCapped(req, limit);
-  if (!isMultipart(req)) {
-    if (body.byteLength === 0) throw new ApiError(400, "missing_body", `the request has no body: ${NO_IMAGE}`);
-    return body;
-  }
-  const form = await parseForm(req, body);
-  const value = form.get("image");
-  if (value === null) throw new ApiError(400, "missing_image", `the form has no field named "image": ${NO_IMAGE}`);
+/** The bytes of the file field `image` of a form; `usage` ends the message when it is missing. */
+export async function formImage(form: FormData, usage = NO_IMAGE): Promise<Uint8Array> {
+  // workers-types declares FormData values as strings; at runtime a file field is a File.
+  const value = form.get("image") as File | string | null;
+  if (value === null) throw new ApiError(400, "missing_image", `the form has no field named "image": ${usage}`);
   const part = await toPart("image", value);
   if (part.problem) throw part.problem;
   return part.bytes!;
+}
+
+/** One image: the raw body, or the multipart field `image`. */
+export async function readSingleImage(req: Request, limit: number): Promise<Uint8Array> {
+  if (!isMultipart(req)) {
+    const body = await readCapped(req, limit);
+    if (body.byteLength === 0) throw new ApiError(400, "missing_body", `the request has no body: ${NO_IMAGE}`);
+    return body;
+  }
+  return formImage(await readForm(req, limit));
 }
 
 /** Every `image` field of a multipart body, in order. */
@@ -89,7 +99,7 @@ export async function readBatchImages(req: Request, limit: number, maxImages: nu
   if (!isMultipart(req)) {
     throw new ApiError(415, "multipart_required", `a batch must be multipart/form-data with one file field named "image" per image (curl -F image=@a.jpg -F image=@b.png)`);
   }
-  const form = await parseForm(req, await readCapped(req, limit));
+  const form = await readForm(req, limit);
   const values = form.getAll("image");
   if (values.length === 0) throw new ApiError(400, "missing_image", `the form has no fields named "image": add one file field named "image" per image`);
   if (values.length > maxImages) {

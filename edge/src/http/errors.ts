@@ -8,6 +8,18 @@ import { ModelUnavailableError } from "../models/registry.ts";
 
 export const SUPPORTED_FORMATS = ["image/jpeg", "image/png"] as const;
 
+/** Longest piece of client input an error message repeats (a query value, a name, a path). */
+export const ECHO_CHARS = 64;
+
+/**
+ * Client input quoted for an error message, cut to ECHO_CHARS so an 8 KB parameter cannot make an
+ * 8 KB error body: `"abc"`, or `"abcd…" (8192 characters)` when cut.
+ */
+export function echo(input: string): string {
+  if (input.length <= ECHO_CHARS) return JSON.stringify(input);
+  return `${JSON.stringify(`${input.slice(0, ECHO_CHARS)}…`)} (${input.length} characters)`;
+}
+
 export interface ErrorBody {
   error: { code: string; message: string };
 }
@@ -58,13 +70,24 @@ export function toApiError(e: unknown): ApiError | undefined {
   return undefined;
 }
 
-/** The app's onError: typed errors as their JSON, anything else a logged 500 without internals. */
+/**
+ * Any thrown value as a status and JSON body: typed errors as their own, anything else a logged 500
+ * without internals. The app's onError and each failed entry of a batch use it.
+ */
+export function errorStatusBody(e: unknown): { status: ContentfulStatusCode; body: ErrorBody } {
+  const api = toApiError(e);
+  if (api) return { status: api.status as ContentfulStatusCode, body: api.body() };
+  console.error("unhandled error:", e instanceof Error ? (e.stack ?? e.message) : e);
+  return {
+    status: 500,
+    body: { error: { code: "internal_error", message: "the worker failed unexpectedly; the error is logged. Retry, and report it if it persists" } },
+  };
+}
+
+/** The app's onError: typed errors as their JSON (with their headers), anything else a logged 500. */
 export function errorResponse(e: unknown): Response {
   const api = toApiError(e);
   if (api) return api.getResponse();
-  console.error("unhandled error:", e instanceof Error ? (e.stack ?? e.message) : e);
-  return Response.json(
-    { error: { code: "internal_error", message: "the worker failed unexpectedly; the error is logged. Retry, and report it if it persists" } },
-    { status: 500 },
-  );
+  const { status, body } = errorStatusBody(e);
+  return Response.json(body, { status });
 }

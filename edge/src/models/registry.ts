@@ -6,6 +6,9 @@
 //   only once the new session is ready, and the old session is released after its last request.
 // - A version that fails (missing object, bad manifest, sha256 mismatch, ORT refusing it) is remembered
 //   and not retried until the pointer is written again; the previous good version keeps serving.
+// - At most `maxSessions` models keep a session per isolate: loading one more retires the least recently
+//   used model's session (released after its last in-flight request; the model reloads on its next
+//   request). ORT's wasm heap never shrinks, so the cap is what bounds it across models.
 import type { ModelManifest } from "@resnet-edge/shared";
 import { listModelNames, type ModelBucket, ModelLoadError, readManifest, readModelFile, readPointer, type Pointer } from "./store.ts";
 
@@ -77,6 +80,8 @@ interface Slot {
   failed: { key: string; failure: LoadFailure } | null;
   lastError: LoadFailure | null;
   checkedAt: number;
+  /** When `use` last picked this model (the LRU order for `maxSessions`). */
+  usedAt: number;
 }
 
 export interface RegistryOptions {
@@ -85,6 +90,8 @@ export interface RegistryOptions {
   pollSeconds: number;
   /** Serve manifest.variants[variant] when the manifest has it (e.g. "int8"), else the fp32 model. */
   variant?: string;
+  /** Most models with a live session in this isolate (MAX_SESSIONS); default unlimited. */
+  maxSessions?: number;
   now?: () => number;
 }
 
@@ -101,6 +108,8 @@ export interface Models {
 export class ModelRegistry implements Models {
   private readonly slots = new Map<string, Slot>();
   private readonly now: () => number;
+  /** Monotonic use counter for the LRU order (the injected clock may stand still in tests). */
+  private uses = 0;
 
   constructor(private readonly opts: RegistryOptions) {
     this.now = opts.now ?? Date.now;
@@ -113,6 +122,7 @@ export class ModelRegistry implements Models {
   async use<T>(name: string, fn: (model: LoadedModel) => Promise<T>, waitUntil: WaitUntil = () => {}): Promise<T> {
     const model = await this.resolve(name, waitUntil);
     const slot = this.slot(name);
+    slot.usedAt = ++this.uses;
     slot.inFlight.set(model, (slot.inFlight.get(model) ?? 0) + 1);
     try {
       return await fn(model);
@@ -155,7 +165,7 @@ export class ModelRegistry implements Models {
   private slot(name: string): Slot {
     let s = this.slots.get(name);
     if (!s) {
-      s = { current: null, inFlight: new Map(), retired: new Set(), loading: null, failed: null, lastError: null, checkedAt: -Infinity };
+      s = { current: null, inFlight: new Map(), retired: new Set(), loading: null, failed: null, lastError: null, checkedAt: -Infinity, usedAt: 0 };
       this.slots.set(name, s);
     }
     return s;
@@ -196,7 +206,14 @@ export class ModelRegistry implements Models {
       slot.lastError = { version: null, code: err.code, message: err.message, at: new Date(now).toISOString() };
       return slot.current;
     }
-    if (slot.current?.version === pointer.version) return slot.current;
+    if (slot.current && slot.current.version === pointer.version) {
+      // The pointer is on the serving version (again): a failure of a version it pointed at meanwhile
+      // no longer applies, and a load of that version is no longer wanted (it is dropped when it ends).
+      slot.lastError = null;
+      slot.failed = null;
+      slot.loading = null;
+      return slot.current;
+    }
 
     const key = `${pointer.version}@${pointer.uploaded}`;
     if (slot.failed?.key === key) {
@@ -226,6 +243,8 @@ export class ModelRegistry implements Models {
       const file = (this.opts.variant ? manifest.variants?.[this.opts.variant] : undefined) ?? manifest.model;
       const bytes = await readModelFile(this.opts.bucket, name, version, file);
       const t1 = this.now();
+      // Make room first, so the allocator can reuse what the evicted sessions free.
+      if (!slot.current) this.evictFor(slot);
       let session: ModelSession;
       try {
         session = await this.opts.createSession(bytes, manifest);
@@ -233,7 +252,7 @@ export class ModelRegistry implements Models {
         throw new ModelLoadError("session_failed", `onnxruntime could not load ${name}/${version}/${file.file}: ${(e as Error).message}`);
       }
       const t2 = this.now();
-      if (slot.loading && slot.loading.key !== key) {
+      if (slot.loading?.key !== key) {
         // The pointer moved on while this version loaded; the newer load will swap in instead.
         await session.release();
         return;
@@ -267,6 +286,30 @@ export class ModelRegistry implements Models {
       console.error(`model ${name}/${version} failed to load: ${failure.code}: ${failure.message}`);
     } finally {
       if (slot.loading?.key === key) slot.loading = null;
+    }
+  }
+
+  /** Models with a session (serving, or retired and waiting for their last request). */
+  liveSessions(): number {
+    let n = 0;
+    for (const s of this.slots.values()) n += (s.current ? 1 : 0) + s.retired.size;
+    return n;
+  }
+
+  /**
+   * Retire least recently used models until `slot` can add a session within maxSessions. A retired
+   * model's in-flight requests finish on it; its session is released after the last one.
+   */
+  private evictFor(slot: Slot): void {
+    const max = this.opts.maxSessions ?? Infinity;
+    const serving = () => [...this.slots.values()].filter((s) => s !== slot && s.current);
+    for (let others = serving(); others.length >= max; others = serving()) {
+      const lru = others.reduce((a, b) => (b.usedAt < a.usedAt ? b : a));
+      const old = lru.current!;
+      lru.current = null;
+      lru.checkedAt = -Infinity;
+      lru.retired.add(old);
+      if (!lru.inFlight.has(old)) this.releaseRetired(lru, old);
     }
   }
 

@@ -1,8 +1,8 @@
 import { Hono } from "hono";
-import type { AppEnv } from "../app.ts";
+import type { AppEnv } from "../env.ts";
 import { classifyImage } from "../classify.ts";
 import { readBatchImages, readSingleImage } from "../http/body.ts";
-import { errorResponse, toApiError } from "../http/errors.ts";
+import { errorStatusBody } from "../http/errors.ts";
 import { parseClassifyQuery, resolveTopK, type ClassifyQuery } from "../http/query.ts";
 import { ModelUnavailableError } from "../models/registry.ts";
 import { waitUntilOf } from "./wait-until.ts";
@@ -58,9 +58,8 @@ export function classifyRoutes(): Hono<AppEnv> {
             const r = await classifyImage(model, part.bytes!, { topK, size: query.size, tta: query.tta, maxPixels: limits.maxPixels, maxTensorPixels: limits.maxTensorPixels }, preprocess);
             results.push({ index, filename: part.filename, status: 200, predictions: r.predictions, input: r.input, ...(r.tta ? { tta: r.tta } : {}), timing: r.timing });
           } catch (e) {
-            const api = toApiError(e);
-            const res = api ? api.getResponse() : errorResponse(e);
-            results.push({ index, filename: part.filename, status: res.status, ...((await res.json()) as object) });
+            const { status, body } = errorStatusBody(e);
+            results.push({ index, filename: part.filename, status, ...body });
           }
         }
         return { model: { name: model.name, version: model.version }, results };

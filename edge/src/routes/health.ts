@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import type { AppEnv } from "../app.ts";
+import type { AppEnv } from "../env.ts";
 import { ApiError } from "../http/errors.ts";
 import { ModelUnavailableError } from "../models/registry.ts";
 import { waitUntilOf } from "./wait-until.ts";

@@ -1,6 +1,7 @@
+import { stripLocalPaths } from "@resnet-edge/shared";
 import { Hono } from "hono";
-import type { AppEnv } from "../app.ts";
-import { ApiError } from "../http/errors.ts";
+import type { AppEnv } from "../env.ts";
+import { ApiError, echo } from "../http/errors.ts";
 import { isValidModelName } from "../models/store.ts";
 
 export function modelRoutes(): Hono<AppEnv> {
@@ -18,9 +19,11 @@ export function modelRoutes(): Hono<AppEnv> {
   r.get("/models/:name", async (c) => {
     const { models } = c.get("deps");
     const name = c.req.param("name");
-    if (!isValidModelName(name)) throw new ApiError(404, "model_not_found", `"${name}" is not a model name; GET /v1/models lists the models`);
+    if (!isValidModelName(name)) throw new ApiError(404, "model_not_found", `${echo(name)} is not a model name; GET /v1/models lists the models`);
     const manifest = await models.manifest(name);
-    return c.json({ ...manifest, status: models.status(name) });
+    // A manifest exported before the trainer stopped writing them may still name its training machine's
+    // paths: this public route shows their last segments only.
+    return c.json({ ...stripLocalPaths(manifest), status: models.status(name) });
   });
   return r;
 }

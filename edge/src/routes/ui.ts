@@ -3,7 +3,7 @@
 // no inline script or style, no framing, no form submissions, fetch() to this origin only. Images
 // shown back are blob: URLs of the user's own files.
 import { Hono, type Context } from "hono";
-import type { AppEnv } from "../app.ts";
+import type { AppEnv } from "../env.ts";
 import { APP_JS } from "../ui/app-js.ts";
 import { APP_CSS, pageHtml } from "../ui/page.ts";
 

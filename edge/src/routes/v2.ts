@@ -3,7 +3,7 @@
 // thin: validate (oip/request.ts) -> preprocess + run (oip/infer.ts) -> respond. Every error is the
 // protocol's {"error": "<message>"} (oip/errors.ts).
 import { Hono, type Context } from "hono";
-import type { AppEnv } from "../app.ts";
+import type { AppEnv } from "../env.ts";
 import { readCapped } from "../http/body.ts";
 import { ModelUnavailableError } from "../models/registry.ts";
 import { isValidModelName } from "../models/store.ts";

@@ -171,7 +171,8 @@ export async function exportRun(opts: ExportRunOptions): Promise<ExportResult> {
       stride,
       classes: ckpt.header.classes.map((wnid) => ({ wnid, label: labelFor(wnid) })),
       training: {
-        checkpoint: ckptPath,
+        // The run's name and the file, not where the run lived on the training machine.
+        checkpoint: `${basename(runDir)}/${basename(ckptPath)}`,
         checkpointCreatedAt: ckpt.header.createdAt,
         progress: ckpt.header.progress,
         epochs: ckpt.header.metrics,

@@ -1,6 +1,7 @@
 import {
   DEFAULT_PREPROCESS,
   IMAGENETTE_CLASSES,
+  stripLocalPaths,
   validateManifest,
   type ClassLabel,
   type ModelManifest,
@@ -48,7 +49,8 @@ export function makeManifest(m: ManifestInput): ModelManifest {
     preprocess: m.preprocess ?? DEFAULT_PREPROCESS,
     ...(m.stride !== undefined ? { stride: m.stride } : {}),
     classes,
-    ...(m.training ? { training: m.training } : {}),
+    // No paths of the training machine in a file that ships (data folder, run folder): last segments only.
+    ...(m.training ? { training: stripLocalPaths(m.training) } : {}),
     ...(m.metrics ? { metrics: m.metrics } : {}),
     createdAt: m.createdAt ?? new Date().toISOString(),
   });
