@@ -6,7 +6,7 @@ import { preprocess, type ModelManifest } from "@resnet-edge/shared";
 import { initCodecs } from "@resnet-edge/shared/node";
 import { createApp } from "../../edge/src/app.ts";
 import type { AppDeps } from "../../edge/src/deps.ts";
-import { DEFAULT_LIMITS, type Limits } from "../../edge/src/limits.ts";
+import { DEFAULT_LIMITS, uniformDecodeLimits, type Limits } from "../../edge/src/limits.ts";
 import { softmax } from "../../edge/src/inference/postprocess.ts";
 import { ModelUnavailableError, type LoadedModel, type Models, type ModelStatus } from "../../edge/src/models/registry.ts";
 import { tinyModelArtifact } from "../../trainer/src/export/tiny-artifact.ts";
@@ -53,7 +53,7 @@ class FakeModels implements Models {
 }
 
 const manifest = tinyModelArtifact({ name: "tiny-fcn", version: "v1" }).manifest;
-const limits: Limits = { ...DEFAULT_LIMITS, defaultModel: "tiny-fcn", maxBodyBytes: 3_000_000, maxPixels: 200_000, maxTensorPixels: 150_000, maxBatch: 3 };
+const limits: Limits = { ...DEFAULT_LIMITS, defaultModel: "tiny-fcn", maxBodyBytes: 3_000_000, decode: uniformDecodeLimits(200_000), maxTensorPixels: 150_000, maxBatch: 3 };
 let models: FakeModels;
 let app: ReturnType<typeof createApp>;
 let jpeg97x203: Uint8Array;
@@ -242,7 +242,7 @@ describe("POST /v1/classify", () => {
     const huge = makePng(500, 500); // 250k > 200k pixels
     const r = await call("/v1/classify?size=native", post(huge, "image/png"));
     expectError(r, 413, "image_too_large");
-    expect(r.body.error.message).toMatch(/MAX_PIXELS/);
+    expect(r.body.error.message).toMatch(/MAX_PIXELS_PNG/);
     // 2000x2: 4000 pixels decoded, but a 128-pixel shortest edge makes it a 128000x128 tensor.
     const strip = makePng(2000, 2);
     const s = await call("/v1/classify", post(strip, "image/png"));
