@@ -262,6 +262,33 @@ describe("POST /v1/classify", () => {
     expect((height + 1) * Math.round(((height + 1) * 440) / 400)).toBeGreaterThan(limits.maxTensorPixels);
   });
 
+  it("200 with a `warnings` list for what libjpeg tolerates (bytes after the EOI); none for a clean file", async () => {
+    const clean = await call("/v1/classify", post(jpeg97x203));
+    expect(clean.status).toBe(200);
+    expect(clean.body.warnings).toBeUndefined();
+    const tail = new Uint8Array(jpeg97x203.length + 5);
+    tail.set(jpeg97x203);
+    tail.set([1, 2, 3, 4, 5], jpeg97x203.length);
+    const r = await call("/v1/classify", post(tail));
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.body.warnings).toEqual(["5 bytes after the end-of-image marker were ignored"]);
+    expect(r.body.predictions).toEqual(clean.body.predictions);
+  });
+
+  it("a JPEG frame height of 0 (DNL) is 415 unsupported_variant at both sizes, never an Infinity-sized tensor", async () => {
+    const bytes = jpeg97x203.slice();
+    let sof = 2;
+    while (!(bytes[sof] === 0xff && (bytes[sof + 1] === 0xc0 || bytes[sof + 1] === 0xc2))) sof++;
+    bytes[sof + 5] = 0;
+    bytes[sof + 6] = 0;
+    for (const size of ["default", "native"]) {
+      const r = await call(`/v1/classify?size=${size}`, post(bytes));
+      expectError(r, 415, "unsupported_variant");
+      expect(r.body.error.message).toMatch(/height is 0/);
+      expect(r.body.error.message).not.toMatch(/Infinity|NaN/);
+    }
+  });
+
   it("500 for a bug, logged, with no internals in the body", async () => {
     models.failRun = true;
     const r = await call("/v1/classify", post(jpeg97x203));
