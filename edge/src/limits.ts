@@ -45,16 +45,16 @@ export function uniformDecodeLimits(maxPixels: number, maxJpegCoefficientBytes =
 export const DEFAULT_DECODE_LIMITS: DecodeLimits = {
   maxPixels: {
     "jpeg-baseline": 50_000_000,
-    "jpeg-progressive": 16_000_000,
+    "jpeg-progressive": 13_000_000,
     "jpeg-cmyk": 2_400_000,
     png: 2_400_000,
     webp: 2_400_000,
   },
-  maxJpegCoefficientBytes: 40 * 1024 * 1024,
+  maxJpegCoefficientBytes: 36 * 1024 * 1024,
 };
 
 export const DEFAULT_LIMITS: Limits = {
-  maxBodyBytes: 32 * 1024 * 1024,
+  maxBodyBytes: 24 * 1024 * 1024,
   decode: DEFAULT_DECODE_LIMITS,
   maxTensorPixels: 240_000,
   modelVariant: "int8",

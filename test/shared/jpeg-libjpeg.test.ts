@@ -256,8 +256,8 @@ describe("refused from the header: what no real file has", () => {
 
 describe("per-path limits (checkDecodeLimits)", () => {
   const limits = {
-    maxPixels: { "jpeg-baseline": 50_000_000, "jpeg-progressive": 16_000_000, "jpeg-cmyk": 2_400_000, png: 2_400_000, webp: 2_400_000 },
-    maxJpegCoefficientBytes: 40 * 1024 * 1024,
+    maxPixels: { "jpeg-baseline": 50_000_000, "jpeg-progressive": 13_000_000, "jpeg-cmyk": 2_400_000, png: 2_400_000, webp: 2_400_000 },
+    maxJpegCoefficientBytes: 36 * 1024 * 1024,
   };
   const frame = (b: Uint8Array, w: number, h: number, marker: number): Uint8Array => {
     const out = b.slice();
@@ -298,7 +298,7 @@ describe("per-path limits (checkDecodeLimits)", () => {
       return null;
     })();
     expect(err?.code).toBe("image_too_large");
-    expect(err?.message).toMatch(/progressive JPEG whose decoding needs 70 MiB of coefficient memory; the limit is 40 MiB/);
-    expect(() => checkDecodeLimits(readImageHeader(frame(prog, 5000, 4000, 0xc2)), limits)).toThrow(/limit for a progressive JPEG is 16 MP/);
+    expect(err?.message).toMatch(/progressive JPEG whose decoding needs 70 MiB of coefficient memory; the limit is 36 MiB/);
+    expect(() => checkDecodeLimits(readImageHeader(frame(prog, 5000, 4000, 0xc2)), limits)).toThrow(/limit for a progressive JPEG is 13 MP/);
   });
 });

@@ -9,12 +9,14 @@ import type { RawImage } from "../image.ts";
  * - libjpeg reports a fatal error through `error_exit`; decode.c then calls the `jd_fail` import, which
  *   throws and unwinds the wasm stack (setjmp would need emscripten's JS glue). The instance's heap may then
  *   hold the failed call's allocations, so it is dropped and the next call instantiates a fresh one from the
- *   compiled module. Same after a large decode: wasm memory only grows, and a 12 MP progressive decode
- *   should not pin its heap for the life of the isolate.
+ *   compiled module. Same after a decode that took the heap past 16 MiB (in practice: a progressive file,
+ *   whose coefficient buffer is ~3 bytes per pixel): wasm memory only grows, and a 12 MP progressive decode
+ *   should not pin 36 MiB for the life of the isolate. Baseline decodes at 1/8 stay near 1-4 MiB and reuse
+ *   their instance.
  * - Warnings (libjpeg's num_warnings and the first 8 messages) come back with the pixels; the caller decides
  *   which of them mean invented pixels.
  */
-const RESET_HEAP_BYTES = 32 * 1024 * 1024;
+const RESET_HEAP_BYTES = 16 * 1024 * 1024;
 const MAX_MESSAGES = 8;
 
 /** libjpeg's JWRN_* message codes that we act on (jerror.h of 2.1.5 with JPEG_LIB_VERSION 62, in enum order). */
@@ -81,6 +83,7 @@ interface Live {
 }
 
 let live: Live | null = null;
+let lastDecodeHeap = 0;
 let instancesCreated = 0;
 let input: Uint8Array = new Uint8Array(0);
 let position = 0;
@@ -128,6 +131,11 @@ export function libjpegInstanceCount(): number {
   return instancesCreated;
 }
 
+/** Size of the wasm memory at the end of the last decode (its high-water mark), whether or not the instance was then dropped. */
+export function libjpegLastDecodeHeapBytes(): number {
+  return lastDecodeHeap;
+}
+
 /** Bytes of wasm memory the live libjpeg-turbo instance holds (0 when none is live). */
 export function libjpegMemoryBytes(): number {
   return live ? live.exports.memory.buffer.byteLength : 0;
@@ -167,6 +175,7 @@ export function decodeWithLibjpeg(bytes: Uint8Array, wasm: WebAssembly.Module, o
     r = x.jd_decode(opts.scaleDenom, opts.channels, opts.maxScans, opts.memoryLimit);
   } catch (e) {
     live = null;
+    lastDecodeHeap = x.memory.buffer.byteLength;
     input = new Uint8Array(0);
     if (!(e instanceof LibjpegAbort)) {
       if (e instanceof RangeError || (e instanceof WebAssembly.RuntimeError && /memory|unreachable/i.test(e.message))) {
@@ -204,7 +213,8 @@ export function decodeWithLibjpeg(bytes: Uint8Array, wasm: WebAssembly.Module, o
   const pixels = new Uint8Array(x.memory.buffer, data, width * height * channels).slice();
   x.free(data);
   const warnings = readWarnings(x, messageCount);
-  if (x.memory.buffer.byteLength > RESET_HEAP_BYTES) live = null;
+  lastDecodeHeap = x.memory.buffer.byteLength;
+  if (lastDecodeHeap > RESET_HEAP_BYTES) live = null;
   return {
     image: { data: pixels, width, height, channels: channels as 3 | 4 },
     fullWidth,
