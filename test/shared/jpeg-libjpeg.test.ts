@@ -202,22 +202,71 @@ describe.skipIf(!hasOddImages)("libjpeg's tolerance: 200 with warnings, pixels u
 });
 
 describe("refused from the header: what no real file has", () => {
-  it(`a progressive JPEG repeating a scan past 500 scans is corrupt_image before any decoding`, async () => {
-    const prog = await encode(64, 48, true);
-    const sos = markerAt(prog, 0xda);
+  /**
+   * Each scan of a progressive JPEG with the table segments just before it: [start, end) runs from the end
+   * of the previous scan's data to the end of this scan's data, so a unit can be repeated as a whole.
+   */
+  function scanUnits(b: Uint8Array): { start: number; end: number; components: number[] }[] {
+    const markers: number[] = [];
+    let at = markerAt(b, 0xda);
+    for (;;) {
+      markers.push(at);
+      const m = b[at + 1]!;
+      if (m === 0xd9) break;
+      let next = at + 2 + ((b[at + 2]! << 8) | b[at + 3]!);
+      if (m === 0xda) {
+        next = b.indexOf(0xff, next);
+        while (b[next + 1] === 0 || (b[next + 1]! >= 0xd0 && b[next + 1]! <= 0xd7)) next = b.indexOf(0xff, next + 2);
+      }
+      at = next;
+    }
+    const units = [];
+    let start = markers[0]!;
+    for (let i = 0; i < markers.length - 1; i++) {
+      const p = markers[i]!;
+      if (b[p + 1] !== 0xda) continue;
+      const components = Array.from({ length: b[p + 4]! }, (_, k) => b[p + 5 + 2 * k]!);
+      units.push({ start, end: markers[i + 1]!, components });
+      start = markers[i + 1]!;
+    }
+    return units;
+  }
+
+  async function encode420(width: number, height: number): Promise<Uint8Array> {
+    await encode(8, 8, true); // initialises the encoder
+    const data = pattern(width, height, 1);
+    return new Uint8Array(await encodeJpegWasm({ data, width, height, colorSpace: "srgb" } as ImageData, { quality: 90, progressive: true, auto_subsample: false, chroma_subsample: 2 }));
+  }
+
+  it("a progressive JPEG repeating a chroma scan past 500 scans is corrupt_image from the header; 499 scans decode", async () => {
+    const prog = await encode420(64, 48);
+    const units = scanUnits(prog);
+    const chroma = units.find((u) => u.components.length === 1 && u.components[0] !== units[0]!.components[0])!;
+    expect(chroma).toBeDefined();
     const eoi = prog.length - 2;
-    // every scan after the first, repeated until the file has 600 scans
-    const later = prog.subarray(markerAt(prog, 0xda, sos + 2), eoi);
-    const scansIn = (b: Uint8Array) => readJpegHeader(b).scans;
-    const perCopy = scansIn(concat(prog.subarray(0, eoi), later, prog.subarray(eoi))) - scansIn(prog);
-    const copies = Math.ceil((600 - scansIn(prog)) / perCopy);
-    const bomb = concat(prog.subarray(0, eoi), ...Array.from({ length: copies }, () => later), prog.subarray(eoi));
-    const err = await expectImageError(decodeImage(bomb, { maxPixels: MAX }), "corrupt_image");
-    expect(err.message).toMatch(/more than 500 scans/);
-    // 499 scans are still a JPEG (libjpeg reads repeated refinement scans); the header walk counts them exactly
-    const fewer = concat(prog.subarray(0, eoi), ...Array.from({ length: Math.floor((499 - scansIn(prog)) / perCopy) }, () => later), prog.subarray(eoi));
-    expect(scansIn(fewer)).toBeLessThanOrEqual(499);
+    const repeat = (copies: number) => concat(prog.subarray(0, eoi), ...Array.from({ length: copies }, () => prog.subarray(chroma.start, chroma.end)), prog.subarray(eoi));
+    const base = readJpegHeader(prog).scans;
+    const fewer = repeat(499 - base);
+    expect(readJpegHeader(fewer).scans).toBe(499);
+    expect(readJpegHeader(fewer).scanPasses).toBeLessThan(100); // a chroma plane is 1/6 of a 4:2:0 image's blocks
     expect((await decodeImage(fewer, { maxPixels: MAX })).width).toBe(64);
+    const err = await expectImageError(decodeImage(repeat(501 - base), { maxPixels: MAX }), "corrupt_image");
+    expect(err.message).toMatch(/more than 500 scans/);
+  });
+
+  it("repeating whole-image scans is refused past 100 passes over the image's blocks, long before 500 scans", async () => {
+    const prog = await encode420(64, 48);
+    const units = scanUnits(prog);
+    const eoi = prog.length - 2;
+    const passes = readJpegHeader(prog).scanPasses;
+    expect(passes).toBeGreaterThanOrEqual(1.5);
+    expect(passes).toBeLessThan(10);
+    // the first scan (DC of every component, interleaved) visits every block: one pass per copy
+    const first = units[0]!;
+    expect(first.components.length).toBe(3);
+    const bomb = concat(prog.subarray(0, eoi), ...Array.from({ length: 120 }, () => prog.subarray(first.start, first.end)), prog.subarray(eoi));
+    expect(readJpegHeader(prog.subarray(0, eoi)).scans).toBeLessThan(20);
+    expect(() => readJpegHeader(bomb)).toThrow(/more than 100 times/); // at ~110 scans, long before 500
   });
 
   it("the decoder's own scan limit (libjpeg's progress monitor) stops a file the header walk did not see", async () => {

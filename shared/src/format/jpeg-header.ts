@@ -10,8 +10,8 @@ export interface JpegHeader {
   precision: number;
   /** Number of color components: 1 gray, 3 YCbCr/RGB, 4 CMYK/YCCK. */
   components: number;
-  /** Horizontal and vertical sampling factors of each component, from the frame header. */
-  sampling: { h: number; v: number }[];
+  /** Id and horizontal and vertical sampling factors of each component, from the frame header. */
+  sampling: { id: number; h: number; v: number }[];
   /** "baseline" | "extended" | "progressive" | "lossless", plus whether the entropy coding is arithmetic. */
   process: "baseline" | "extended" | "progressive" | "lossless";
   arithmetic: boolean;
@@ -24,6 +24,12 @@ export interface JpegHeader {
   scanOffset: number;
   /** SOS markers in the whole file (1 for an interleaved sequential JPEG; ~10 for a typical progressive one). */
   scans: number;
+  /**
+   * Decode work in whole-image passes: every scan visits each block of its components once, so this is the
+   * sum over scans of their components' blocks, over the image's blocks. 1 for a sequential JPEG, about 5
+   * for libjpeg's standard progressive script.
+   */
+  scanPasses: number;
   /**
    * Whether libjpeg must keep every DCT coefficient of the image before it can output a row: progressive
    * files, and sequential files whose first scan does not hold every component. Such a decode needs
@@ -41,12 +47,19 @@ export interface JpegHeader {
 /** More scans than this are refused from the header (TurboJPEG's TJFLAG_LIMITSCANS limit). */
 export const MAX_JPEG_SCANS = 500;
 
+/**
+ * More whole-image passes than this are refused from the header: 20 times libjpeg's standard progressive
+ * script (about 5), so no real file comes near it, while 500 scans each over the whole image would be
+ * 500 passes. Decode CPU time grows with passes x pixels; bench/jpeg/scans.ts measures it.
+ */
+export const MAX_JPEG_SCAN_PASSES = 100;
+
 const corrupt = (what: string, detail: Record<string, unknown> = {}): ImageError =>
   new ImageError("corrupt_image", `the JPEG is damaged: ${what}; send the complete, unmodified file`, detail);
 
 const hex = (marker: number): string => `0xFF${marker.toString(16).toUpperCase().padStart(2, "0")}`;
 
-type Frame = Omit<JpegHeader, "adobeTransform" | "orientation" | "scanOffset" | "scans" | "buffered" | "coefficientBytes" | "complete" | "warnings">;
+type Frame = Omit<JpegHeader, "adobeTransform" | "orientation" | "scanOffset" | "scans" | "scanPasses" | "buffered" | "coefficientBytes" | "complete" | "warnings">;
 
 /**
  * Walk the JPEG marker segments the way libjpeg reads them (jdmarker.c): frame size, precision,
@@ -97,7 +110,7 @@ export function readJpegHeader(bytes: Uint8Array): JpegHeader {
       const kind = marker & 0x03; // 0 baseline/extended, 1 extended, 2 progressive, 3 lossless (low bits of SOFn)
       const components = bytes[body + 5]!;
       if (length < 8 + 3 * components) throw corrupt("the frame header is too short for its components", { offset: markerAt });
-      const sampling = Array.from({ length: components }, (_, i) => ({ h: bytes[body + 7 + 3 * i]! >> 4, v: bytes[body + 7 + 3 * i]! & 15 }));
+      const sampling = Array.from({ length: components }, (_, i) => ({ id: bytes[body + 6 + 3 * i]!, h: bytes[body + 7 + 3 * i]! >> 4, v: bytes[body + 7 + 3 * i]! & 15 }));
       frame = {
         precision: bytes[body]!,
         height: (bytes[body + 1]! << 8) | bytes[body + 2]!,
@@ -120,7 +133,8 @@ export function readJpegHeader(bytes: Uint8Array): JpegHeader {
     } else if (marker === 0xda) {
       if (!frame) throw corrupt("image data starts before the frame header", { offset: markerAt });
       const inFirstScan = length >= 3 ? bytes[body]! : 0;
-      const rest = walkScans(bytes, end, warnings);
+      const blocks = componentBlocks(frame);
+      const rest = walkScans(bytes, markerAt, warnings, blocks);
       const buffered = frame.process === "progressive" || inFirstScan < frame.components;
       return {
         ...frame,
@@ -128,6 +142,7 @@ export function readJpegHeader(bytes: Uint8Array): JpegHeader {
         orientation,
         scanOffset: markerAt,
         scans: rest.scans,
+        scanPasses: rest.passes,
         buffered,
         coefficientBytes: coefficientBytes(frame),
         complete: rest.complete,
@@ -168,10 +183,21 @@ function nextMarker(bytes: Uint8Array, at: number, warnings: string[]): number {
  * MAX_JPEG_SCANS scans. 0xFF 0xD9 cannot occur in entropy-coded data, so the first EOI found this way is the
  * end of the image.
  */
-function walkScans(bytes: Uint8Array, from: number, warnings: string[]): { scans: number; complete: boolean } {
+function walkScans(bytes: Uint8Array, firstSos: number, warnings: string[], blocks: Map<number, number>): { scans: number; passes: number; complete: boolean } {
   const n = bytes.length;
+  const total = [...blocks.values()].reduce((a, b) => a + b, 0);
+  let visits = 0;
+  /** Blocks the scan whose SOS marker is at `sos` visits (its components' blocks). */
+  const scanBlocks = (sos: number): number => {
+    let sum = 0;
+    const count = sos + 4 < n ? bytes[sos + 4]! : 0;
+    for (let i = 0; i < count && sos + 5 + 2 * i < n; i++) sum += blocks.get(bytes[sos + 5 + 2 * i]!) ?? 0;
+    return sum;
+  };
+  visits += scanBlocks(firstSos);
   let scans = 1;
-  let at = from;
+  let at = firstSos + 2 + ((bytes[firstSos + 2]! << 8) | bytes[firstSos + 3]!);
+  const done = (complete: boolean) => ({ scans, passes: total > 0 ? visits / total : scans, complete });
   for (;;) {
     // entropy-coded data up to the next marker that is not a restart marker
     let ff = bytes.indexOf(0xff, at);
@@ -180,13 +206,13 @@ function walkScans(bytes: Uint8Array, from: number, warnings: string[]): { scans
     }
     if (ff < 0 || ff + 1 >= n) {
       warnings.push("the file has no end-of-image marker: it may have been cut short");
-      return { scans, complete: false };
+      return done(false);
     }
     const marker = bytes[ff + 1]!;
     if (marker === 0xd9) {
       const after = n - (ff + 2);
       if (after > 0) warnings.push(`${after} bytes after the end-of-image marker were ignored`);
-      return { scans, complete: true };
+      return done(true);
     }
     if (marker === 0xd8 || marker === 0x01) {
       at = ff + 2;
@@ -194,7 +220,7 @@ function walkScans(bytes: Uint8Array, from: number, warnings: string[]): { scans
     }
     if (ff + 4 > n) {
       warnings.push("the file has no end-of-image marker: it may have been cut short");
-      return { scans, complete: false };
+      return done(false);
     }
     const length = (bytes[ff + 2]! << 8) | bytes[ff + 3]!;
     if (marker === 0xda) {
@@ -204,18 +230,30 @@ function walkScans(bytes: Uint8Array, from: number, warnings: string[]): { scans
           maxScans: MAX_JPEG_SCANS,
         });
       }
+      visits += scanBlocks(ff);
+      if (total > 0 && visits > MAX_JPEG_SCAN_PASSES * total) {
+        throw corrupt(
+          `its scans visit the image's blocks more than ${MAX_JPEG_SCAN_PASSES} times (a standard progressive JPEG: about 5; repeated scans cost CPU time for nothing)`,
+          { maxScanPasses: MAX_JPEG_SCAN_PASSES },
+        );
+      }
     }
     at = ff + 2 + Math.max(length, 2);
   }
 }
 
-/** libjpeg's whole-image coefficient buffer: per component, its blocks padded to whole MCUs, 64 coefficients of 2 bytes each. */
-function coefficientBytes(frame: Frame): number {
+/** Blocks of each component (by id), padded to whole MCUs as libjpeg allocates them. */
+function componentBlocks(frame: Frame): Map<number, number> {
   const hMax = Math.max(1, ...frame.sampling.map((s) => s.h));
   const vMax = Math.max(1, ...frame.sampling.map((s) => s.v));
   const mcuCols = Math.ceil(frame.width / (8 * hMax));
   const mcuRows = Math.ceil(frame.height / (8 * vMax));
-  return frame.sampling.reduce((sum, s) => sum + mcuCols * Math.max(1, s.h) * mcuRows * Math.max(1, s.v) * 128, 0);
+  return new Map(frame.sampling.map((s) => [s.id, mcuCols * Math.max(1, s.h) * mcuRows * Math.max(1, s.v)]));
+}
+
+/** libjpeg's whole-image coefficient buffer: every block of every component, 64 coefficients of 2 bytes each. */
+function coefficientBytes(frame: Frame): number {
+  return [...componentBlocks(frame).values()].reduce((sum, b) => sum + b * 128, 0);
 }
 
 function isExif(b: Uint8Array, at: number): boolean {
