@@ -1,5 +1,5 @@
 // The one classification pipeline behind both routes: preprocess -> run -> softmax/top-k.
-import { readImageHeader, targetSize, type ModelManifest, type PreprocessConfig } from "@resnet-edge/shared";
+import { checkDecodeLimits, ImageError, readImageHeader, targetSize, type DecodeLimits, type ModelManifest, type PreprocessConfig } from "@resnet-edge/shared";
 import { ApiError } from "./http/errors.ts";
 import type { SizeMode } from "./http/query.ts";
 import { topK as rank, type Prediction } from "./inference/postprocess.ts";
@@ -10,6 +10,8 @@ export interface Preprocessed {
   data: Float32Array;
   dims: [number, number, number, number];
   source: { format: string; width: number; height: number };
+  /** What the decoder tolerated (stray bytes, a missing EOI); absent or empty for a clean file. */
+  warnings?: string[];
   timing: { decodeMs: number; preprocessMs: number };
 }
 export type PreprocessFn = (bytes: Uint8Array, config: PreprocessConfig, opts?: { layout?: "NCHW" }) => Promise<Preprocessed>;
@@ -17,8 +19,10 @@ export type PreprocessFn = (bytes: Uint8Array, config: PreprocessConfig, opts?: 
 export interface ClassifyOptions {
   topK: number;
   size: SizeMode;
-  /** MAX_PIXELS: the decoded image. */
-  maxPixels: number;
+  /** MAX_PIXELS_* per decode path and MAX_JPEG_COEFFICIENT_BYTES: the decoded image. */
+  decodeLimits: DecodeLimits;
+  /** The var name of each path's pixel limit, for the 413 message. */
+  limitVars?: Partial<Record<string, string>>;
   /** MAX_TENSOR_PIXELS: the tensor fed to the model (H*W). */
   maxTensorPixels: number;
 }
@@ -28,6 +32,8 @@ export interface ClassifyResult {
   model: { name: string; version: string };
   input: { format: string; width: number; height: number; tensor: { height: number; width: number } };
   timing: { decode: number; preprocess: number; inference: number };
+  /** Present when the decoder tolerated a flaw (libjpeg's warnings): the answer stands, the file is not clean. */
+  warnings?: string[];
 }
 
 /** The edge the model saw in training: the manifest's resize size (shortest side for [h, w]). */
@@ -84,12 +90,20 @@ export async function imageTensor(manifest: ModelManifest, bytes: Uint8Array, op
   // The header alone gives both sizes; refuse before any pixel is allocated. A 1x40000 strip is small
   // to decode but scaled to a 224 shortest edge it becomes a 224x8960000 tensor.
   const header = readImageHeader(bytes);
-  const config = requestConfig(manifest, opts.size, opts.maxPixels, header, opts.maxTensorPixels);
+  const maxPixels = opts.decodeLimits.maxPixels[header.path];
+  const config = requestConfig(manifest, opts.size, maxPixels, header, opts.maxTensorPixels);
+  try {
+    checkDecodeLimits(header, opts.decodeLimits);
+  } catch (e) {
+    const limitVar = opts.limitVars?.[header.path];
+    if (e instanceof ImageError && limitVar) throw new ApiError(413, "image_too_large", `${e.message} (limit set by ${e.detail.coefficientBytes ? "MAX_JPEG_COEFFICIENT_BYTES" : limitVar})`);
+    throw e;
+  }
   if (header.width * header.height > config.maxPixels) {
     throw new ApiError(
       413,
       "image_too_large",
-      `the image is ${header.width}x${header.height} (${header.width * header.height} pixels); this worker accepts at most ${config.maxPixels} pixels (MAX_PIXELS): resize it and send it again`,
+      `the image is ${header.width}x${header.height} (${header.width * header.height} pixels); the model accepts at most ${config.maxPixels} pixels (its manifest's preprocess.maxPixels): resize it and send it again`,
     );
   }
   const t = targetSize(header.width, header.height, config.resize);
@@ -114,5 +128,6 @@ export async function classifyImage(model: LoadedModel, bytes: Uint8Array, opts:
     model: { name: model.name, version: model.version },
     input: { format: pre.source.format, width: pre.source.width, height: pre.source.height, tensor: { height: h, width: w } },
     timing: { decode: round(pre.timing.decodeMs), preprocess: round(pre.timing.preprocessMs), inference: round(inference) },
+    ...(pre.warnings?.length ? { warnings: pre.warnings } : {}),
   };
 }

@@ -6,7 +6,12 @@ export interface Env {
   MODELS: ModelBucket;
   DEFAULT_MODEL?: string;
   MAX_BODY_BYTES?: string;
-  MAX_PIXELS?: string;
+  MAX_PIXELS_JPEG_BASELINE?: string;
+  MAX_PIXELS_JPEG_PROGRESSIVE?: string;
+  MAX_PIXELS_JPEG_CMYK?: string;
+  MAX_PIXELS_PNG?: string;
+  MAX_PIXELS_WEBP?: string;
+  MAX_JPEG_COEFFICIENT_BYTES?: string;
   MAX_TENSOR_PIXELS?: string;
   MODEL_VARIANT?: string;
   MAX_BATCH?: string;

@@ -41,7 +41,7 @@ export function openapiDocument(limits: Limits): Record<string, unknown> {
   };
   const classifyErrors = {
     "400": error("Missing body, empty or undecodable image, bad multipart body."),
-    "413": error(`Body over MAX_BODY_BYTES (${limits.maxBodyBytes}), or image/tensor over MAX_PIXELS (${limits.maxPixels}) pixels.`),
+    "413": error(`Body over MAX_BODY_BYTES (${limits.maxBodyBytes}), or image over its decode path's pixel limit (MAX_PIXELS_JPEG_BASELINE ${limits.decode.maxPixels["jpeg-baseline"]}, MAX_PIXELS_JPEG_PROGRESSIVE ${limits.decode.maxPixels["jpeg-progressive"]}, MAX_PIXELS_PNG ${limits.decode.maxPixels.png}, ...), or tensor over MAX_TENSOR_PIXELS.`),
     "415": error("Unsupported image format (supported: image/jpeg, image/png) or variant (e.g. 12-bit JPEG)."),
     "422": error("Bad query parameter value."),
     "404": error("Unknown model name."),
@@ -214,6 +214,11 @@ export function openapiDocument(limits: Limits): Record<string, unknown> {
             model: { type: "object", properties: { name: { type: "string" }, version: { type: "string" } } },
             input: { $ref: "#/components/schemas/Input" },
             timing: { $ref: "#/components/schemas/Timing" },
+            warnings: {
+              type: "array",
+              items: { type: "string" },
+              description: "Only when the decoder tolerated a flaw in the file (stray bytes before a marker, no end-of-image marker, bytes after it); the predictions stand.",
+            },
           },
         },
         BatchResult: {

@@ -17,6 +17,8 @@ export interface DecodedImage extends RawImage {
   format: string;
   /** The EXIF orientation (1-8) that was applied; 1 when the file has none. */
   orientation: number;
+  /** What the decoder tolerated and noted (stray bytes before a marker, a missing EOI, ...); absent when nothing. */
+  warnings?: string[];
 }
 
 /** Throws a plain Error (a bug, not a user mistake) when `image` is not internally consistent. */

@@ -6,7 +6,7 @@ import { preprocess, type ModelManifest } from "@resnet-edge/shared";
 import { initCodecs } from "@resnet-edge/shared/node";
 import { createApp } from "../../edge/src/app.ts";
 import type { AppDeps } from "../../edge/src/deps.ts";
-import { DEFAULT_LIMITS, type Limits } from "../../edge/src/limits.ts";
+import { DEFAULT_LIMITS, uniformDecodeLimits, type Limits } from "../../edge/src/limits.ts";
 import { softmax } from "../../edge/src/inference/postprocess.ts";
 import { ModelUnavailableError, type LoadedModel, type Models, type ModelStatus } from "../../edge/src/models/registry.ts";
 import { tinyModelArtifact } from "../../trainer/src/export/tiny-artifact.ts";
@@ -53,7 +53,7 @@ class FakeModels implements Models {
 }
 
 const manifest = tinyModelArtifact({ name: "tiny-fcn", version: "v1" }).manifest;
-const limits: Limits = { ...DEFAULT_LIMITS, defaultModel: "tiny-fcn", maxBodyBytes: 3_000_000, maxPixels: 200_000, maxTensorPixels: 150_000, maxBatch: 3 };
+const limits: Limits = { ...DEFAULT_LIMITS, defaultModel: "tiny-fcn", maxBodyBytes: 3_000_000, decode: uniformDecodeLimits(200_000), maxTensorPixels: 150_000, maxBatch: 3 };
 let models: FakeModels;
 let app: ReturnType<typeof createApp>;
 let jpeg97x203: Uint8Array;
@@ -265,7 +265,7 @@ describe("POST /v1/classify", () => {
     const huge = makePng(500, 500); // 250k > 200k pixels
     const r = await call("/v1/classify?size=native", post(huge, "image/png"));
     expectError(r, 413, "image_too_large");
-    expect(r.body.error.message).toMatch(/MAX_PIXELS/);
+    expect(r.body.error.message).toMatch(/MAX_PIXELS_PNG/);
     // 2000x2: 4000 pixels decoded, but a 128-pixel shortest edge makes it a 128000x128 tensor.
     const strip = makePng(2000, 2);
     const s = await call("/v1/classify", post(strip, "image/png"));
@@ -283,6 +283,33 @@ describe("POST /v1/classify", () => {
     expect(Math.abs(width / height - 440 / 400)).toBeLessThan(0.01);
     // ... and no smaller than it must be: one more pixel of shortest edge would not fit.
     expect((height + 1) * Math.round(((height + 1) * 440) / 400)).toBeGreaterThan(limits.maxTensorPixels);
+  });
+
+  it("200 with a `warnings` list for what libjpeg tolerates (bytes after the EOI); none for a clean file", async () => {
+    const clean = await call("/v1/classify", post(jpeg97x203));
+    expect(clean.status).toBe(200);
+    expect(clean.body.warnings).toBeUndefined();
+    const tail = new Uint8Array(jpeg97x203.length + 5);
+    tail.set(jpeg97x203);
+    tail.set([1, 2, 3, 4, 5], jpeg97x203.length);
+    const r = await call("/v1/classify", post(tail));
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.body.warnings).toEqual(["5 bytes after the end-of-image marker were ignored"]);
+    expect(r.body.predictions).toEqual(clean.body.predictions);
+  });
+
+  it("a JPEG frame height of 0 (DNL) is 415 unsupported_variant at both sizes, never an Infinity-sized tensor", async () => {
+    const bytes = jpeg97x203.slice();
+    let sof = 2;
+    while (!(bytes[sof] === 0xff && (bytes[sof + 1] === 0xc0 || bytes[sof + 1] === 0xc2))) sof++;
+    bytes[sof + 5] = 0;
+    bytes[sof + 6] = 0;
+    for (const size of ["default", "native"]) {
+      const r = await call(`/v1/classify?size=${size}`, post(bytes));
+      expectError(r, 415, "unsupported_variant");
+      expect(r.body.error.message).toMatch(/height is 0/);
+      expect(r.body.error.message).not.toMatch(/Infinity|NaN/);
+    }
   });
 
   it("500 for a bug, logged, with no internals in the body", async () => {

@@ -66,8 +66,9 @@ describe("softmax / topK", () => {
 describe("parseLimits", () => {
   it("uses defaults for missing vars and parses set ones", () => {
     expect(parseLimits({})).toEqual(DEFAULT_LIMITS);
-    const l = parseLimits({ MAX_PIXELS: "1_000_000", MAX_BATCH: "3", MODEL_POLL_SECONDS: "0", DEFAULT_MODEL: "tiny-fcn" });
-    expect(l).toMatchObject({ maxPixels: 1_000_000, maxBatch: 3, pollSeconds: 0, defaultModel: "tiny-fcn" });
+    const l = parseLimits({ MAX_PIXELS_JPEG_PROGRESSIVE: "1_000_000", MAX_JPEG_COEFFICIENT_BYTES: "5000000", MAX_BATCH: "3", MODEL_POLL_SECONDS: "0", DEFAULT_MODEL: "tiny-fcn" });
+    expect(l).toMatchObject({ maxBatch: 3, pollSeconds: 0, defaultModel: "tiny-fcn" });
+    expect(l.decode).toEqual({ maxPixels: { ...DEFAULT_LIMITS.decode.maxPixels, "jpeg-progressive": 1_000_000 }, maxJpegCoefficientBytes: 5_000_000 });
   });
 
   it("names the var and the fix when a value is wrong", () => {

@@ -10,8 +10,8 @@ import { callJson } from "./helpers/call.ts";
 import { ODDIMAGES_DIR, hasOddImages, needs } from "../helpers/data.ts";
 import { makeManifest } from "../../trainer/src/export/manifest.ts";
 import { tinyModelArtifact, type ModelArtifact } from "../../trainer/src/export/tiny-artifact.ts";
-import { makeJpeg, makePng } from "./helpers/images.ts";
-import { ODDIMAGES_EXPECTED, expectedOutcome } from "./helpers/oddimages.ts";
+import { makeJpeg, makePng, withJpegFrameSize } from "./helpers/images.ts";
+import { ODDIMAGES_EXPECTED, expectedOutcome, pixelLimitFor } from "./helpers/oddimages.ts";
 import { publish, type WritableBucket } from "./helpers/publish.ts";
 import { centered, logitsFromScores, maxAbsDiff, referenceFor } from "./helpers/reference.ts";
 import { wranglerVars } from "./helpers/wrangler-vars.ts";
@@ -19,7 +19,7 @@ import { wranglerVars } from "./helpers/wrangler-vars.ts";
 // The deployed limits, except: poll on every request, and allow 1 MP tensors so the parity cases can
 // include 1024x768 natively (the production MAX_TENSOR_PIXELS is sized for ResNet-18's heap, not tiny-fcn's).
 const vars: Record<string, string> = { ...wranglerVars(), MODEL_POLL_SECONDS: "0", DEFAULT_MODEL: "tiny-fcn", MAX_TENSOR_PIXELS: "1000000" };
-const maxPixels = Number(vars.MAX_PIXELS);
+const maxPixels = Number(vars.MAX_PIXELS_JPEG_BASELINE);
 const maxTensorPixels = Number(vars.MAX_TENSOR_PIXELS);
 const maxBodyBytes = Number(vars.MAX_BODY_BYTES);
 const maxBatch = Number(vars.MAX_BATCH);
@@ -185,7 +185,7 @@ describe("with models in R2", () => {
     expectError(await call("/v1/classify", post(jpeg.slice(0, 200))), 400, "corrupt_image");
     expectError(await call("/v1/classify", post(new Uint8Array(maxBodyBytes + 1))), 413, "body_too_large");
     const side = Math.ceil(Math.sqrt(maxPixels)) + 1;
-    expectError(await call("/v1/classify?size=native", post(await makeJpeg(side, side))), 413, "image_too_large");
+    expectError(await call("/v1/classify?size=native", post(withJpegFrameSize(jpeg, side, side))), 413, "image_too_large");
     const wide = await makeJpeg(Math.ceil(maxTensorPixels / 500) + 10, 500); // decodes, but too big as a native tensor
     expect((await call("/v1/classify", post(wide))).status).toBe(200);
     const native = await call("/v1/classify?size=native", post(wide)); // scaled down to fit, aspect kept
@@ -215,8 +215,9 @@ describe.skipIf(!hasOddImages)(`oddimages through the worker ${hasOddImages ? ""
   for (const [file, expectation] of Object.entries(ODDIMAGES_EXPECTED)) {
     for (const size of ["default", "native"] as const) {
       it(`${file} size=${size}`, async () => {
-        const want = expectedOutcome(expectation, { maxPixels }, size);
-        const r = await call(`/v1/classify?size=${size}`, post(new Uint8Array(readFileSync(join(ODDIMAGES_DIR, file))), "application/octet-stream"));
+        const bytes = new Uint8Array(readFileSync(join(ODDIMAGES_DIR, file)));
+        const want = expectedOutcome(expectation, { maxPixels: pixelLimitFor(bytes, vars) }, size);
+        const r = await call(`/v1/classify?size=${size}`, post(bytes, "application/octet-stream"));
         if (want.status !== 200) return expectError(r, want.status, want.code!);
         expect(r.status, JSON.stringify(r.body)).toBe(200);
         const [width, height] = (expectation as { size: [number, number] }).size;

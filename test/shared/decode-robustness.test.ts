@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ImageError, decodeImage, orient, readImageHeader, sniffFormat, type ImageErrorCode } from "../../shared/src/index.ts";
 import { codecModules } from "../../shared/src/codecs/registry.ts";
-import { decodeWithMozjpeg, mozjpegInstanceCount } from "../../shared/src/codecs/mozjpeg.ts";
+import { decodeWithLibjpeg, libjpegInstanceCount } from "../../shared/src/codecs/libjpeg-turbo.ts";
 import { pngInstanceCount } from "../../shared/src/codecs/png.ts";
 import { initCodecs } from "../../shared/src/runtime/node.ts";
 import { ODDIMAGES_DIR, hasOddImages, needs } from "../helpers/data.ts";
@@ -133,7 +133,7 @@ describe("PNG variants, decoded against the samples they were written from", () 
     const exif = new Uint8Array([0x4d, 0x4d, 0, 42, 0, 0, 0, 8, 0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0]);
     const spec: PngSpec = { width: 3, height: 2, colorType: 0, bitDepth: 8, samples: [1, 2, 3, 4, 5, 6], extra: [{ type: "eXIf", body: exif }] };
     const bytes = encodePng(spec);
-    expect(readImageHeader(bytes)).toEqual({ format: "png", width: 2, height: 3, orientation: 6 });
+    expect(readImageHeader(bytes)).toEqual({ format: "png", width: 2, height: 3, orientation: 6, path: "png", coefficientBytes: 0 });
     const img = await decodeImage(bytes, { maxPixels: MAX });
     expect([img.width, img.height, Array.from(img.data)]).toEqual([2, 3, [4, 1, 5, 2, 6, 3]]);
   });
@@ -210,18 +210,19 @@ describe("JPEG variants and damage", () => {
     }
   });
 
-  it.skipIf(!hasOddImages)("a libjpeg abort inside mozjpeg leaves the next image decodable, bit for bit", async () => {
+  it.skipIf(!hasOddImages)("a libjpeg abort leaves the next image decodable, bit for bit", async () => {
     const good = odd("jpeg-js__skater-progressive.jpg");
     const reference = sha((await decodeImage(good, { maxPixels: MAX })).data);
-    // Feed mozjpeg directly what the header check normally keeps from it: 12-bit and CMYK make libjpeg call
-    // exit(), which emscripten turns into a thrown ExitStatus.
+    // Feed libjpeg-turbo directly what the header check normally keeps from it: 12-bit and CMYK make libjpeg
+    // call error_exit, which throws through the jd_fail import.
+    const opts = { scaleDenom: 1, channels: 3, maxScans: 500, memoryLimit: 64 << 20 } as const;
     for (const bad of ["libjpeg-turbo__monkey12.jpg", "pillow__pil_sample_cmyk.jpg"]) {
-      const before = mozjpegInstanceCount();
-      const err = await errorOf(decodeWithMozjpeg(odd(bad), codecModules().jpeg));
+      const err = await errorOf(Promise.resolve().then(() => decodeWithLibjpeg(odd(bad), codecModules().jpeg, opts)));
       expect(err).toBeInstanceOf(ImageError);
-      expect((err as ImageError).message).toMatch(/precision|color conversion/i);
+      expect((err as ImageError).message).toMatch(/precision|4-component/i);
+      const before = libjpegInstanceCount();
       expect(sha((await decodeImage(good, { maxPixels: MAX })).data)).toBe(reference);
-      expect(mozjpegInstanceCount()).toBe(before + 1); // a fresh instance replaced the failed one
+      expect(libjpegInstanceCount()).toBe(before + 1); // a fresh instance replaced the failed one
     }
   });
 

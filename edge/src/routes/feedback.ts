@@ -83,7 +83,7 @@ export function feedbackRoutes(): Hono<AppEnv> {
     const { bytes, label } = await readFeedback(c.req.raw, limits.maxBodyBytes);
     // Refuse what classify would refuse, with the same codes: the stored set only holds images the
     // trainer's decoder (the same one) can read.
-    const image = await decodeImage(bytes, { maxPixels: limits.maxPixels });
+    const image = await decodeImage(bytes, { maxPixels: Math.max(...Object.values(limits.decode.maxPixels)), limits: limits.decode });
     const res = await storeFeedback(bucket, bytes, {
       label,
       format: image.format,

@@ -4,7 +4,7 @@
  * hands them over here. workerd forbids compiling wasm from bytes, which is why this is a hand-over.
  */
 export interface CodecModules {
-  /** @jsquash/jpeg codec/dec/mozjpeg_dec.wasm */
+  /** shared/wasm/jpeg/libjpeg-turbo.wasm (libjpeg-turbo 2.1.5; build.sh there) */
   jpeg: WebAssembly.Module;
   /** @jsquash/png codec/pkg/squoosh_png_bg.wasm */
   png: WebAssembly.Module;

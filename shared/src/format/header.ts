@@ -1,5 +1,6 @@
 import { ImageError } from "../errors.ts";
 import type { ImageFormat } from "../image.ts";
+import { jpegDecodePath, type DecodePath } from "./decode-limits.ts";
 import { readJpegHeader } from "./jpeg-header.ts";
 import { readPngHeader, scanPngChunks } from "./png-header.ts";
 import { sniffFormat } from "./sniff.ts";
@@ -12,6 +13,10 @@ export interface ImageHeader {
   height: number;
   /** EXIF orientation 1-8; 1 when the file has none. */
   orientation: number;
+  /** Which decode path (and so which limit) the image takes. */
+  path: DecodePath;
+  /** libjpeg's coefficient buffer for a progressive JPEG (2 bytes per sample); 0 for every other path. */
+  coefficientBytes: number;
 }
 
 const NAMES: Record<ImageFormat, string> = {
@@ -54,13 +59,18 @@ export function readImageHeader(bytes: Uint8Array): ImageHeader {
   let width: number;
   let height: number;
   let orientation: number;
+  let path: DecodePath = "png";
+  let coefficientBytes = 0;
   if (format === "jpeg") {
-    ({ width, height, orientation } = readJpegHeader(bytes));
+    const h = readJpegHeader(bytes);
+    ({ width, height, orientation } = h);
+    path = jpegDecodePath(h);
+    if (path === "jpeg-progressive") coefficientBytes = h.coefficientBytes;
   } else {
     ({ width, height, orientation } = scanPngChunks(bytes, readPngHeader(bytes), false));
   }
   const swap = orientation >= 5;
-  return { format, width: swap ? height : width, height: swap ? width : height, orientation };
+  return { format, width: swap ? height : width, height: swap ? width : height, orientation, path, coefficientBytes };
 }
 
 /** Format a pixel count as "280 MP" / "0.2 MP". */

@@ -1,4 +1,5 @@
-// Node adapter: read the decoders' .wasm files from node_modules, compile them, register them.
+// Node adapter: read the decoders' .wasm files (libjpeg-turbo from shared/wasm/jpeg, the PNG decoder from
+// node_modules), compile them, register them.
 import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
@@ -17,7 +18,7 @@ export function initCodecs(): Promise<void> {
   if (codecsRegistered()) return Promise.resolve();
   pending ??= (async () => {
     const [jpeg, png] = await Promise.all([
-      readFile(join(packageDir("@jsquash/jpeg"), "codec/dec/mozjpeg_dec.wasm")).then((b) => WebAssembly.compile(b)),
+      readFile(new URL("../../wasm/jpeg/libjpeg-turbo.wasm", import.meta.url)).then((b) => WebAssembly.compile(b)),
       readFile(join(packageDir("@jsquash/png"), "codec/pkg/squoosh_png_bg.wasm")).then((b) => WebAssembly.compile(b)),
     ]);
     await registerCodecs({ jpeg, png });
