@@ -36,12 +36,26 @@ export function preprocessImage(
   config: PreprocessConfig,
   opts: PreprocessOptions = {},
 ): Omit<PreprocessResult, "source" | "timing"> & { timing: { preprocessMs: number } } {
+  return preprocessPixels(image, config, opts, image);
+}
+
+/**
+ * preprocessImage, with the resize target computed from `fullSize`: the size the file stores, which is
+ * larger than `image` when the decoder shrank it on load. The target, crop and tensor are then the same
+ * whatever the decoder's reduction was.
+ */
+function preprocessPixels(
+  image: RawImage,
+  config: PreprocessConfig,
+  opts: PreprocessOptions,
+  fullSize: { width: number; height: number },
+): Omit<PreprocessResult, "source" | "timing"> & { timing: { preprocessMs: number } } {
   const t0 = performance.now();
   const cfg = validatePreprocessConfig(config);
   const layout = opts.layout ?? "NCHW";
   assertRawImage(image, "preprocessImage");
   const rgbx = opaqueRgbaView(image) ?? packRgbx(toRGB(image, cfg.background));
-  const size = targetSize(rgbx.width, rgbx.height, cfg.resize);
+  const size = targetSize(fullSize.width, fullSize.height, cfg.resize);
   const [cropHeight, cropWidth] = cfg.crop ?? [size.height, size.width];
   let tensor: Tensor;
   if (cropWidth <= size.width && cropHeight <= size.height) {
@@ -63,13 +77,14 @@ export function preprocessImage(
 export async function preprocess(bytes: Uint8Array, config: PreprocessConfig, opts: PreprocessOptions = {}): Promise<PreprocessResult> {
   const cfg = validatePreprocessConfig(config);
   const t0 = performance.now();
-  const image = await decodeUpright(bytes, { maxPixels: cfg.maxPixels }, "rgba");
+  const image = await decodeUpright(bytes, { maxPixels: cfg.maxPixels, shrinkFor: cfg.resize }, "rgba");
   const t1 = performance.now();
-  const out = preprocessImage(image, cfg, opts);
+  const full = image.fullSize ?? image;
+  const out = preprocessPixels(image, cfg, opts, full);
   return {
     data: out.data,
     dims: out.dims,
-    source: { format: image.format, width: image.width, height: image.height },
+    source: { format: image.format, width: full.width, height: full.height },
     timing: { decodeMs: t1 - t0, preprocessMs: out.timing.preprocessMs },
   };
 }

@@ -3,6 +3,7 @@ import type { ImageFormat } from "../image.ts";
 import { readJpegHeader } from "./jpeg-header.ts";
 import { readPngHeader, scanPngChunks } from "./png-header.ts";
 import { sniffFormat } from "./sniff.ts";
+import { readWebpHeader } from "./webp-header.ts";
 import { CONVERT_HINT, SUPPORTED_FORMATS_TEXT } from "./supported.ts";
 
 export interface ImageHeader {
@@ -25,13 +26,13 @@ const NAMES: Record<ImageFormat, string> = {
   unknown: "unknown",
 };
 
-/** Refuse empty input and anything that is not JPEG or PNG, naming what is supported. */
-export function requireSupportedFormat(bytes: Uint8Array): "jpeg" | "png" {
+/** Refuse empty input and anything that is not JPEG, PNG or WebP, naming what is supported. */
+export function requireSupportedFormat(bytes: Uint8Array): "jpeg" | "png" | "webp" {
   if (bytes.length === 0) {
-    throw new ImageError("empty_input", "the request body is empty: send the image bytes (JPEG or PNG) as the body", { bytes: 0 });
+    throw new ImageError("empty_input", "the request body is empty: send the image bytes (JPEG, PNG or WebP) as the body", { bytes: 0 });
   }
   const format = sniffFormat(bytes);
-  if (format === "jpeg" || format === "png") return format;
+  if (format === "jpeg" || format === "png" || format === "webp") return format;
   if (format === "unknown") {
     const head = Array.from(bytes.subarray(0, 8), (b) => b.toString(16).padStart(2, "0")).join(" ");
     throw new ImageError(
@@ -56,6 +57,8 @@ export function readImageHeader(bytes: Uint8Array): ImageHeader {
   let orientation: number;
   if (format === "jpeg") {
     ({ width, height, orientation } = readJpegHeader(bytes));
+  } else if (format === "webp") {
+    ({ width, height, orientation } = readWebpHeader(bytes));
   } else {
     ({ width, height, orientation } = scanPngChunks(bytes, readPngHeader(bytes), false));
   }
