@@ -89,7 +89,7 @@ export function openapiDocument(limits: Limits): Record<string, unknown> {
           summary: "Store an image with its correct class (a known wnid or a new class name) for the next fine-tune",
           description:
             "Needs `Authorization: Bearer <FEEDBACK_TOKEN>` (a Worker secret; 503 when unset). The image must decode under the same rules as /v1/classify. " +
-            "Stored in R2 as feedback/<label>/<sha256>.<jpg|png>; the same bytes and label again store nothing (200, stored: false).",
+            "Stored in R2 as feedback/<label>/<sha256>.<jpg|png|webp>; the same bytes and label again store nothing (200, stored: false).",
           security: [{ bearer: [] }],
           parameters: [{ name: "label", in: "query", description: `Class: letters, digits, '_' or '-', 1-64 characters (or the form field "label").`, schema: { type: "string", pattern: "^[A-Za-z0-9_-]{1,64}$" } }],
           requestBody: {
@@ -164,7 +164,7 @@ export function openapiDocument(limits: Limits): Record<string, unknown> {
           type: "object",
           properties: {
             stored: { type: "boolean" },
-            key: { type: "string", description: "feedback/<label>/<sha256>.<jpg|png>" },
+            key: { type: "string", description: "feedback/<label>/<sha256>.<jpg|png|webp>" },
             sha256: { type: "string" },
             label: { type: "string" },
             format: { type: "string" },

@@ -3,6 +3,7 @@
 // many cut points and bit flips. Damaged input must give a typed ImageError (never a hang, crash or silent
 // garbage) and must not break the decoder for the next image.
 import { createHash } from "node:crypto";
+import { deflateSync } from "node:zlib";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -59,7 +60,7 @@ describe("format sniffing (magic bytes, never names)", () => {
     await expectImageError(decodeImage(new Uint8Array(0), { maxPixels: MAX }), "empty_input");
     const err = await expectImageError(decodeImage(new TextEncoder().encode("<!DOCTYPE html><p>hi"), { maxPixels: MAX }), "unsupported_format");
     expect(err.message).toContain("3c 21 44 4f");
-    expect(err.message).toMatch(/supported: JPEG .* and PNG/);
+    expect(err.message).toMatch(/supported: JPEG .*, PNG .* and WebP/);
   });
 });
 
@@ -147,6 +148,19 @@ describe("PNG variants, decoded against the samples they were written from", () 
     await expectImageError(decodeImage(broken, { maxPixels: MAX }), "corrupt_image");
     expect(sha((await decodeImage(good, { maxPixels: MAX })).data)).toBe(reference);
     expect(pngInstanceCount()).toBe(before + 1);
+  });
+
+  it("garbage or short IDAT data says, in words, that the compressed pixel data is damaged (not the decoder's internal panic)", async () => {
+    const spec = make(2, 8, false);
+    const garbage = Uint8Array.from({ length: 64 }, (_, i) => (i * 97 + 13) & 255);
+    const short = deflateSync(new Uint8Array(spec.width * 3)); // one scanline's worth of a 13x11 image
+    for (const idat of [garbage, short]) {
+      const err = await expectImageError(decodeImage(encodePng({ ...spec, idat }), { maxPixels: MAX }), "corrupt_image");
+      expect(err.message).not.toMatch(/unwrap|panic|unreachable/);
+      expect(err.message).toMatch(/PNG's compressed pixel data \(IDAT\) is damaged or incomplete/);
+      expect(err.message).toContain("13x11");
+      expect(err.message).toMatch(/send the complete, unmodified file/);
+    }
   });
 
   it("truncated or bit-flipped PNGs are corrupt_image, and the decoder still works afterwards", async () => {

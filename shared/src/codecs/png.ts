@@ -56,7 +56,13 @@ export function decodePng(bytes: Uint8Array, header: PngHeader, wasm: WebAssembl
     instance = null;
     const detail = e instanceof Error ? e.message : String(e);
     if (e instanceof WebAssembly.RuntimeError && !/unreachable/.test(detail)) throw e; // a trap other than a Rust panic: a bug
-    throw new ImageError("corrupt_image", `the PNG could not be decoded (${detail}); send the complete, unmodified file`, { format: "png", decoder: detail });
+    // The chunks were checked (CRCs, IEND) before this, so what failed is the zlib stream or its length. The
+    // crate's panic says only "`unwrap_throw` failed"; it stays in `detail`, not in the message.
+    throw new ImageError(
+      "corrupt_image",
+      `the PNG's compressed pixel data (IDAT) is damaged or incomplete: it does not inflate to the ${header.width}x${header.height} pixels its header declares; send the complete, unmodified file, or re-save it with an image editor`,
+      { format: "png", width: header.width, height: header.height, decoder: detail },
+    );
   }
   const keep = channelsOf(header);
   if (keep === 4) return { data: rgba, width, height, channels: 4 };
