@@ -102,7 +102,9 @@ export function readWebpHeader(bytes: Uint8Array): WebpHeader {
     throw corrupt(`the canvas is ${width}x${height} but the image data is ${size.width}x${size.height}`, { width, height });
   }
   const exif = flags & 0x08 ? chunks.find((c) => c.type === "EXIF") : undefined;
-  const orientation = exif ? readExifOrientation(bytes.subarray(exif.start, exif.start + exif.length)) : 1;
+  // The chunk holds the TIFF block; some writers keep JPEG's "Exif\0\0" prefix in front of it.
+  const tiff = exif ? bytes.subarray(exif.start, exif.start + exif.length) : undefined;
+  const orientation = tiff ? readExifOrientation(fourcc(tiff, 0) === "Exif" && tiff[4] === 0 && tiff[5] === 0 ? tiff.subarray(6) : tiff) : 1;
   const hasAlpha = (flags & 0x10) !== 0 || chunks.some((c) => c.type === "ALPH");
   return checked({ width, height, kind: image.type === "VP8L" ? "lossless" : "lossy", hasAlpha, orientation });
 }

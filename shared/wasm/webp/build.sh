@@ -19,6 +19,8 @@ DSC_SHA256=d9ed0b59e2010f255c28d0869fd15b31f9b08aed757bfc91862d43aa9ec1aa99
 ORIG_SHA256=7bf5a8a28cc69bcfa8cb214f2c3095703c6b73ac5fba4d5480c205331d9494df
 DEBIAN_SHA256=69cdba4dfe2e1b34d55fa80c1b29c31cacd40dd183812d6bcca7e508a2f7afcd
 EMCC_VERSION=3.1.6
+# ...and the output it gives (test/shared/webp.test.ts checks the committed file against this line).
+WASM_SHA256=7dd08fd4a592f366a38133de4e3956e5c92a2148d8d155880c380697cc475e36
 
 check() { echo "$1  $2" | sha256sum -c --quiet - || { echo "build.sh: $2 is not the expected file" >&2; exit 1; }; }
 check "$DSC_SHA256" "$src_dir/libwebp_1.2.4-0.2+deb12u1.dsc"
@@ -56,4 +58,9 @@ emcc -O2 -g0 -DNDEBUG -I. \
   -sEXPORTED_FUNCTIONS=_malloc,_free,_webp_decode,_webp_free_result \
   "${sources[@]}" -o "$work/webp_dec.wasm"
 cp "$work/webp_dec.wasm" "$out"
-sha256sum "$out"
+got="$(sha256sum "$out" | cut -d' ' -f1)"
+if [ "$got" != "$WASM_SHA256" ]; then
+  echo "build.sh: $out has sha256 $got, not the recorded $WASM_SHA256: if the change is intended, update WASM_SHA256" >&2
+  exit 1
+fi
+echo "$out: sha256 $got (as recorded)"
