@@ -9,8 +9,9 @@ import { initCodecs } from "../../shared/src/runtime/node.ts";
 import { DATA_DIR, ODDIMAGES_DIR, hasImagenette, hasOddImages, needs } from "../helpers/data.ts";
 import { startWorker, type WorkerHandle } from "../helpers/workerd.ts";
 import { encodePng } from "./helpers/png-encode.ts";
+import { hasWebpTools, makeWebp } from "./helpers/webp-files.ts";
 
-const CASES: { name: string; bytes: () => Uint8Array; config: PreprocessConfig; layout?: TensorLayout }[] = [
+const CASES: { name: string; bytes: () => Uint8Array | Promise<Uint8Array>; config: PreprocessConfig; layout?: TensorLayout }[] = [
   { name: "Imagenette JPEG, default recipe", bytes: () => data("imagenette/val/n03888257/ILSVRC2012_val_00001440.JPEG"), config: DEFAULT_PREPROCESS },
   {
     name: "Imagenette JPEG, shortest-edge 160 + crop 128, NHWC",
@@ -37,6 +38,24 @@ const CASES: { name: string; bytes: () => Uint8Array; config: PreprocessConfig; 
     bytes: () => encodePng({ width: 37, height: 23, colorType: 4, bitDepth: 16, interlace: true, samples: Array.from({ length: 37 * 23 * 2 }, (_, i) => (i * 2654435761) % 65536) }),
     config: { ...DEFAULT_PREPROCESS, resize: { mode: "exact", size: 64 } },
   },
+  // WebP (libwebp wasm): made by cwebp from Imagenette; skipped without the webp tools (see webp.test.ts)
+  ...(hasWebpTools
+    ? [
+        { name: "lossy WebP", bytes: async () => (await makeWebp("lossy")).bytes, config: DEFAULT_PREPROCESS },
+        {
+          name: "lossless WebP with alpha on a custom background, NHWC",
+          bytes: async () => (await makeWebp("lossless-alpha")).bytes,
+          config: { ...DEFAULT_PREPROCESS, background: [0, 128, 0] as [number, number, number] },
+          layout: "NHWC" as const,
+        },
+        { name: "2400x1800 lossy WebP, shrink-on-load 1/8", bytes: async () => (await makeWebp("lossy", { resize: [2400, 1800] })).bytes, config: DEFAULT_PREPROCESS },
+        {
+          name: "1600x1200 lossy WebP with alpha, shrink-on-load 1/4, exact 160",
+          bytes: async () => (await makeWebp("lossy-alpha", { resize: [1600, 1200] })).bytes,
+          config: { ...DEFAULT_PREPROCESS, resize: { mode: "exact" as const, size: 160 }, crop: null },
+        },
+      ]
+    : []),
 ];
 
 function data(rel: string): Uint8Array {
@@ -59,7 +78,7 @@ describe.skipIf(!ready)(`preprocess parity: Node vs workerd ${ready ? "" : needs
 
   for (const c of CASES) {
     it(`${c.name}: bit-identical Float32Array`, async () => {
-      const bytes = c.bytes();
+      const bytes = await c.bytes();
       const layout = c.layout ?? "NCHW";
       const node = await preprocess(bytes, c.config, { layout });
       const res = await worker.fetch(`/preprocess?config=${encodeURIComponent(JSON.stringify(c.config))}&layout=${layout}`, { method: "POST", body: bytes as Uint8Array<ArrayBuffer> });
