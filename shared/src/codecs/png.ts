@@ -25,6 +25,13 @@ export function pngMemoryBytes(): number {
   return instance?.memoryBytes ?? 0;
 }
 
+let lastDecodeBytes = 0;
+
+/** Wasm memory the PNG decoder held right after its last successful decode, before any reset (for benchmarks). */
+export function pngLastDecodeMemoryBytes(): number {
+  return lastDecodeBytes;
+}
+
 /** How many PNG decoder instances this isolate has created (for tests of the reset logic). */
 export function pngInstanceCount(): number {
   return instancesCreated;
@@ -51,6 +58,7 @@ export function decodePng(bytes: Uint8Array, header: PngHeader, wasm: WebAssembl
     } else {
       ({ data: rgba, width, height } = png.decodeRgba8(bytes));
     }
+    lastDecodeBytes = png.memoryBytes;
     if (png.memoryBytes > RESET_MEMORY_BYTES) instance = null;
   } catch (e) {
     instance = null;

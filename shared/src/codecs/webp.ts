@@ -57,6 +57,13 @@ export function webpMemoryBytes(): number {
   return instance?.memory.buffer.byteLength ?? 0;
 }
 
+let lastDecodeBytes = 0;
+
+/** Wasm memory the WebP decoder held right after its last successful decode, before any reset (for benchmarks). */
+export function webpLastDecodeMemoryBytes(): number {
+  return lastDecodeBytes;
+}
+
 /** How many WebP decoder instances this isolate has created (for tests of the reset logic). */
 export function webpInstanceCount(): number {
   return instancesCreated;
@@ -91,7 +98,8 @@ export function decodeWebp(bytes: Uint8Array, header: WebpHeader, wasm: WebAssem
     const data = new Uint8Array(webp.memory.buffer, pixels, length).slice();
     webp.webp_free_result(pixels);
     pixels = 0;
-    if (webp.memory.buffer.byteLength > RESET_MEMORY_BYTES) instance = null;
+    lastDecodeBytes = webp.memory.buffer.byteLength;
+    if (lastDecodeBytes > RESET_MEMORY_BYTES) instance = null;
     return { data, width: width!, height: height!, channels };
   } catch (e) {
     instance = null;
