@@ -9,11 +9,11 @@
 //   parity worker of test/shared/fixtures) through preprocess() at the default recipe, each size in a fresh
 //   worker so earlier sizes do not leave a grown memory behind;
 // - jsMiB: the JS buffers the same preprocess() call allocates, counted from the code (they are
-//   transient, and a sampled heap figure cannot see the peak of synchronous code): PNG 8-bit: the RGBA copy
-//   out of wasm (4 B/px) + the reduction to the file's channels (3 B/px for RGB, 0 for RGBA) + toRGB for
-//   alpha (3 B/px) + the RGBX words the resize reads (4 B/px) = 11 B/px; PNG 16-bit: + the 16-bit RGBA copy
-//   (8 B/px) = 19 B/px; WebP: the copy out of wasm (3 B/px RGB, 4 RGBA) + toRGB for alpha (3) + RGBX (4)
-//   = 7 or 11 B/px of the *decoded* size, which shrink-on-load makes 1/4 to 1/64 of the file's.
+//   transient, and a sampled heap figure cannot see the peak of synchronous code). preprocess() reads
+//   opaque RGBA in place, so: PNG 8-bit without alpha: the RGBA copy out of wasm, 4 B/px; with alpha: + toRGB
+//   (3 B/px) + the RGBX words the resize reads (4 B/px) = 11 B/px; 16-bit: + the 16-bit RGBA copy (8 B/px),
+//   12 or 19 B/px; WebP: 4 B/px (opaque) or 11 B/px (alpha) of the *decoded* size, which shrink-on-load
+//   makes 1/4 to 1/64 of the file's. Plus the resized RGBX (4 B per target pixel).
 // The isolate budget for a request is then ORT heap + wasmMiB + jsMiB + body (edge/README.md).
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -26,6 +26,7 @@ import { IMAGENETTE_DIR } from "../../test/helpers/data.ts";
 import { startWorker } from "../../test/helpers/workerd.ts";
 
 const sizes = (process.argv[2] ?? "1,2.4,4,8,12").split(",").map(Number);
+const only = process.argv[3]; // e.g. "png rgba16": one kind
 const dir = mkdtempSync(join(tmpdir(), "decoder-peak-"));
 const MiB = (b: number): number => Math.round((b / 2 ** 20) * 10) / 10;
 
@@ -84,10 +85,11 @@ function webp(width: number, height: number, lossless: boolean): Uint8Array {
 
 /** kind, maker, JS bytes per decoded pixel (see the header comment) */
 const kinds: [string, (w: number, h: number) => Uint8Array, number][] = [
-  ["png rgb8", (w, h) => png(w, h, 3, 8), 11],
+  ["png rgb8", (w, h) => png(w, h, 3, 8), 4],
   ["png rgba8", (w, h) => png(w, h, 4, 8), 11],
-  ["png rgb16", (w, h) => png(w, h, 3, 16), 19],
-  ["webp lossy", (w, h) => webp(w, h, false), 7],
+  ["png rgb16", (w, h) => png(w, h, 3, 16), 12],
+  ["png rgba16", (w, h) => png(w, h, 4, 16), 19],
+  ["webp lossy", (w, h) => webp(w, h, false), 4],
   ["webp lossless+alpha", (w, h) => webp(w, h, true), 11],
 ];
 
@@ -97,6 +99,7 @@ for (const mp of sizes) {
   const width = Math.round(Math.sqrt((mp * 1e6 * 4) / 3));
   const height = Math.round((width * 3) / 4);
   for (const [kind, make, jsPerPixel] of kinds) {
+    if (only && kind !== only) continue;
     const bytes = make(width, height);
     const d = kind.startsWith("webp") ? shrinkDenominator(width, height, config.resize) : 1;
     const decoded = Math.ceil(width / d) * Math.ceil(height / d);

@@ -42,8 +42,9 @@ export async function decodeImage(bytes: Uint8Array, opts: DecodeOptions): Promi
 }
 
 /**
- * decodeImage, except that with `jpegLayout` "rgba" a JPEG decoded by mozjpeg keeps the decoder's opaque
- * RGBA (alpha 255 everywhere) instead of being copied to RGB; preprocess() reads that in place.
+ * decodeImage, except that with `jpegLayout` "rgba" a JPEG decoded by mozjpeg, a PNG without alpha and any
+ * WebP come as RGBA (alpha 255 everywhere when the file has none) instead of being copied to RGB;
+ * preprocess() reads opaque RGBA in place.
  */
 export async function decodeUpright(bytes: Uint8Array, opts: DecodeOptions, jpegLayout: "rgb" | "rgba"): Promise<DecodedImage> {
   if (!Number.isFinite(opts?.maxPixels) || opts.maxPixels < 1) throw new Error(`decodeImage: maxPixels must be a positive number, got ${opts?.maxPixels}`);
@@ -64,7 +65,7 @@ export async function decodeUpright(bytes: Uint8Array, opts: DecodeOptions, jpeg
     checkPixelLimit(header.width, header.height, opts.maxPixels);
     const d = opts.shrinkFor ? shrinkDenominator(header.width, header.height, opts.shrinkFor) : 1;
     const scaled = { width: Math.ceil(header.width / d), height: Math.ceil(header.height / d) };
-    image = decodeWebp(bytes, header, codecModules().webp, d > 1 ? scaled : undefined);
+    image = decodeWebp(bytes, header, codecModules().webp, d > 1 ? scaled : undefined, jpegLayout);
     checkSize(image, scaled.width, scaled.height);
     if (d > 1) fullSize = header.orientation >= 5 ? { width: header.height, height: header.width } : { width: header.width, height: header.height };
     orientation = header.orientation;
@@ -72,7 +73,7 @@ export async function decodeUpright(bytes: Uint8Array, opts: DecodeOptions, jpeg
     const ihdr = readPngHeader(bytes);
     checkPixelLimit(ihdr.width, ihdr.height, opts.maxPixels);
     const header = scanPngChunks(bytes, ihdr, true);
-    image = decodePng(bytes, header, codecModules().png);
+    image = decodePng(bytes, header, codecModules().png, jpegLayout);
     checkSize(image, header.width, header.height);
     orientation = header.orientation;
   }

@@ -37,7 +37,12 @@ export function pngInstanceCount(): number {
   return instancesCreated;
 }
 
-export function decodePng(bytes: Uint8Array, header: PngHeader, wasm: WebAssembly.Module): RawImage {
+/**
+ * `layout` "rgba" (what preprocess() asks for) returns the decoder's RGBA as it is when the file has no
+ * alpha (gray, RGB, opaque palette: alpha is 255 everywhere), without the copy to 1 or 3 channels;
+ * preprocess() reads opaque RGBA in place, which saves 4-7 bytes per pixel of JS buffers.
+ */
+export function decodePng(bytes: Uint8Array, header: PngHeader, wasm: WebAssembly.Module, layout: "rgb" | "rgba" = "rgb"): RawImage {
   if (!instance || instanceModule !== wasm) {
     instance = new PngWasmInstance(wasm);
     instanceModule = wasm;
@@ -73,7 +78,7 @@ export function decodePng(bytes: Uint8Array, header: PngHeader, wasm: WebAssembl
     );
   }
   const keep = channelsOf(header);
-  if (keep === 4) return { data: rgba, width, height, channels: 4 };
+  if (keep === 4 || (layout === "rgba" && keep !== 2)) return { data: rgba, width, height, channels: 4 };
   const n = width * height;
   const data = new Uint8Array(n * keep);
   for (let p = 0, i = 0, j = 0; p < n; p++, i += 4) {

@@ -71,11 +71,19 @@ export function webpInstanceCount(): number {
 
 /**
  * Decode a WebP whose header has been read (readWebpHeader). The result is RGBA when the header says the
- * image has alpha, RGB otherwise; `scaled` (when given and smaller than the image) is the size to decode at.
+ * image has alpha, RGB otherwise, except that `layout` "rgba" (what preprocess() asks for) always gives
+ * RGBA (alpha 255 for an opaque image, which preprocess() reads in place). `scaled` (when given and smaller
+ * than the image) is the size to decode at.
  */
-export function decodeWebp(bytes: Uint8Array, header: WebpHeader, wasm: WebAssembly.Module, scaled?: { width: number; height: number }): RawImage {
+export function decodeWebp(
+  bytes: Uint8Array,
+  header: WebpHeader,
+  wasm: WebAssembly.Module,
+  scaled?: { width: number; height: number },
+  layout: "rgb" | "rgba" = "rgb",
+): RawImage {
   const webp = getInstance(wasm);
-  const channels = header.hasAlpha ? 4 : 3;
+  const channels = header.hasAlpha || layout === "rgba" ? 4 : 3;
   const scale = scaled && (scaled.width < header.width || scaled.height < header.height) ? scaled : undefined;
   let input = 0;
   let pixels = 0;
