@@ -73,11 +73,11 @@ function png(width: number, height: number, channels: 3 | 4, depth: 8 | 16): Uin
 }
 
 /** cwebp an Imagenette photo upscaled to width x height (lossless gets an alpha ramp via a PNG source). */
-function webp(width: number, height: number, lossless: boolean): Uint8Array {
-  const out = join(dir, `${width}x${height}-${lossless}.webp`);
-  const src = lossless ? join(dir, `${width}x${height}.png`) : join(IMAGENETTE_DIR, "val/n03888257/ILSVRC2012_val_00001440.JPEG");
-  if (lossless) writeFileSync(src, png(width, height, 4, 8));
-  const args = lossless ? ["-lossless", "-exact", "-m", "0", "-q", "0"] : ["-q", "80", "-resize", String(width), String(height)];
+function webp(width: number, height: number, lossless: boolean, alpha = lossless): Uint8Array {
+  const out = join(dir, `${width}x${height}-${lossless}-${alpha}.webp`);
+  const src = alpha ? join(dir, `${width}x${height}.png`) : join(IMAGENETTE_DIR, "val/n03888257/ILSVRC2012_val_00001440.JPEG");
+  if (alpha) writeFileSync(src, png(width, height, 4, 8));
+  const args = lossless ? ["-lossless", "-exact", "-m", "0", "-q", "0"] : ["-q", "80", ...(alpha ? [] : ["-resize", String(width), String(height)])];
   const r = spawnSync("cwebp", ["-quiet", ...args, src, "-o", out]);
   if (r.status !== 0) throw new Error(`cwebp failed: ${r.stderr}`);
   return new Uint8Array(readFileSync(out));
@@ -90,6 +90,7 @@ const kinds: [string, (w: number, h: number) => Uint8Array, number][] = [
   ["png rgb16", (w, h) => png(w, h, 3, 16), 12],
   ["png rgba16", (w, h) => png(w, h, 4, 16), 19],
   ["webp lossy", (w, h) => webp(w, h, false), 4],
+  ["webp lossy+alpha", (w, h) => webp(w, h, false, true), 11],
   ["webp lossless+alpha", (w, h) => webp(w, h, true), 11],
 ];
 

@@ -1,5 +1,5 @@
 // The one classification pipeline behind both routes: preprocess -> run -> softmax/top-k.
-import { readImageHeader, targetSize, type ModelManifest, type PreprocessConfig } from "@resnet-edge/shared";
+import { readImageHeader, targetSize, type DecodePath, type ModelManifest, type PreprocessConfig } from "@resnet-edge/shared";
 import { ApiError } from "./http/errors.ts";
 import type { SizeMode } from "./http/query.ts";
 import { topK as rank, type Prediction } from "./inference/postprocess.ts";
@@ -19,6 +19,8 @@ export interface ClassifyOptions {
   size: SizeMode;
   /** MAX_PIXELS: the decoded image. */
   maxPixels: number;
+  /** The limit for a decoder path when it is not MAX_PIXELS (PNG, WebP: limits.ts pixelLimitFor), with its var's name. */
+  pixelLimit?: (path: DecodePath) => { pixels: number; name: string };
   /** MAX_TENSOR_PIXELS: the tensor fed to the model (H*W). */
   maxTensorPixels: number;
 }
@@ -72,12 +74,14 @@ export async function classifyImage(model: LoadedModel, bytes: Uint8Array, opts:
   // The header alone gives both sizes; refuse before any pixel is allocated. A 1x40000 strip is small
   // to decode but scaled to a 224 shortest edge it becomes a 224x8960000 tensor.
   const header = readImageHeader(bytes);
-  const config = requestConfig(model.manifest, opts.size, opts.maxPixels, header, opts.maxTensorPixels);
+  const limit = opts.pixelLimit?.(header.decodePath) ?? { pixels: opts.maxPixels, name: "MAX_PIXELS" };
+  const config = requestConfig(model.manifest, opts.size, limit.pixels, header, opts.maxTensorPixels);
   if (header.width * header.height > config.maxPixels) {
+    const what = { jpeg: "", png: " PNG", png16: " 16-bit PNG", "webp-lossy": " lossy WebP", "webp-lossless": " lossless WebP" }[header.decodePath];
     throw new ApiError(
       413,
       "image_too_large",
-      `the image is ${header.width}x${header.height} (${header.width * header.height} pixels); this worker accepts at most ${config.maxPixels} pixels (MAX_PIXELS): resize it and send it again`,
+      `the${what} image is ${header.width}x${header.height} (${header.width * header.height} pixels); this worker accepts at most ${config.maxPixels} pixels for it (${limit.name}): resize it and send it again`,
     );
   }
   const t = targetSize(header.width, header.height, config.resize);

@@ -27,7 +27,7 @@ export * from "./vocab.ts";
 export * from "./feedback-layout.ts";
 export { assertRawImage, type DecodedImage, type ImageFormat, type RawImage } from "./image.ts";
 export { sniffFormat } from "./format/sniff.ts";
-export { checkPixelLimit, readImageHeader, type ImageHeader } from "./format/header.ts";
+export { checkPixelLimit, readImageHeader, type DecodePath, type ImageHeader } from "./format/header.ts";
 export { readExifOrientation } from "./format/exif.ts";
 export { SUPPORTED_FORMATS_TEXT } from "./format/supported.ts";
 export { codecsRegistered, registerCodecs, type CodecModules } from "./codecs/registry.ts";

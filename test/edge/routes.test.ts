@@ -11,6 +11,9 @@ import { softmax } from "../../edge/src/inference/postprocess.ts";
 import { ModelUnavailableError, type LoadedModel, type Models, type ModelStatus } from "../../edge/src/models/registry.ts";
 import { tinyModelArtifact } from "../../trainer/src/export/tiny-artifact.ts";
 import { makeJpeg, makePng } from "./helpers/images.ts";
+import { encodePng } from "../shared/helpers/png-encode.ts";
+import { hasWebpTools, makeWebp } from "../shared/helpers/webp-files.ts";
+import { hasImagenette } from "../helpers/data.ts";
 
 /** Logits the fake model returns: class i gets the mean of channel i%3 times (i - 4.5). */
 function fakeLogits(data: Float32Array, dims: readonly number[]): Float32Array {
@@ -53,7 +56,7 @@ class FakeModels implements Models {
 }
 
 const manifest = tinyModelArtifact({ name: "tiny-fcn", version: "v1" }).manifest;
-const limits: Limits = { ...DEFAULT_LIMITS, defaultModel: "tiny-fcn", maxBodyBytes: 3_000_000, maxPixels: 200_000, maxTensorPixels: 150_000, maxBatch: 3 };
+const limits: Limits = { ...DEFAULT_LIMITS, defaultModel: "tiny-fcn", maxBodyBytes: 3_000_000, maxPixels: 200_000, maxPngPixels: 200_000, maxTensorPixels: 150_000, maxBatch: 3 };
 let models: FakeModels;
 let app: ReturnType<typeof createApp>;
 let jpeg97x203: Uint8Array;
@@ -242,7 +245,7 @@ describe("POST /v1/classify", () => {
     const huge = makePng(500, 500); // 250k > 200k pixels
     const r = await call("/v1/classify?size=native", post(huge, "image/png"));
     expectError(r, 413, "image_too_large");
-    expect(r.body.error.message).toMatch(/MAX_PIXELS/);
+    expect(r.body.error.message).toMatch(/MAX_PNG_PIXELS/);
     // 2000x2: 4000 pixels decoded, but a 128-pixel shortest edge makes it a 128000x128 tensor.
     const strip = makePng(2000, 2);
     const s = await call("/v1/classify", post(strip, "image/png"));
@@ -299,5 +302,42 @@ describe("POST /v1/classify/batch", () => {
     f.append("other", "x");
     expectError(await call("/v1/classify/batch", { method: "POST", body: f }), 400, "missing_image");
     expectError(await call("/v1/classify/batch?top_k=99", { method: "POST", body: form(jpeg97x203) }), 422, "invalid_query");
+  });
+});
+
+describe("per-path pixel limits (PNG, 16-bit PNG, WebP), from the header", () => {
+  const pathLimits: Limits = { ...limits, maxPixels: 50_000, maxPngPixels: 20_000, maxPng16Pixels: 5_000, maxWebpPixels: 60_000, maxWebpLosslessPixels: 40_000 };
+  let strict: ReturnType<typeof createApp>;
+  beforeAll(() => {
+    strict = createApp(() => ({ models: new FakeModels({ "tiny-fcn": manifest }), preprocess, limits: pathLimits }));
+  });
+  const ask = async (bytes: Uint8Array): Promise<{ status: number; body: any }> => {
+    const res = await strict.request("/v1/classify", post(bytes, "application/octet-stream"));
+    return { status: res.status, body: await res.json() };
+  };
+  const png16 = (width: number, height: number): Uint8Array =>
+    encodePng({ width, height, colorType: 0, bitDepth: 16, samples: Array.from({ length: width * height }, (_, i) => (i * 977) % 65536) });
+
+  it("a PNG over MAX_PNG_PIXELS is 413 naming that var; under it, 200 even above a smaller 16-bit limit", async () => {
+    expect((await ask(makePng(140, 140))).status).toBe(200); // 19,600 <= 20,000
+    const over = await ask(makePng(150, 140)); // 21,000
+    expectError(over, 413, "image_too_large");
+    expect(over.body.error.message).toMatch(/PNG image is 150x140 .* at most 20000 pixels for it \(MAX_PNG_PIXELS\)/);
+  });
+
+  it("a 16-bit PNG has its own, lower limit (MAX_PNG16_PIXELS)", async () => {
+    expect((await ask(png16(70, 70))).status).toBe(200); // 4,900
+    const over = await ask(png16(80, 70)); // 5,600: under MAX_PNG_PIXELS, over MAX_PNG16_PIXELS
+    expectError(over, 413, "image_too_large");
+    expect(over.body.error.message).toMatch(/16-bit PNG .*\(MAX_PNG16_PIXELS\)/);
+  });
+
+  it.skipIf(!hasWebpTools || !hasImagenette)("lossy WebP uses MAX_WEBP_PIXELS (above MAX_PIXELS here); lossless WebP MAX_WEBP_LOSSLESS_PIXELS", async () => {
+    expect((await ask((await makeWebp("lossy", { resize: [240, 240] })).bytes)).status).toBe(200); // 57,600: over MAX_PIXELS, under MAX_WEBP_PIXELS
+    expectError(await ask((await makeWebp("lossy", { resize: [250, 250] })).bytes), 413, "image_too_large");
+    const lossless = await ask((await makeWebp("lossless", { resize: [210, 210] })).bytes); // 44,100
+    expectError(lossless, 413, "image_too_large");
+    expect(lossless.body.error.message).toMatch(/lossless WebP .*\(MAX_WEBP_LOSSLESS_PIXELS\)/);
+    expect((await ask((await makeWebp("lossless", { resize: [190, 190] })).bytes)).status).toBe(200); // 36,100
   });
 });

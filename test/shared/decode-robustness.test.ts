@@ -134,7 +134,7 @@ describe("PNG variants, decoded against the samples they were written from", () 
     const exif = new Uint8Array([0x4d, 0x4d, 0, 42, 0, 0, 0, 8, 0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0]);
     const spec: PngSpec = { width: 3, height: 2, colorType: 0, bitDepth: 8, samples: [1, 2, 3, 4, 5, 6], extra: [{ type: "eXIf", body: exif }] };
     const bytes = encodePng(spec);
-    expect(readImageHeader(bytes)).toEqual({ format: "png", width: 2, height: 3, orientation: 6 });
+    expect(readImageHeader(bytes)).toEqual({ format: "png", decodePath: "png", width: 2, height: 3, orientation: 6 });
     const img = await decodeImage(bytes, { maxPixels: MAX });
     expect([img.width, img.height, Array.from(img.data)]).toEqual([2, 3, [4, 1, 5, 2, 6, 3]]);
   });

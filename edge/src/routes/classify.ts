@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../app.ts";
 import { classifyImage } from "../classify.ts";
+import { pixelLimitFor } from "../limits.ts";
 import { readBatchImages, readSingleImage } from "../http/body.ts";
 import { errorResponse, toApiError } from "../http/errors.ts";
 import { parseClassifyQuery, resolveTopK, type ClassifyQuery } from "../http/query.ts";
@@ -34,7 +35,7 @@ export function classifyRoutes(): Hono<AppEnv> {
         query.model,
         (model) => {
           const topK = resolveTopK(query.topK, model.manifest.classes.length);
-          return classifyImage(model, bytes, { topK, size: query.size, maxPixels: limits.maxPixels, maxTensorPixels: limits.maxTensorPixels }, preprocess);
+          return classifyImage(model, bytes, { topK, size: query.size, maxPixels: limits.maxPixels, pixelLimit: (path) => pixelLimitFor(limits, path), maxTensorPixels: limits.maxTensorPixels }, preprocess);
         },
         waitUntilOf(c),
       )
@@ -55,7 +56,7 @@ export function classifyRoutes(): Hono<AppEnv> {
         for (const [index, part] of parts.entries()) {
           try {
             if (part.problem) throw part.problem;
-            const r = await classifyImage(model, part.bytes!, { topK, size: query.size, maxPixels: limits.maxPixels, maxTensorPixels: limits.maxTensorPixels }, preprocess);
+            const r = await classifyImage(model, part.bytes!, { topK, size: query.size, maxPixels: limits.maxPixels, pixelLimit: (path) => pixelLimitFor(limits, path), maxTensorPixels: limits.maxTensorPixels }, preprocess);
             results.push({ index, filename: part.filename, status: 200, predictions: r.predictions, input: r.input, timing: r.timing });
           } catch (e) {
             const api = toApiError(e);

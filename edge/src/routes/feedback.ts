@@ -1,13 +1,14 @@
 // Feedback: a user says "this image is <class>" (a known wnid or a new name). The image is checked with
 // the same decoder and limits as classify, then kept in R2 (feedback/store.ts) for the next fine-tune.
 // Every feedback route needs `Authorization: Bearer <FEEDBACK_TOKEN>` (a Worker secret).
-import { CLASS_ID_RULE, decodeImage, FEEDBACK_KEY_RE, isValidClassId, suggestClassId } from "@resnet-edge/shared";
+import { CLASS_ID_RULE, decodeImage, FEEDBACK_KEY_RE, isValidClassId, readImageHeader, suggestClassId } from "@resnet-edge/shared";
 import { Hono, type Context } from "hono";
 import type { AppEnv } from "../app.ts";
 import { listFeedback, storeFeedback, type FeedbackBucket } from "../feedback/store.ts";
 import { requireBearer } from "../http/bearer.ts";
 import { readCapped, readSingleImage } from "../http/body.ts";
 import { ApiError } from "../http/errors.ts";
+import { pixelLimitFor } from "../limits.ts";
 
 /** The bindings feedback reads beyond Env's: the secret, and the bucket's write methods. */
 interface FeedbackBindings {
@@ -83,7 +84,7 @@ export function feedbackRoutes(): Hono<AppEnv> {
     const { bytes, label } = await readFeedback(c.req.raw, limits.maxBodyBytes);
     // Refuse what classify would refuse, with the same codes: the stored set only holds images the
     // trainer's decoder (the same one) can read.
-    const image = await decodeImage(bytes, { maxPixels: limits.maxPixels });
+    const image = await decodeImage(bytes, { maxPixels: pixelLimitFor(limits, readImageHeader(bytes).decodePath).pixels });
     const res = await storeFeedback(bucket, bytes, {
       label,
       format: image.format,

@@ -6,8 +6,17 @@ import { sniffFormat } from "./sniff.ts";
 import { readWebpHeader } from "./webp-header.ts";
 import { CONVERT_HINT, SUPPORTED_FORMATS_TEXT } from "./supported.ts";
 
+/**
+ * The decoder path a file takes, which sets its memory per pixel (edge/src/limits.ts gives each a pixel
+ * limit): PNG at 8 bits or below, 16-bit PNG, opaque lossy WebP (decoded shrunk, rows at a time), and
+ * "webp-lossless" for lossless WebP (one 32-bit word per pixel inside libwebp) and lossy WebP with alpha
+ * (libwebp keeps a full-size alpha plane).
+ */
+export type DecodePath = "jpeg" | "png" | "png16" | "webp-lossy" | "webp-lossless";
+
 export interface ImageHeader {
   format: ImageFormat;
+  decodePath: DecodePath;
   /** Size as displayed, i.e. after EXIF orientation (orientations 5-8 swap the stored width and height). */
   width: number;
   height: number;
@@ -55,15 +64,20 @@ export function readImageHeader(bytes: Uint8Array): ImageHeader {
   let width: number;
   let height: number;
   let orientation: number;
+  let decodePath: DecodePath = "jpeg";
   if (format === "jpeg") {
     ({ width, height, orientation } = readJpegHeader(bytes));
   } else if (format === "webp") {
-    ({ width, height, orientation } = readWebpHeader(bytes));
+    const h = readWebpHeader(bytes);
+    ({ width, height, orientation } = h);
+    decodePath = h.kind === "lossless" || h.hasAlpha ? "webp-lossless" : "webp-lossy";
   } else {
-    ({ width, height, orientation } = scanPngChunks(bytes, readPngHeader(bytes), false));
+    const h = scanPngChunks(bytes, readPngHeader(bytes), false);
+    ({ width, height, orientation } = h);
+    decodePath = h.bitDepth === 16 ? "png16" : "png";
   }
   const swap = orientation >= 5;
-  return { format, width: swap ? height : width, height: swap ? width : height, orientation };
+  return { format, decodePath, width: swap ? height : width, height: swap ? width : height, orientation };
 }
 
 /** Format a pixel count as "280 MP" / "0.2 MP". */
