@@ -84,7 +84,7 @@ export async function decodeUpright(bytes: Uint8Array, opts: DecodeOptions, jpeg
 
 /**
  * Wasm memory the decoders currently hold, in bytes. It never shrinks while an instance lives; each decoder
- * replaces its instance once this passes 64 MiB (and after any failure), so it stays below that plus one
+ * replaces its instance once this passes 64 MiB (JPEG) or 8 MiB (PNG, WebP) (and after any failure), so it stays below that plus one
  * image. Useful for the edge, where an isolate has 128 MB in all.
  */
 export function decoderMemoryBytes(): { jpeg: number; png: number; webp: number } {

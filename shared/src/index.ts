@@ -6,12 +6,14 @@
  *
  * `preprocess(bytes, config)` applies the recipe (`PreprocessConfig`, saved in every model manifest) in
  * this fixed order:
- *   1. sniff the format from magic bytes (JPEG, PNG; anything else: ImageError "unsupported_format")
+ *   1. sniff the format from magic bytes (JPEG, PNG, WebP; anything else: ImageError "unsupported_format")
  *   2. read the header: size, EXIF orientation; no pixel memory yet
  *   3. refuse width*height > maxPixels ("image_too_large")
  *   4. refuse what the decoders cannot read ("unsupported_variant": 12-bit, arithmetic, lossless JPEG, ...)
  *      and truncated or corrupt structure ("corrupt_image": JPEG without EOI, PNG chunk CRC/IEND)
- *   5. decode: mozjpeg (@jsquash/jpeg) for JPEG, jpeg-js for CMYK/YCCK JPEG, the png crate (@jsquash/png)
+ *   5. decode: mozjpeg (@jsquash/jpeg) for JPEG, jpeg-js for CMYK/YCCK JPEG, the png crate (@jsquash/png),
+ *      libwebp (shared/wasm/webp) for WebP, which decodes at 1/2, 1/4 or 1/8 size when the resize needs
+ *      less (shrinkDenominator in ops/shrink-on-load.ts; the resize below still makes the final step)
  *   6. apply EXIF orientation 1-8
  *   7. to RGB: gray replicated, alpha composited on `background` (default white)
  *   8. resize to targetSize(config.resize) with Pillow's antialiased BILINEAR (triangle) filter
@@ -36,6 +38,7 @@ export { orient } from "./ops/orient.ts";
 export { toRGB } from "./ops/to-rgb.ts";
 export { resize } from "./ops/resize.ts";
 export { targetSize } from "./ops/target-size.ts";
+export { shrinkDenominator } from "./ops/shrink-on-load.ts";
 export { centerCrop } from "./ops/center-crop.ts";
 export { pad, type Padding } from "./ops/pad.ts";
 export { normalizeToTensor, type Tensor, type TensorLayout } from "./ops/normalize.ts";

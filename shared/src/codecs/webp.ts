@@ -16,7 +16,9 @@ import type { WebpHeader } from "../format/webp-header.ts";
  * Like the PNG and JPEG decoders, the instance is dropped after a failure and whenever its memory has grown
  * past RESET_MEMORY_BYTES (wasm memory never shrinks), and the next call instantiates a fresh one.
  */
-const RESET_MEMORY_BYTES = 64 * 1024 * 1024;
+// 8 MiB: a lossy WebP of any size stays under it (rows at a time); a large lossless one (~4.5 B/px) does
+// not, and its instance is dropped so the isolate does not keep that memory.
+const RESET_MEMORY_BYTES = 8 * 1024 * 1024;
 
 interface WebpExports {
   memory: WebAssembly.Memory;
