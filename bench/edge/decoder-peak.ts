@@ -14,6 +14,8 @@
 //   (3 B/px) + the RGBX words the resize reads (4 B/px) = 11 B/px; 16-bit: + the 16-bit RGBA copy (8 B/px),
 //   12 or 19 B/px; WebP: 4 B/px (opaque) or 11 B/px (alpha) of the *decoded* size, which shrink-on-load
 //   makes 1/4 to 1/64 of the file's. Plus the resized RGBX (4 B per target pixel).
+// - cpuMs (only with CPU=1; run it alone on an idle machine): workerd's CPU time for the request, from
+//   /proc, after a first request with the same image has instantiated everything.
 // The isolate budget for a request is then ORT heap + wasmMiB + jsMiB + body (edge/README.md).
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -24,6 +26,7 @@ import { DEFAULT_PREPROCESS, targetSize } from "../../shared/src/index.ts";
 import { shrinkDenominator } from "../../shared/src/ops/shrink-on-load.ts";
 import { IMAGENETTE_DIR } from "../../test/helpers/data.ts";
 import { startWorker } from "../../test/helpers/workerd.ts";
+import { childPids, processCpuMs } from "./cpu-time.ts";
 
 const sizes = (process.argv[2] ?? "1,2.4,4,8,12").split(",").map(Number);
 const only = process.argv[3]; // e.g. "png rgba16": one kind
@@ -107,18 +110,27 @@ for (const mp of sizes) {
     const target = targetSize(width, height, config.resize);
     const held = decoded * jsPerPixel + target.width * target.height * 4;
     // wasm memory in workerd, in a fresh worker
+    const before = new Set(childPids(process.pid, "workerd"));
     const worker = await startWorker({ entry: "test/shared/fixtures/parity-worker.ts" });
+    const workerdPid = childPids(process.pid, "workerd").find((p) => !before.has(p));
     let wasm = NaN;
+    let cpuMs: number | undefined;
     try {
-      const res = await worker.fetch(`/preprocess?config=${encodeURIComponent(JSON.stringify(config))}`, { method: "POST", body: bytes as Uint8Array<ArrayBuffer> });
+      const send = () => worker.fetch(`/preprocess?config=${encodeURIComponent(JSON.stringify(config))}`, { method: "POST", body: bytes as Uint8Array<ArrayBuffer> });
+      const res = await send();
       if (res.status !== 200) throw new Error(`${kind} ${width}x${height}: ${res.status} ${await res.text()}`);
       const mem = JSON.parse(res.headers.get("x-decoder-memory")!) as { png: number; webp: number };
       wasm = kind.startsWith("png") ? mem.png : mem.webp;
       await res.arrayBuffer();
+      if (process.env.CPU === "1" && workerdPid) {
+        const c0 = processCpuMs(workerdPid);
+        await (await send()).arrayBuffer();
+        cpuMs = Math.round(processCpuMs(workerdPid) - c0);
+      }
     } finally {
       await worker.dispose();
     }
-    const row = { kind, size: `${width}x${height}`, mp, shrink: `1/${d}`, bodyMiB: MiB(bytes.length), wasmMiB: MiB(wasm), jsMiB: MiB(held), totalMiB: MiB(wasm + held + bytes.length) };
+    const row = { kind, size: `${width}x${height}`, mp, shrink: `1/${d}`, bodyMiB: MiB(bytes.length), wasmMiB: MiB(wasm), jsMiB: MiB(held), totalMiB: MiB(wasm + held + bytes.length), ...(cpuMs === undefined ? {} : { cpuMs }) };
     rows.push(row);
     console.log(JSON.stringify(row));
   }
