@@ -29,6 +29,7 @@ export function openapiDocument(limits: Limits): Record<string, unknown> {
     content: {
       "image/jpeg": { schema: { type: "string", format: "binary" } },
       "image/png": { schema: { type: "string", format: "binary" } },
+      "image/webp": { schema: { type: "string", format: "binary" } },
       "application/octet-stream": { schema: { type: "string", format: "binary" } },
       "multipart/form-data": {
         schema: { type: "object", required: ["image"], properties: { image: { type: "string", format: "binary" } } },
@@ -37,8 +38,10 @@ export function openapiDocument(limits: Limits): Record<string, unknown> {
   };
   const classifyErrors = {
     "400": error("Missing body, empty or undecodable image, bad multipart body."),
-    "413": error(`Body over MAX_BODY_BYTES (${limits.maxBodyBytes}), or image/tensor over MAX_PIXELS (${limits.maxPixels}) pixels.`),
-    "415": error("Unsupported image format (supported: image/jpeg, image/png) or variant (e.g. 12-bit JPEG)."),
+    "413": error(
+      `Body over MAX_BODY_BYTES (${limits.maxBodyBytes}), image over its decode path's pixel limit (JPEG MAX_PIXELS ${limits.maxPixels}, PNG ${limits.maxPngPixels}, 16-bit PNG ${limits.maxPng16Pixels}, lossy WebP ${limits.maxWebpPixels}, lossless or alpha WebP ${limits.maxWebpLosslessPixels}), or tensor over MAX_TENSOR_PIXELS.`,
+    ),
+    "415": error("Unsupported image format (supported: image/jpeg, image/png, image/webp) or variant (e.g. 12-bit JPEG, animated WebP)."),
     "422": error("Bad query parameter value."),
     "404": error("Unknown model name."),
     "503": error("The model is not loaded (missing or corrupt in R2); the message says why."),
