@@ -10,7 +10,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { ImageError, decodeImage, orient, readImageHeader, sniffFormat, type ImageErrorCode } from "../../shared/src/index.ts";
 import { codecModules } from "../../shared/src/codecs/registry.ts";
 import { decodeWithMozjpeg, mozjpegInstanceCount } from "../../shared/src/codecs/mozjpeg.ts";
-import { pngInstanceCount } from "../../shared/src/codecs/png.ts";
+import { pngInstanceCount, pngMemoryBytes } from "../../shared/src/codecs/png.ts";
 import { initCodecs } from "../../shared/src/runtime/node.ts";
 import { ODDIMAGES_DIR, hasOddImages, needs } from "../helpers/data.ts";
 import { CHANNELS, encodePng, type PngSpec } from "./helpers/png-encode.ts";
@@ -148,6 +148,20 @@ describe("PNG variants, decoded against the samples they were written from", () 
     await expectImageError(decodeImage(broken, { maxPixels: MAX }), "corrupt_image");
     expect(sha((await decodeImage(good, { maxPixels: MAX })).data)).toBe(reference);
     expect(pngInstanceCount()).toBe(before + 1);
+  });
+
+  it("an instance whose memory grew past 8 MiB is dropped after the decode; small ones are reused", async () => {
+    const small = encodePng(make(2, 8, false));
+    await decodeImage(small, { maxPixels: MAX });
+    const reused = pngInstanceCount();
+    await decodeImage(small, { maxPixels: MAX });
+    expect(pngInstanceCount()).toBe(reused);
+    const side = 1000; // ~12 MiB of wasm for 1 MP of 8-bit RGB
+    const large = encodePng({ width: side, height: side, colorType: 2, bitDepth: 8, interlace: false, samples: Array.from({ length: side * side * 3 }, (_, i) => (i * 31) & 255) });
+    await decodeImage(large, { maxPixels: MAX });
+    expect(pngMemoryBytes()).toBe(0);
+    await decodeImage(small, { maxPixels: MAX });
+    expect(pngInstanceCount()).toBe(reused + 1);
   });
 
   it("garbage or short IDAT data says, in words, that the compressed pixel data is damaged (not the decoder's internal panic)", async () => {

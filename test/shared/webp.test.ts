@@ -11,7 +11,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_PREPROCESS, ImageError, decodeImage, preprocess, preprocessImage, readImageHeader, type ImageErrorCode } from "../../shared/src/index.ts";
 import { decodeUpright } from "../../shared/src/decode.ts";
 import { readWebpHeader } from "../../shared/src/format/webp-header.ts";
-import { webpInstanceCount } from "../../shared/src/codecs/webp.ts";
+import { webpInstanceCount, webpMemoryBytes } from "../../shared/src/codecs/webp.ts";
 import { shrinkDenominator } from "../../shared/src/ops/shrink-on-load.ts";
 import { initCodecs } from "../../shared/src/runtime/node.ts";
 import { hasImagenette, needs, repoRoot } from "../helpers/data.ts";
@@ -156,6 +156,19 @@ describe.skipIf(!ready)(`WebP decode against dwebp ${ready ? "" : why}`, () => {
     expect(spawnSync("img2webp", ["-loop", "0", "-lossy", frames[0]!, "-d", "100", frames[1]!, "-o", anim]).status).toBe(0);
     const err = await expectImageError(decodeImage(new Uint8Array(readFileSync(anim)), { maxPixels: MAX }), "unsupported_variant");
     expect(err.message).toMatch(/animated.*send one frame as a still image/);
+  });
+
+  it("an instance whose memory grew past 8 MiB is dropped after the decode (the isolate does not keep it); small ones are reused", async () => {
+    const small = (await makeWebp("lossy")).bytes;
+    await decodeImage(small, { maxPixels: MAX });
+    const reused = webpInstanceCount();
+    await decodeImage(small, { maxPixels: MAX });
+    expect(webpInstanceCount()).toBe(reused);
+    const large = (await makeWebp("lossless", { resize: [1600, 1200] })).bytes; // ~4.5 B/px inside libwebp: ~9 MiB
+    await decodeImage(large, { maxPixels: MAX });
+    expect(webpMemoryBytes()).toBe(0);
+    await decodeImage(small, { maxPixels: MAX });
+    expect(webpInstanceCount()).toBe(reused + 1);
   });
 
   it("truncated or damaged files are corrupt_image, and the decoder works afterwards", async () => {
