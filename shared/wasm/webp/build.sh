@@ -28,10 +28,9 @@ check "$ORIG_SHA256" "$src_dir/libwebp_1.2.4.orig.tar.gz"
 check "$DEBIAN_SHA256" "$src_dir/libwebp_1.2.4-0.2+deb12u1.debian.tar.xz"
 emcc --version 2>/dev/null | grep -q " $EMCC_VERSION " || { echo "build.sh: needs emcc $EMCC_VERSION (Debian bookworm's emscripten)" >&2; exit 1; }
 
-# Build in a fixed path so nothing path-dependent can differ between machines.
-work=/tmp/resnet-edge-webp-build
-rm -rf "$work"
-mkdir -p "$work"
+# A scratch directory; the output does not depend on its path (-g0: no debug info, no file names).
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
 dpkg-source --no-copy -x "$src_dir/libwebp_1.2.4-0.2+deb12u1.dsc" "$work/libwebp" >/dev/null 2>&1  # the .dsc was checked above; its signature needs keys we do not carry
 cp "$here/webp-entry.c" "$work/libwebp/webp-entry.c"
 cd "$work/libwebp"
