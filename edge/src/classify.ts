@@ -77,7 +77,7 @@ export async function classifyImage(model: LoadedModel, bytes: Uint8Array, opts:
   const limit = opts.pixelLimit?.(header.decodePath) ?? { pixels: opts.maxPixels, name: "MAX_PIXELS" };
   const config = requestConfig(model.manifest, opts.size, limit.pixels, header, opts.maxTensorPixels);
   if (header.width * header.height > config.maxPixels) {
-    const what = { jpeg: "", png: " PNG", png16: " 16-bit PNG", "webp-lossy": " lossy WebP", "webp-lossless": " lossless WebP" }[header.decodePath];
+    const what = { jpeg: "", png: " PNG", png16: " 16-bit PNG", webp: " lossy WebP", "webp-lossless": " lossless WebP" }[header.decodePath];
     throw new ApiError(
       413,
       "image_too_large",

@@ -61,10 +61,10 @@ export function parseLimits(vars: Record<string, unknown>): Limits {
   return {
     maxBodyBytes: intVar(vars, "MAX_BODY_BYTES", DEFAULT_LIMITS.maxBodyBytes, 1),
     maxPixels: intVar(vars, "MAX_PIXELS", DEFAULT_LIMITS.maxPixels, 1),
-    maxPngPixels: intVar(vars, "MAX_PNG_PIXELS", DEFAULT_LIMITS.maxPngPixels, 1),
-    maxPng16Pixels: intVar(vars, "MAX_PNG16_PIXELS", DEFAULT_LIMITS.maxPng16Pixels, 1),
-    maxWebpPixels: intVar(vars, "MAX_WEBP_PIXELS", DEFAULT_LIMITS.maxWebpPixels, 1),
-    maxWebpLosslessPixels: intVar(vars, "MAX_WEBP_LOSSLESS_PIXELS", DEFAULT_LIMITS.maxWebpLosslessPixels, 1),
+    maxPngPixels: intVar(vars, "MAX_PIXELS_PNG", DEFAULT_LIMITS.maxPngPixels, 1),
+    maxPng16Pixels: intVar(vars, "MAX_PIXELS_PNG16", DEFAULT_LIMITS.maxPng16Pixels, 1),
+    maxWebpPixels: intVar(vars, "MAX_PIXELS_WEBP", DEFAULT_LIMITS.maxWebpPixels, 1),
+    maxWebpLosslessPixels: intVar(vars, "MAX_PIXELS_WEBP_LOSSLESS", DEFAULT_LIMITS.maxWebpLosslessPixels, 1),
     maxTensorPixels: intVar(vars, "MAX_TENSOR_PIXELS", DEFAULT_LIMITS.maxTensorPixels, 1),
     modelVariant: typeof vars.MODEL_VARIANT === "string" ? vars.MODEL_VARIANT : DEFAULT_LIMITS.modelVariant,
     maxBatch: intVar(vars, "MAX_BATCH", DEFAULT_LIMITS.maxBatch, 1),
@@ -77,13 +77,13 @@ export function parseLimits(vars: Record<string, unknown>): Limits {
 export function pixelLimitFor(limits: Limits, path: DecodePath): { pixels: number; name: string } {
   switch (path) {
     case "png":
-      return { pixels: limits.maxPngPixels, name: "MAX_PNG_PIXELS" };
+      return { pixels: limits.maxPngPixels, name: "MAX_PIXELS_PNG" };
     case "png16":
-      return { pixels: limits.maxPng16Pixels, name: "MAX_PNG16_PIXELS" };
-    case "webp-lossy":
-      return { pixels: limits.maxWebpPixels, name: "MAX_WEBP_PIXELS" };
+      return { pixels: limits.maxPng16Pixels, name: "MAX_PIXELS_PNG16" };
+    case "webp":
+      return { pixels: limits.maxWebpPixels, name: "MAX_PIXELS_WEBP" };
     case "webp-lossless":
-      return { pixels: limits.maxWebpLosslessPixels, name: "MAX_WEBP_LOSSLESS_PIXELS" };
+      return { pixels: limits.maxWebpLosslessPixels, name: "MAX_PIXELS_WEBP_LOSSLESS" };
     default:
       return { pixels: limits.maxPixels, name: "MAX_PIXELS" };
   }

@@ -245,7 +245,7 @@ describe("POST /v1/classify", () => {
     const huge = makePng(500, 500); // 250k > 200k pixels
     const r = await call("/v1/classify?size=native", post(huge, "image/png"));
     expectError(r, 413, "image_too_large");
-    expect(r.body.error.message).toMatch(/MAX_PNG_PIXELS/);
+    expect(r.body.error.message).toMatch(/MAX_PIXELS_PNG/);
     // 2000x2: 4000 pixels decoded, but a 128-pixel shortest edge makes it a 128000x128 tensor.
     const strip = makePng(2000, 2);
     const s = await call("/v1/classify", post(strip, "image/png"));
@@ -318,26 +318,26 @@ describe("per-path pixel limits (PNG, 16-bit PNG, WebP), from the header", () =>
   const png16 = (width: number, height: number): Uint8Array =>
     encodePng({ width, height, colorType: 0, bitDepth: 16, samples: Array.from({ length: width * height }, (_, i) => (i * 977) % 65536) });
 
-  it("a PNG over MAX_PNG_PIXELS is 413 naming that var; under it, 200 even above a smaller 16-bit limit", async () => {
+  it("a PNG over MAX_PIXELS_PNG is 413 naming that var; under it, 200 even above a smaller 16-bit limit", async () => {
     expect((await ask(makePng(140, 140))).status).toBe(200); // 19,600 <= 20,000
     const over = await ask(makePng(150, 140)); // 21,000
     expectError(over, 413, "image_too_large");
-    expect(over.body.error.message).toMatch(/PNG image is 150x140 .* at most 20000 pixels for it \(MAX_PNG_PIXELS\)/);
+    expect(over.body.error.message).toMatch(/PNG image is 150x140 .* at most 20000 pixels for it \(MAX_PIXELS_PNG\)/);
   });
 
-  it("a 16-bit PNG has its own, lower limit (MAX_PNG16_PIXELS)", async () => {
+  it("a 16-bit PNG has its own, lower limit (MAX_PIXELS_PNG16)", async () => {
     expect((await ask(png16(70, 70))).status).toBe(200); // 4,900
-    const over = await ask(png16(80, 70)); // 5,600: under MAX_PNG_PIXELS, over MAX_PNG16_PIXELS
+    const over = await ask(png16(80, 70)); // 5,600: under MAX_PIXELS_PNG, over MAX_PIXELS_PNG16
     expectError(over, 413, "image_too_large");
-    expect(over.body.error.message).toMatch(/16-bit PNG .*\(MAX_PNG16_PIXELS\)/);
+    expect(over.body.error.message).toMatch(/16-bit PNG .*\(MAX_PIXELS_PNG16\)/);
   });
 
-  it.skipIf(!hasWebpTools || !hasImagenette)("lossy WebP uses MAX_WEBP_PIXELS (above MAX_PIXELS here); lossless WebP MAX_WEBP_LOSSLESS_PIXELS", async () => {
-    expect((await ask((await makeWebp("lossy", { resize: [240, 240] })).bytes)).status).toBe(200); // 57,600: over MAX_PIXELS, under MAX_WEBP_PIXELS
+  it.skipIf(!hasWebpTools || !hasImagenette)("lossy WebP uses MAX_PIXELS_WEBP (above MAX_PIXELS here); lossless WebP MAX_PIXELS_WEBP_LOSSLESS", async () => {
+    expect((await ask((await makeWebp("lossy", { resize: [240, 240] })).bytes)).status).toBe(200); // 57,600: over MAX_PIXELS, under MAX_PIXELS_WEBP
     expectError(await ask((await makeWebp("lossy", { resize: [250, 250] })).bytes), 413, "image_too_large");
     const lossless = await ask((await makeWebp("lossless", { resize: [210, 210] })).bytes); // 44,100
     expectError(lossless, 413, "image_too_large");
-    expect(lossless.body.error.message).toMatch(/lossless WebP .*\(MAX_WEBP_LOSSLESS_PIXELS\)/);
+    expect(lossless.body.error.message).toMatch(/lossless WebP .*\(MAX_PIXELS_WEBP_LOSSLESS\)/);
     expect((await ask((await makeWebp("lossless", { resize: [190, 190] })).bytes)).status).toBe(200); // 36,100
   });
 });

@@ -14,7 +14,7 @@ import { PngWasmInstance } from "./png-wasm.ts";
  * and whenever its memory has grown past RESET_MEMORY_BYTES, so one large PNG does not pin its memory for
  * the life of the isolate. The next call instantiates a fresh one from the compiled module.
  */
-// 8 MiB: an instance that has decoded anything over ~0.5 MP is dropped, so after a request at MAX_PNG_PIXELS
+// 8 MiB: an instance that has decoded anything over ~0.5 MP is dropped, so after a request at MAX_PIXELS_PNG
 // (~27 MiB of wasm) the isolate keeps at most 8 MiB for PNG; a fresh instance costs about a millisecond.
 const RESET_MEMORY_BYTES = 8 * 1024 * 1024;
 

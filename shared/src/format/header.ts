@@ -12,7 +12,7 @@ import { CONVERT_HINT, SUPPORTED_FORMATS_TEXT } from "./supported.ts";
  * "webp-lossless" for lossless WebP (one 32-bit word per pixel inside libwebp) and lossy WebP with alpha
  * (libwebp keeps a full-size alpha plane).
  */
-export type DecodePath = "jpeg" | "png" | "png16" | "webp-lossy" | "webp-lossless";
+export type DecodePath = "jpeg" | "png" | "png16" | "webp" | "webp-lossless";
 
 export interface ImageHeader {
   format: ImageFormat;
@@ -70,7 +70,7 @@ export function readImageHeader(bytes: Uint8Array): ImageHeader {
   } else if (format === "webp") {
     const h = readWebpHeader(bytes);
     ({ width, height, orientation } = h);
-    decodePath = h.kind === "lossless" || h.hasAlpha ? "webp-lossless" : "webp-lossy";
+    decodePath = h.kind === "lossless" || h.hasAlpha ? "webp-lossless" : "webp";
   } else {
     const h = scanPngChunks(bytes, readPngHeader(bytes), false);
     ({ width, height, orientation } = h);
