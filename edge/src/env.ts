@@ -10,7 +10,9 @@ export interface Env {
   MAX_PIXELS_JPEG_PROGRESSIVE?: string;
   MAX_PIXELS_JPEG_CMYK?: string;
   MAX_PIXELS_PNG?: string;
+  MAX_PIXELS_PNG16?: string;
   MAX_PIXELS_WEBP?: string;
+  MAX_PIXELS_WEBP_LOSSLESS?: string;
   MAX_JPEG_COEFFICIENT_BYTES?: string;
   MAX_TENSOR_PIXELS?: string;
   MODEL_VARIANT?: string;

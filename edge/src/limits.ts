@@ -7,7 +7,7 @@ export interface Limits {
   maxBodyBytes: number;
   /**
    * Largest image (width*height) accepted per decode path, checked from the header before decoding, and
-   * the largest progressive-JPEG coefficient buffer. Table and measurements: edge/README.md "Image limits".
+   * the largest progressive-JPEG coefficient buffer. Table and measurements: edge/README.md "Image limits per decode path".
    */
   decode: DecodeLimits;
   /** Largest tensor H*W fed to the model (caps `size=native`, and extreme aspect ratios at the default size). */
@@ -28,7 +28,9 @@ export const PIXEL_LIMIT_VARS: Record<DecodePath, string> = {
   "jpeg-progressive": "MAX_PIXELS_JPEG_PROGRESSIVE",
   "jpeg-cmyk": "MAX_PIXELS_JPEG_CMYK",
   png: "MAX_PIXELS_PNG",
+  png16: "MAX_PIXELS_PNG16",
   webp: "MAX_PIXELS_WEBP",
+  "webp-lossless": "MAX_PIXELS_WEBP_LOSSLESS",
 };
 
 /** The same pixel limit on every path (for tests and for a worker that wants one number). */
@@ -38,17 +40,20 @@ export function uniformDecodeLimits(maxPixels: number, maxJpegCoefficientBytes =
 }
 
 /**
- * Per-path defaults, from measured peak memory (edge/README.md "Image limits"; bench/edge/jpeg-memory.ts):
- * the worst accepted request of each path keeps the isolate under ~110 MB with ORT's heap after load.
- * PNG and WebP: set by their decoders' measurements (PNG keeps the earlier 2.4 MP until then).
+ * Per-path defaults, from measured peak memory (edge/README.md "Image limits per decode path";
+ * bench/jpeg/memory.ts for JPEG, bench/edge/decoder-peak.ts for PNG and WebP): the worst accepted request of
+ * each path keeps the isolate under ~110 MB with ORT's heap after load. CMYK JPEG keeps the earlier
+ * single limit, 2.4 MP (jpeg-js, ~12 bytes/pixel; not re-measured).
  */
 export const DEFAULT_DECODE_LIMITS: DecodeLimits = {
   maxPixels: {
     "jpeg-baseline": 50_000_000,
     "jpeg-progressive": 13_000_000,
     "jpeg-cmyk": 2_400_000,
-    png: 2_400_000,
-    webp: 2_400_000,
+    png: 2_500_000,
+    png16: 1_000_000,
+    webp: 40_000_000,
+    "webp-lossless": 9_000_000,
   },
   maxJpegCoefficientBytes: 36 * 1024 * 1024,
 };

@@ -1,16 +1,18 @@
 import { ImageError } from "./errors.ts";
 import { checkPixelLimit, requireSupportedFormat } from "./format/header.ts";
 import { checkJpegSupported, readJpegHeader, type JpegHeader } from "./format/jpeg-header.ts";
-import { checkDecodeLimits, JPEG_MAX_SIDE, jpegDecodePath, type DecodeLimits } from "./format/decode-limits.ts";
+import { checkDecodeLimits, JPEG_MAX_SIDE, jpegDecodePath, pngDecodePath, webpDecodePath, type DecodeLimits } from "./format/decode-limits.ts";
 import { readPngHeader, scanPngChunks } from "./format/png-header.ts";
+import { readWebpHeader } from "./format/webp-header.ts";
 import type { DecodedImage, RawImage } from "./image.ts";
 import { codecModules } from "./codecs/registry.ts";
 import { decodeCmykJpeg } from "./codecs/cmyk-jpeg.ts";
 import { decodeWithLibjpeg, JWRN, libjpegMemoryBytes } from "./codecs/libjpeg-turbo.ts";
 import { decodePng, pngMemoryBytes } from "./codecs/png.ts";
+import { decodeWebp, webpMemoryBytes } from "./codecs/webp.ts";
 import { orient } from "./ops/orient.ts";
 import { toRGB } from "./ops/to-rgb.ts";
-import type { JpegScale } from "./ops/decode-scale.ts";
+import type { ShrinkDenominator } from "./ops/shrink-on-load.ts";
 
 export interface DecodeOptions {
   /** Refuse images with more pixels than this, judged from the header before anything is decoded. */
@@ -39,9 +41,9 @@ const WALKER_WARNINGS: readonly number[] = [JWRN.EXTRANEOUS_DATA, JWRN.JPEG_EOF]
 /**
  * Bytes to upright pixels. Order: sniff the format from magic bytes -> read the header -> refuse over
  * `maxPixels` (and `limits`) -> refuse variants the decoders cannot read and corrupt structure -> decode
- * (libjpeg-turbo for JPEG, jpeg-js for CMYK/YCCK JPEG, the png crate for PNG) -> apply EXIF orientation.
- * Every failure caused by the input is an ImageError with a stable `code`. What the decoder tolerated
- * (stray bytes, a missing EOI) is listed in `warnings`.
+ * (libjpeg-turbo for JPEG, jpeg-js for CMYK/YCCK JPEG, the png crate for PNG, libwebp for WebP) -> apply
+ * EXIF orientation. Every failure caused by the input is an ImageError with a stable `code`. What the
+ * decoder tolerated (stray bytes, a missing EOI) is listed in `warnings`.
  */
 export async function decodeImage(bytes: Uint8Array, opts: DecodeOptions): Promise<DecodedImage> {
   return (await decodeUpright(bytes, opts, "rgb", 1)).image;
@@ -52,20 +54,21 @@ export interface UprightDecode {
   /** Full size as displayed (after EXIF orientation), before any shrink-on-load. */
   fullWidth: number;
   fullHeight: number;
-  /** The reduction the JPEG was decoded at (1 for PNG and CMYK JPEG). */
-  scale: JpegScale;
+  /** The reduction the JPEG or WebP was decoded at (1 for PNG and CMYK JPEG). */
+  scale: ShrinkDenominator;
 }
 
 /**
- * decodeImage, with two options for preprocess(): `jpegLayout` "rgba" keeps libjpeg's opaque RGBA (alpha
- * 255 everywhere) instead of RGB, which preprocess() reads in place; `chooseScale` picks the JPEG
- * shrink-on-load reduction from the displayed full size (jpegDecodeScale), or 1 for a full decode.
+ * decodeImage, with two options for preprocess(): `jpegLayout` "rgba" makes a JPEG decoded by libjpeg, a PNG
+ * without alpha and any WebP come as RGBA (alpha 255 everywhere when the file has none) instead of RGB,
+ * which preprocess() reads in place; `chooseScale` picks the shrink-on-load reduction (JPEG and WebP) from
+ * the displayed full size (shrinkDenominator), or 1 for a full decode.
  */
 export async function decodeUpright(
   bytes: Uint8Array,
   opts: DecodeOptions,
   jpegLayout: "rgb" | "rgba",
-  chooseScale: JpegScale | ((width: number, height: number) => JpegScale),
+  chooseScale: ShrinkDenominator | ((width: number, height: number) => ShrinkDenominator),
 ): Promise<UprightDecode> {
   if (!Number.isFinite(opts?.maxPixels) || opts.maxPixels < 1) throw new Error(`decodeImage: maxPixels must be a positive number, got ${opts?.maxPixels}`);
   const format = requireSupportedFormat(bytes);
@@ -74,7 +77,7 @@ export async function decodeUpright(
   let warnings: string[] = [];
   let fullWidth: number;
   let fullHeight: number;
-  let scale: JpegScale = 1;
+  let scale: ShrinkDenominator = 1;
   if (format === "jpeg") {
     const header = readJpegHeader(bytes);
     checkPixelLimit(header.width, header.height, opts.maxPixels);
@@ -106,12 +109,24 @@ export async function decodeUpright(
       checkSize(image, Math.ceil(header.width / scale), Math.ceil(header.height / scale));
     }
     orientation = header.orientation;
+  } else if (format === "webp") {
+    const header = readWebpHeader(bytes);
+    checkPixelLimit(header.width, header.height, opts.maxPixels);
+    if (opts.limits) checkDecodeLimits({ width: header.width, height: header.height, path: webpDecodePath(header), coefficientBytes: 0 }, opts.limits);
+    const swap = header.orientation >= 5;
+    fullWidth = swap ? header.height : header.width;
+    fullHeight = swap ? header.width : header.height;
+    scale = typeof chooseScale === "number" ? chooseScale : chooseScale(fullWidth, fullHeight);
+    const scaled = { width: Math.ceil(header.width / scale), height: Math.ceil(header.height / scale) };
+    image = decodeWebp(bytes, header, codecModules().webp, scale > 1 ? scaled : undefined, jpegLayout);
+    checkSize(image, scaled.width, scaled.height);
+    orientation = header.orientation;
   } else {
     const ihdr = readPngHeader(bytes);
     checkPixelLimit(ihdr.width, ihdr.height, opts.maxPixels);
-    if (opts.limits) checkDecodeLimits({ width: ihdr.width, height: ihdr.height, path: "png", coefficientBytes: 0 }, opts.limits);
+    if (opts.limits) checkDecodeLimits({ width: ihdr.width, height: ihdr.height, path: pngDecodePath(ihdr), coefficientBytes: 0 }, opts.limits);
     const header = scanPngChunks(bytes, ihdr, true);
-    image = decodePng(bytes, header, codecModules().png);
+    image = decodePng(bytes, header, codecModules().png, jpegLayout);
     checkSize(image, header.width, header.height);
     orientation = header.orientation;
     const swap = orientation >= 5;
@@ -125,11 +140,11 @@ export async function decodeUpright(
 
 /**
  * Wasm memory the decoders currently hold, in bytes. It never shrinks while an instance lives; each decoder
- * replaces its instance after a large image (and after any failure). Useful for the edge, where an isolate
- * has 128 MB in all.
+ * replaces its instance after a large image (64 MiB JPEG, 8 MiB PNG and WebP) and after any failure.
+ * Useful for the edge, where an isolate has 128 MB in all.
  */
-export function decoderMemoryBytes(): { jpeg: number; png: number } {
-  return { jpeg: libjpegMemoryBytes(), png: pngMemoryBytes() };
+export function decoderMemoryBytes(): { jpeg: number; png: number; webp: number } {
+  return { jpeg: libjpegMemoryBytes(), png: pngMemoryBytes(), webp: webpMemoryBytes() };
 }
 
 /** libjpeg refuses sides over 65500 pixels: a size limit (413), not damage. */

@@ -9,7 +9,7 @@ export interface RawImage {
   channels: 1 | 2 | 3 | 4;
 }
 
-/** Image formats `sniffFormat` can recognise; only "jpeg" and "png" can be decoded. */
+/** Image formats `sniffFormat` can recognise; only "jpeg", "png" and "webp" can be decoded. */
 export type ImageFormat = "jpeg" | "png" | "webp" | "gif" | "bmp" | "tiff" | "avif" | "unknown";
 
 /** A decoded image after EXIF orientation, with where it came from. */

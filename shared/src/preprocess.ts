@@ -5,7 +5,7 @@ import { centerCrop } from "./ops/center-crop.ts";
 import { normalizeRgbx, normalizeToTensor, type Tensor, type TensorLayout } from "./ops/normalize.ts";
 import { resizeRgbxWindow } from "./ops/resize.ts";
 import { opaqueRgbaView, packRgbx, unpackRgb } from "./ops/rgbx.ts";
-import { jpegDecodeScale } from "./ops/decode-scale.ts";
+import { shrinkDenominator } from "./ops/shrink-on-load.ts";
 import { targetSize } from "./ops/target-size.ts";
 import type { DecodeLimits } from "./format/decode-limits.ts";
 import { toRGB } from "./ops/to-rgb.ts";
@@ -22,8 +22,9 @@ export interface PreprocessResult {
   /** [1, 3, H, W] for NCHW, [1, H, W, 3] for NHWC. */
   dims: [number, number, number, number];
   /**
-   * The image after EXIF orientation, before resizing: its full size, and the JPEG shrink-on-load reduction
-   * it was decoded at (1 = full size; 2, 4, 8 = decoded at 1/2, 1/4, 1/8 in the DCT domain).
+   * The image after EXIF orientation, before resizing: its full size, and the JPEG/WebP shrink-on-load reduction
+   * it was decoded at (1 = full size; 2, 4, 8 = decoded at 1/2, 1/4, 1/8: in the DCT domain for JPEG, by
+   * libwebp's scaled decode for WebP).
    */
   source: { format: string; width: number; height: number; scale: number };
   /** What the decoder tolerated (stray bytes before a marker, a missing EOI, ...); empty for a clean file. */
@@ -72,13 +73,13 @@ export function preprocessImage(
 /**
  * Bytes to model input, the one function the worker and the trainer call. Applies `config` in a fixed order:
  * sniff -> header -> maxPixels -> decode -> EXIF orient -> to RGB -> resize -> center crop -> normalize -> layout.
- * A JPEG is decoded at the largest 1/2, 1/4 or 1/8 reduction that still covers the resize target
- * (jpegDecodeScale: shrink-on-load), and resized from there to the target computed from its full size.
+ * A JPEG or WebP is decoded at the largest 1/2, 1/4 or 1/8 reduction that still covers the resize target
+ * (shrinkDenominator: shrink-on-load), and resized from there to the target computed from its full size.
  */
 export async function preprocess(bytes: Uint8Array, config: PreprocessConfig, opts: PreprocessOptions = {}): Promise<PreprocessResult> {
   const cfg = validatePreprocessConfig(config);
   const t0 = performance.now();
-  const decoded = await decodeUpright(bytes, { maxPixels: cfg.maxPixels, ...(opts.limits ? { limits: opts.limits } : {}) }, "rgba", (w, h) => jpegDecodeScale(w, h, cfg.resize));
+  const decoded = await decodeUpright(bytes, { maxPixels: cfg.maxPixels, ...(opts.limits ? { limits: opts.limits } : {}) }, "rgba", (w, h) => shrinkDenominator(w, h, cfg.resize));
   const { image, fullWidth, fullHeight, scale } = decoded;
   const t1 = performance.now();
   const out = preprocessImage(image, cfg, opts, { width: fullWidth, height: fullHeight });

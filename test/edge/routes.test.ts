@@ -11,6 +11,9 @@ import { softmax } from "../../edge/src/inference/postprocess.ts";
 import { ModelUnavailableError, type LoadedModel, type Models, type ModelStatus } from "../../edge/src/models/registry.ts";
 import { tinyModelArtifact } from "../../trainer/src/export/tiny-artifact.ts";
 import { makeJpeg, makePng } from "./helpers/images.ts";
+import { encodePng } from "../shared/helpers/png-encode.ts";
+import { hasWebpTools, makeWebp } from "../shared/helpers/webp-files.ts";
+import { hasImagenette } from "../helpers/data.ts";
 
 /** Logits the fake model returns: class i gets the mean of channel i%3 times (i - 4.5). */
 function fakeLogits(data: Float32Array, dims: readonly number[]): Float32Array {
@@ -349,5 +352,42 @@ describe("POST /v1/classify/batch", () => {
     f.append("other", "x");
     expectError(await call("/v1/classify/batch", { method: "POST", body: f }), 400, "missing_image");
     expectError(await call("/v1/classify/batch?top_k=99", { method: "POST", body: form(jpeg97x203) }), 422, "invalid_query");
+  });
+});
+
+describe("per-path pixel limits (PNG, 16-bit PNG, WebP), from the header", () => {
+  const pathLimits: Limits = { ...limits, decode: { ...limits.decode, maxPixels: { ...limits.decode.maxPixels, "jpeg-baseline": 50_000, "jpeg-progressive": 50_000, "jpeg-cmyk": 50_000, png: 20_000, png16: 5_000, webp: 60_000, "webp-lossless": 40_000 } } };
+  let strict: ReturnType<typeof createApp>;
+  beforeAll(() => {
+    strict = createApp(() => ({ models: new FakeModels({ "tiny-fcn": manifest }), preprocess, limits: pathLimits }));
+  });
+  const ask = async (bytes: Uint8Array): Promise<{ status: number; body: any }> => {
+    const res = await strict.request("/v1/classify", post(bytes, "application/octet-stream"));
+    return { status: res.status, body: await res.json() };
+  };
+  const png16 = (width: number, height: number): Uint8Array =>
+    encodePng({ width, height, colorType: 0, bitDepth: 16, samples: Array.from({ length: width * height }, (_, i) => (i * 977) % 65536) });
+
+  it("a PNG over MAX_PIXELS_PNG is 413 naming that var; under it, 200 even above a smaller 16-bit limit", async () => {
+    expect((await ask(makePng(140, 140))).status).toBe(200); // 19,600 <= 20,000
+    const over = await ask(makePng(150, 140)); // 21,000
+    expectError(over, 413, "image_too_large");
+    expect(over.body.error.message).toMatch(/150x140 \(21000 pixels\) PNG; the limit for a PNG is 20000 pixels: .*\(limit set by MAX_PIXELS_PNG\)/);
+  });
+
+  it("a 16-bit PNG has its own, lower limit (MAX_PIXELS_PNG16)", async () => {
+    expect((await ask(png16(70, 70))).status).toBe(200); // 4,900
+    const over = await ask(png16(80, 70)); // 5,600: under MAX_PIXELS_PNG, over MAX_PIXELS_PNG16
+    expectError(over, 413, "image_too_large");
+    expect(over.body.error.message).toMatch(/16-bit PNG .*\(limit set by MAX_PIXELS_PNG16\)/);
+  });
+
+  it.skipIf(!hasWebpTools || !hasImagenette)("lossy WebP uses MAX_PIXELS_WEBP (above the JPEG limits here); lossless WebP MAX_PIXELS_WEBP_LOSSLESS", async () => {
+    expect((await ask((await makeWebp("lossy", { resize: [240, 240] })).bytes)).status).toBe(200); // 57,600: over the JPEG limits, under MAX_PIXELS_WEBP
+    expectError(await ask((await makeWebp("lossy", { resize: [250, 250] })).bytes), 413, "image_too_large");
+    const lossless = await ask((await makeWebp("lossless", { resize: [210, 210] })).bytes); // 44,100
+    expectError(lossless, 413, "image_too_large");
+    expect(lossless.body.error.message).toMatch(/lossless WebP .*\(limit set by MAX_PIXELS_WEBP_LOSSLESS\)/);
+    expect((await ask((await makeWebp("lossless", { resize: [190, 190] })).bytes)).status).toBe(200); // 36,100
   });
 });

@@ -7,7 +7,8 @@ import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bundleWorker, startWorker, type WorkerHandle } from "../helpers/workerd.ts";
 import { callJson } from "./helpers/call.ts";
-import { ODDIMAGES_DIR, hasOddImages, needs } from "../helpers/data.ts";
+import { ODDIMAGES_DIR, hasImagenette, hasOddImages, needs } from "../helpers/data.ts";
+import { hasWebpTools, makeWebp, type WebpKind } from "../shared/helpers/webp-files.ts";
 import { makeManifest } from "../../trainer/src/export/manifest.ts";
 import { tinyModelArtifact, type ModelArtifact } from "../../trainer/src/export/tiny-artifact.ts";
 import { makeJpeg, makePng, withJpegFrameSize } from "./helpers/images.ts";
@@ -127,6 +128,22 @@ describe("with models in R2", () => {
     expect(r.body.model).toEqual({ name: "tiny-fcn", version: "v1" });
   });
 
+  // WebP (cwebp-made from Imagenette photos) through libwebp's wasm in workerd, against onnxruntime-node on
+  // the Node-side preprocess of the same bytes; 1600x1200 takes the shrink-on-load path.
+  const webpCases: [WebpKind, [number, number] | undefined, "default" | "native"][] = [
+    ["lossy", undefined, "default"],
+    ["lossless-alpha", undefined, "native"],
+    ["lossy", [1600, 1200], "default"],
+  ];
+  it.skipIf(!hasWebpTools || !hasImagenette).each(webpCases)("WebP %s resized to %j size=%s: 200, logits match onnxruntime-node", async (kind, resize, size) => {
+    const { bytes } = await makeWebp(kind, resize ? { resize } : {});
+    const r = await call(`/v1/classify?top_k=10&size=${size}`, post(bytes, "image/webp"));
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    const ref = await referenceFor(tiny.onnx, tiny.manifest, bytes, size, maxPixels);
+    expect(r.body.input).toMatchObject({ format: "webp", width: resize?.[0] ?? 224, height: resize?.[1] ?? 224 });
+    expect(maxAbsDiff(logitsFromScores(r.body.predictions, tiny.manifest), centered(ref.logits))).toBeLessThan(1e-4);
+  });
+
   it("multipart, model=, top_k default, and the batch route agree with single requests", async () => {
     const a = await makeJpeg(200, 150, 1);
     const b = makePng(64, 300, 2);
@@ -192,7 +209,8 @@ describe("with models in R2", () => {
     expect(native.status).toBe(200);
     expect(native.body.input.tensor.height * native.body.input.tensor.width).toBeLessThanOrEqual(maxTensorPixels);
     expect(native.body.input.tensor.height).toBeLessThan(500);
-    expectError(await call("/v1/classify", post(new TextEncoder().encode("RIFF\0\0\0\0WEBPVP8 "), "image/webp")), 415, "unsupported_format");
+    expectError(await call("/v1/classify", post(new TextEncoder().encode("RIFF\0\0\0\0WEBPVP8 "), "image/webp")), 400, "corrupt_image"); // a WebP header cut short
+    expectError(await call("/v1/classify", post(new TextEncoder().encode("GIF89a...."), "image/gif")), 415, "unsupported_format");
     expectError(await call("/v1/classify?top_k=11", post(jpeg)), 422, "invalid_query");
     expectError(await call("/v1/classify?size=big", post(jpeg)), 422, "invalid_query");
     const tooMany = new FormData();

@@ -3,13 +3,14 @@
 // many cut points and bit flips. Damaged input must give a typed ImageError (never a hang, crash or silent
 // garbage) and must not break the decoder for the next image.
 import { createHash } from "node:crypto";
+import { deflateSync } from "node:zlib";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ImageError, decodeImage, orient, readImageHeader, sniffFormat, type ImageErrorCode } from "../../shared/src/index.ts";
 import { codecModules } from "../../shared/src/codecs/registry.ts";
 import { decodeWithLibjpeg, libjpegInstanceCount } from "../../shared/src/codecs/libjpeg-turbo.ts";
-import { pngInstanceCount } from "../../shared/src/codecs/png.ts";
+import { pngInstanceCount, pngMemoryBytes } from "../../shared/src/codecs/png.ts";
 import { initCodecs } from "../../shared/src/runtime/node.ts";
 import { ODDIMAGES_DIR, hasOddImages, needs } from "../helpers/data.ts";
 import { CHANNELS, encodePng, type PngSpec } from "./helpers/png-encode.ts";
@@ -59,7 +60,7 @@ describe("format sniffing (magic bytes, never names)", () => {
     await expectImageError(decodeImage(new Uint8Array(0), { maxPixels: MAX }), "empty_input");
     const err = await expectImageError(decodeImage(new TextEncoder().encode("<!DOCTYPE html><p>hi"), { maxPixels: MAX }), "unsupported_format");
     expect(err.message).toContain("3c 21 44 4f");
-    expect(err.message).toMatch(/supported: JPEG .* and PNG/);
+    expect(err.message).toMatch(/supported: JPEG .*, PNG .* and WebP/);
   });
 });
 
@@ -147,6 +148,33 @@ describe("PNG variants, decoded against the samples they were written from", () 
     await expectImageError(decodeImage(broken, { maxPixels: MAX }), "corrupt_image");
     expect(sha((await decodeImage(good, { maxPixels: MAX })).data)).toBe(reference);
     expect(pngInstanceCount()).toBe(before + 1);
+  });
+
+  it("an instance whose memory grew past 8 MiB is dropped after the decode; small ones are reused", async () => {
+    const small = encodePng(make(2, 8, false));
+    await decodeImage(small, { maxPixels: MAX });
+    const reused = pngInstanceCount();
+    await decodeImage(small, { maxPixels: MAX });
+    expect(pngInstanceCount()).toBe(reused);
+    const side = 1000; // ~12 MiB of wasm for 1 MP of 8-bit RGB
+    const large = encodePng({ width: side, height: side, colorType: 2, bitDepth: 8, interlace: false, samples: Array.from({ length: side * side * 3 }, (_, i) => (i * 31) & 255) });
+    await decodeImage(large, { maxPixels: MAX });
+    expect(pngMemoryBytes()).toBe(0);
+    await decodeImage(small, { maxPixels: MAX });
+    expect(pngInstanceCount()).toBe(reused + 1);
+  });
+
+  it("garbage or short IDAT data says, in words, that the compressed pixel data is damaged (not the decoder's internal panic)", async () => {
+    const spec = make(2, 8, false);
+    const garbage = Uint8Array.from({ length: 64 }, (_, i) => (i * 97 + 13) & 255);
+    const short = deflateSync(new Uint8Array(spec.width * 3)); // one scanline's worth of a 13x11 image
+    for (const idat of [garbage, short]) {
+      const err = await expectImageError(decodeImage(encodePng({ ...spec, idat }), { maxPixels: MAX }), "corrupt_image");
+      expect(err.message).not.toMatch(/unwrap|panic|unreachable/);
+      expect(err.message).toMatch(/PNG's compressed pixel data \(IDAT\) is damaged or incomplete/);
+      expect(err.message).toContain("13x11");
+      expect(err.message).toMatch(/send the complete, unmodified file/);
+    }
   });
 
   it("truncated or bit-flipped PNGs are corrupt_image, and the decoder still works afterwards", async () => {

@@ -12,7 +12,7 @@ import {
   ImageError,
   checkDecodeLimits,
   decodeImage,
-  jpegDecodeScale,
+  shrinkDenominator,
   preprocess,
   readImageHeader,
   type ImageErrorCode,
@@ -90,7 +90,7 @@ describe("the committed wasm", () => {
   });
 });
 
-describe("shrink-on-load scale (jpegDecodeScale)", () => {
+describe("shrink-on-load scale (shrinkDenominator)", () => {
   const short = (size: number) => ({ mode: "shortest-edge" as const, size });
   it.each([
     [4032, 3024, short(224), 8], // 504x378 still covers 299x224
@@ -104,7 +104,7 @@ describe("shrink-on-load scale (jpegDecodeScale)", () => {
     [8000, 6000, { mode: "exact" as const, size: [700, 900] as [number, number] }, 8],
     [8000, 6000, { mode: "exact" as const, size: [1000, 1001] as [number, number] }, 4],
   ])("%ix%i with %o -> 1/%i", (w, h, resize, d) => {
-    expect(jpegDecodeScale(w, h, resize)).toBe(d);
+    expect(shrinkDenominator(w, h, resize)).toBe(d);
     // and the chosen scale really covers the target, the next larger reduction would not
     const need = resize.mode === "none" ? { width: w, height: h } : resize.mode === "exact" ? { width: (resize.size as number[])[1]!, height: (resize.size as number[])[0]! } : null;
     if (need) {
@@ -305,7 +305,7 @@ describe("refused from the header: what no real file has", () => {
 
 describe("per-path limits (checkDecodeLimits)", () => {
   const limits = {
-    maxPixels: { "jpeg-baseline": 50_000_000, "jpeg-progressive": 13_000_000, "jpeg-cmyk": 2_400_000, png: 2_400_000, webp: 2_400_000 },
+    maxPixels: { "jpeg-baseline": 50_000_000, "jpeg-progressive": 13_000_000, "jpeg-cmyk": 2_400_000, png: 2_400_000, png16: 1_000_000, webp: 2_400_000, "webp-lossless": 2_400_000 },
     maxJpegCoefficientBytes: 36 * 1024 * 1024,
   };
   const frame = (b: Uint8Array, w: number, h: number, marker: number): Uint8Array => {

@@ -67,7 +67,7 @@ async function toPart(field: string, value: File | string): Promise<ImagePart> {
   return { field, filename: value.name || null, bytes: new Uint8Array(await value.arrayBuffer()), problem: null };
 }
 
-const NO_IMAGE = "send the image bytes as the body (Content-Type: image/jpeg or image/png), or multipart/form-data with a file field named \"image\"";
+const NO_IMAGE = "send the image bytes as the body (Content-Type: image/jpeg, image/png or image/webp), or multipart/form-data with a file field named \"image\"";
 
 /** One image: the raw body, or the multipart field `image`. */
 export async function readSingleImage(req: Request, limit: number): Promise<Uint8Array> {

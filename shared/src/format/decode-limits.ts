@@ -1,5 +1,6 @@
 import { ImageError } from "../errors.ts";
 import type { JpegHeader } from "./jpeg-header.ts";
+import type { WebpHeader } from "./webp-header.ts";
 
 /**
  * The decode paths whose memory differs, each with its own pixel limit:
@@ -7,9 +8,13 @@ import type { JpegHeader } from "./jpeg-header.ts";
  * - "jpeg-progressive": progressive JPEG (or a sequential one split into per-component scans), which needs
  *   libjpeg's whole-image coefficient buffer, ~2 bytes per sample whatever the output scale;
  * - "jpeg-cmyk": 4-component JPEG, decoded whole by jpeg-js;
- * - "png", "webp": owned by their decoders (see the PNG/WebP codecs).
+ * - "png": PNG at 8 bits or below, held whole by the png crate;
+ * - "png16": 16-bit PNG (about 2.6x the bytes per pixel of "png" inside the png crate);
+ * - "webp": opaque lossy WebP, decoded shrunk on load, a few rows at a time;
+ * - "webp-lossless": lossless WebP (one 32-bit word per pixel inside libwebp) and lossy WebP with alpha
+ *   (libwebp keeps a full-size alpha plane).
  */
-export type DecodePath = "jpeg-baseline" | "jpeg-progressive" | "jpeg-cmyk" | "png" | "webp";
+export type DecodePath = "jpeg-baseline" | "jpeg-progressive" | "jpeg-cmyk" | "png" | "png16" | "webp" | "webp-lossless";
 
 export interface DecodeLimits {
   /** Largest width*height per decode path, checked from the header. */
@@ -26,15 +31,26 @@ export function jpegDecodePath(h: Pick<JpegHeader, "components" | "buffered">): 
   return h.buffered ? "jpeg-progressive" : "jpeg-baseline";
 }
 
+export function pngDecodePath(h: { bitDepth: number }): DecodePath {
+  return h.bitDepth === 16 ? "png16" : "png";
+}
+
+export function webpDecodePath(h: Pick<WebpHeader, "kind" | "hasAlpha">): DecodePath {
+  return h.kind === "lossless" || h.hasAlpha ? "webp-lossless" : "webp";
+}
+
 const LABEL: Record<DecodePath, string> = {
   "jpeg-baseline": "baseline JPEG",
   "jpeg-progressive": "progressive JPEG",
   "jpeg-cmyk": "CMYK JPEG",
   png: "PNG",
-  webp: "WebP",
+  png16: "16-bit PNG",
+  webp: "lossy WebP",
+  "webp-lossless": "lossless WebP (or lossy WebP with alpha)",
 };
 
 const mp = (pixels: number): string => {
+  if (pixels < 1e6) return `${pixels} pixels`;
   const m = pixels / 1e6;
   return `${m >= 10 ? Math.round(m) : Math.round(m * 10) / 10} MP`;
 };

@@ -4,9 +4,10 @@ import jpeg from "../../wasm/jpeg/libjpeg-turbo.wasm";
 // The package ships a .d.ts describing this file's exports as an ES module; under wrangler its default export
 // is the compiled module, hence the namespace import.
 import * as pngWasm from "@jsquash/png/codec/pkg/squoosh_png_bg.wasm";
+import webp from "../../wasm/webp/webp_dec.wasm";
 import { registerCodecs } from "../codecs/registry.ts";
 
-/** Register the JPEG and PNG decoders. Safe to call on every request; the work happens once. */
+/** Register the JPEG, PNG and WebP decoders. Safe to call on every request; the work happens once. */
 export function initCodecs(): Promise<void> {
-  return registerCodecs({ jpeg, png: (pngWasm as unknown as { default: WebAssembly.Module }).default });
+  return registerCodecs({ jpeg, png: (pngWasm as unknown as { default: WebAssembly.Module }).default, webp });
 }
