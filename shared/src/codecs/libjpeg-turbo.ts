@@ -199,7 +199,11 @@ export function decodeWithLibjpeg(bytes: Uint8Array, wasm: WebAssembly.Module, o
         maxScans: opts.maxScans,
       });
     }
-    throw new ImageError("corrupt_image", `the JPEG could not be decoded (${[...warnings, message].join("; ")}); send the complete, unmodified file`, {
+    // Each distinct libjpeg message once, with its count ("Premature end of JPEG file" repeats per row group).
+    const counts = new Map<string, number>();
+    for (const m of [...warnings, message]) counts.set(m, (counts.get(m) ?? 0) + 1);
+    const said = [...counts].map(([m, n]) => (n > 1 ? `${m} (x${n})` : m)).join("; ");
+    throw new ImageError("corrupt_image", `the JPEG is damaged or truncated and could not be decoded (${said}); send the complete, unmodified file`, {
       format: "jpeg",
       decoder: [...warnings, message],
     });
