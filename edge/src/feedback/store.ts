@@ -29,7 +29,7 @@ export interface FeedbackBucket {
   }>;
 }
 
-const CONTENT_TYPE: Record<string, string> = { jpeg: "image/jpeg", png: "image/png" };
+const CONTENT_TYPE: Record<string, string> = { jpeg: "image/jpeg", png: "image/png", webp: "image/webp" };
 
 export interface StoreResult {
   stored: boolean;
