@@ -148,6 +148,27 @@ describe.skipIf(!ready)(`WebP decode against dwebp ${ready ? "" : why}`, () => {
     expect(Array.from(rotated.data.subarray(0, 3))).toEqual(Array.from(plain.data.subarray(stored, stored + 3)));
   });
 
+  it("decode limits: lossy WebP takes the webp limit, lossless and alpha the webp-lossless one, refused from the header", async () => {
+    const limits = (webp: number, webpLossless: number) => ({
+      maxPixels: { "jpeg-baseline": MAX, "jpeg-progressive": MAX, "jpeg-cmyk": MAX, png: MAX, png16: MAX, webp, "webp-lossless": webpLossless },
+      maxJpegCoefficientBytes: 1 << 30,
+    });
+    for (const [kind, path] of [["lossy", "webp"], ["lossless", "webp-lossless"], ["lossy-alpha", "webp-lossless"]] as const) {
+      const { bytes } = await makeWebp(kind);
+      const h = readImageHeader(bytes);
+      expect(h.path).toBe(path);
+      const pixels = h.width * h.height;
+      const own = path === "webp" ? limits(pixels - 1, MAX) : limits(MAX, pixels - 1);
+      const err = await decodeImage(bytes, { maxPixels: MAX, limits: own }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ImageError);
+      expect((err as ImageError).code).toBe("image_too_large");
+      expect((err as ImageError).detail).toMatchObject({ path, maxPixels: pixels - 1 });
+      expect((err as ImageError).message).toMatch(path === "webp" ? /lossy WebP/ : /lossless WebP/);
+      const other = path === "webp" ? limits(pixels, 1) : limits(1, pixels);
+      expect((await decodeImage(bytes, { maxPixels: MAX, limits: other })).width).toBe(h.width);
+    }
+  });
+
   it("refuses animated WebP from the header (415 unsupported_variant), saying what to send", async () => {
     const frames = [(await makeWebp("lossy")).path, (await makeWebp("lossy", { source: SOURCES[1] })).path].map((path) => {
       expect(spawnSync("dwebp", ["-quiet", path, "-o", `${path}.png`]).status).toBe(0);
