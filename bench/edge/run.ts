@@ -108,7 +108,7 @@ for (const variant of variants) {
     onnx,
     preprocess: { ...DEFAULT_PREPROCESS, resize: { mode: "shortest-edge", size: 224 }, crop: null },
   });
-  const vars = { ...wranglerVars(), DEFAULT_MODEL: "resnet18", MODEL_VARIANT: "", MAX_TENSOR_PIXELS: "1000000", MAX_PIXELS: "4000000" };
+  const vars = { ...wranglerVars(), DEFAULT_MODEL: "resnet18", MODEL_VARIANT: "", MAX_TENSOR_PIXELS: "1000000", MAX_PIXELS_JPEG_BASELINE: "4000000" };
   const before = new Set(childPids(process.pid, "workerd"));
   const w = await startWorker({ config: "wrangler.toml", r2Buckets: ["MODELS"], bindings: vars });
   const workerdPid = childPids(process.pid, "workerd").find((p) => !before.has(p));

@@ -22,7 +22,13 @@ const arg = (name: string, fallback: string) => {
 const repeat = Number(arg("repeat", "3"));
 const only = arg("only", "");
 const vars = wranglerVars();
-const maxPixels = Number(vars.MAX_PIXELS);
+// The largest accepted image of each decode path (wrangler.toml's per-path limits), at 3:2.
+const at = (pixels: number) => {
+  const h = Math.floor(Math.sqrt(pixels / 1.5));
+  return [Math.floor(h * 1.5), h] as const;
+};
+const [jw, jh] = at(Number(vars.MAX_PIXELS_JPEG_BASELINE));
+const [pw, ph] = at(Number(vars.MAX_PIXELS_PNG));
 
 interface Case {
   name: string;
@@ -44,18 +50,18 @@ function repeatScans(n: number): Uint8Array {
   out.set([0xff, 0xd9], out.length - 2);
   return out;
 }
-const side = Math.floor(Math.sqrt(maxPixels / 1.5));
 const cases: Case[] = [
   { name: "JPEG 224x224 default", path: "/v1/classify", body: () => makeJpeg(224, 224), type: "image/jpeg" },
-  { name: `JPEG ${Math.floor(side * 1.5)}x${side} (MAX_PIXELS) default`, path: "/v1/classify", body: () => makeJpeg(Math.floor(side * 1.5), side), type: "image/jpeg" },
-  { name: `JPEG ${Math.floor(side * 1.5)}x${side} (MAX_PIXELS) native`, path: "/v1/classify?size=native", body: () => makeJpeg(Math.floor(side * 1.5), side), type: "image/jpeg" },
-  { name: `PNG ${Math.floor(side * 1.5)}x${side} (MAX_PIXELS) default`, path: "/v1/classify", body: () => makePng(Math.floor(side * 1.5), side), type: "image/png" },
+  { name: "JPEG 4032x3024 (12 MP phone photo) default", path: "/v1/classify", body: () => makeJpeg(4032, 3024), type: "image/jpeg" },
+  { name: `JPEG ${jw}x${jh} (MAX_PIXELS_JPEG_BASELINE) default`, path: "/v1/classify", body: () => makeJpeg(jw, jh), type: "image/jpeg" },
+  { name: `JPEG ${jw}x${jh} (MAX_PIXELS_JPEG_BASELINE) native`, path: "/v1/classify?size=native", body: () => makeJpeg(jw, jh), type: "image/jpeg" },
+  { name: `PNG ${pw}x${ph} (MAX_PIXELS_PNG) default`, path: "/v1/classify", body: () => makePng(pw, ph), type: "image/png" },
   { name: "PNG 600x400 native (MAX_TENSOR_PIXELS)", path: "/v1/classify?size=native", body: () => makePng(600, 400), type: "image/png" },
   { name: "PNG 7500x32 native", path: "/v1/classify?size=native", body: () => makePng(7500, 32), type: "image/png" },
   { name: "PNG 2400000x1 (refused)", path: "/v1/classify", body: () => makePng(2_400_000, 1), type: "image/png" },
   { name: "progressive JPEG, scans x500", path: "/v1/classify", body: () => repeatScans(500), type: "image/jpeg" },
   { name: "progressive JPEG, scans x5000", path: "/v1/classify", body: () => repeatScans(5000), type: "image/jpeg" },
-  { name: `batch of ${vars.MAX_BATCH} MAX_PIXELS JPEGs`, path: "/v1/classify/batch", body: () => batch(Math.floor(side * 1.5), side), type: "" },
+  { name: `batch of ${vars.MAX_BATCH} 12 MP JPEGs`, path: "/v1/classify/batch", body: () => batch(4032, 3024), type: "" },
   ...readdirSync(seedDir).sort().flatMap((f) =>
     mutations(f, new Uint8Array(readFileSync(join(seedDir, f))), prng(1604), 12).map((m) => ({ name: `fuzz ${m.name}`, path: "/v1/classify?size=native", body: () => m.bytes, type: "application/octet-stream" })),
   ),

@@ -2,7 +2,8 @@
 // both go through here, so an image one refuses the other refuses too, with the same status and code.
 //
 // Three bounds, all pure functions of sizes:
-// - MAX_PIXELS caps the decoded image (the decoders' memory).
+// - MAX_PIXELS_<path> caps the decoded image per decode path (the decoders' memory; checked first, in
+//   classify.ts's planRequest), and the model's own preprocess.maxPixels caps it too (here).
 // - MAX_TENSOR_PIXELS caps H*W of the tensor fed to the model.
 // - The activations: H*W alone does not bound them. Every stride-2 layer halves a side, rounding up, so a
 //   side shorter than the total stride stops shrinking: a 1x240000 tensor is as small as 600x400 at the
@@ -38,7 +39,7 @@ export function networkPixels(height: number, width: number): number {
 }
 
 export interface AdmitLimits {
-  /** MAX_PIXELS (or the model's own, if lower): the decoded image. */
+  /** The decoded image: the lower of the decode path's MAX_PIXELS_<path> and the model's preprocess.maxPixels. */
   maxPixels: number;
   /** MAX_TENSOR_PIXELS: the tensor fed to the model. */
   maxTensorPixels: number;
@@ -50,7 +51,7 @@ const pixels = (w: number, h: number) => `${w}x${h} (${w * h} pixels)`;
 export function admitImage(header: Pick<ImageHeader, "width" | "height">, tensor: { width: number; height: number }, limits: AdmitLimits): void {
   const { width, height } = header;
   if (width * height > limits.maxPixels) {
-    throw new ApiError(413, "image_too_large", `the image is ${pixels(width, height)}; this worker accepts at most ${limits.maxPixels} pixels (MAX_PIXELS): resize it and send it again`);
+    throw new ApiError(413, "image_too_large", `the image is ${pixels(width, height)}; the model accepts at most ${limits.maxPixels} pixels (its manifest's preprocess.maxPixels): resize it and send it again`);
   }
   const t = tensor;
   if (t.width * t.height > limits.maxTensorPixels) {

@@ -1,6 +1,7 @@
 // The one classification pipeline behind both routes: preprocess -> run -> softmax/top-k.
-import { readImageHeader, servingConfig, targetSize, TTA_VIEWS, type ModelManifest, type PreprocessConfig, type TtaView } from "@resnet-edge/shared";
+import { checkDecodeLimits, ImageError, readImageHeader, servingConfig, targetSize, TTA_VIEWS, type DecodeLimits, type ImageHeader, type ModelManifest, type PreprocessConfig, type TtaView } from "@resnet-edge/shared";
 import { admitImage } from "./admit.ts";
+import { ApiError } from "./http/errors.ts";
 import type { SizeMode } from "./http/query.ts";
 import { softmax, topK as rank, type Prediction } from "./inference/postprocess.ts";
 import type { LoadedModel } from "./models/registry.ts";
@@ -10,6 +11,8 @@ export interface Preprocessed {
   data: Float32Array;
   dims: [number, number, number, number];
   source: { format: string; width: number; height: number };
+  /** What the decoder tolerated (stray bytes, a missing EOI); absent or empty for a clean file. */
+  warnings?: string[];
   timing: { decodeMs: number; preprocessMs: number };
   /** The TTA views asked for with `opts.views`, each of `dims`. */
   views?: { view: TtaView; data: Float32Array; dims: [number, number, number, number] }[];
@@ -21,8 +24,10 @@ export interface ClassifyOptions {
   size: SizeMode;
   /** Test-time augmentation: average the softmax over shared's TTA_VIEWS (one model run per view). */
   tta?: boolean;
-  /** MAX_PIXELS: the decoded image. */
-  maxPixels: number;
+  /** MAX_PIXELS_* per decode path and MAX_JPEG_COEFFICIENT_BYTES: the decoded image. */
+  decodeLimits: DecodeLimits;
+  /** The var name of each path's pixel limit, for the 413 message. */
+  limitVars?: Partial<Record<string, string>>;
   /** MAX_TENSOR_PIXELS: the tensor fed to the model (H*W). */
   maxTensorPixels: number;
 }
@@ -34,6 +39,8 @@ export interface ClassifyResult {
   /** With tta: the views whose probabilities were averaged, and the model runs that cost. */
   tta?: { views: TtaView[]; modelRuns: number };
   timing: { decode: number; preprocess: number; inference: number };
+  /** Present when the decoder tolerated a flaw (libjpeg's warnings): the answer stands, the file is not clean. */
+  warnings?: string[];
 }
 
 /**
@@ -53,12 +60,24 @@ const round = (ms: number) => Math.round(ms * 100) / 100;
  * The header alone gives both sizes: a 1x40000 strip is small to decode, but scaled to a 224 shortest
  * edge it becomes a 224x8960000 tensor. Feedback goes through here too (at size=default).
  */
-export function planRequest(manifest: ModelManifest, bytes: Uint8Array, opts: Pick<ClassifyOptions, "size" | "maxPixels" | "maxTensorPixels">): { config: PreprocessConfig; tensor: { width: number; height: number } } {
+export function planRequest(manifest: ModelManifest, bytes: Uint8Array, opts: Pick<ClassifyOptions, "size" | "decodeLimits" | "limitVars" | "maxTensorPixels">): { config: PreprocessConfig; tensor: { width: number; height: number } } {
   const header = readImageHeader(bytes);
-  const config = requestConfig(manifest, opts.size, opts.maxPixels, header, opts.maxTensorPixels);
+  checkPathLimits(header, opts);
+  const config = requestConfig(manifest, opts.size, opts.decodeLimits.maxPixels[header.path], header, opts.maxTensorPixels);
   const tensor = targetSize(header.width, header.height, config.resize);
   admitImage(header, tensor, { maxPixels: config.maxPixels, maxTensorPixels: opts.maxTensorPixels });
   return { config, tensor };
+}
+
+/** The decode path's own limits (MAX_PIXELS_<path>, MAX_JPEG_COEFFICIENT_BYTES): 413 naming the var. */
+function checkPathLimits(header: ImageHeader, opts: Pick<ClassifyOptions, "decodeLimits" | "limitVars">): void {
+  try {
+    checkDecodeLimits(header, opts.decodeLimits);
+  } catch (e) {
+    const limitVar = opts.limitVars?.[header.path];
+    if (e instanceof ImageError && limitVar) throw new ApiError(413, "image_too_large", `${e.message} (limit set by ${e.detail.coefficientBytes ? "MAX_JPEG_COEFFICIENT_BYTES" : limitVar})`);
+    throw e;
+  }
 }
 
 /** Bytes -> the NCHW tensor the model takes (with the TTA views when asked), after planRequest's checks. */
@@ -91,5 +110,6 @@ export async function classifyImage(model: LoadedModel, bytes: Uint8Array, opts:
     input: { format: pre.source.format, width: pre.source.width, height: pre.source.height, tensor: { height: h, width: w } },
     ...(opts.tta && pre.views ? { tta: { views: pre.views.map((v) => v.view), modelRuns: pre.views.length } } : {}),
     timing: { decode: round(pre.timing.decodeMs), preprocess: round(pre.timing.preprocessMs), inference: round(inference) },
+    ...(pre.warnings?.length ? { warnings: pre.warnings } : {}),
   };
 }

@@ -10,7 +10,14 @@ export interface Env {
   FEEDBACK_TOKEN?: string;
   DEFAULT_MODEL?: string;
   MAX_BODY_BYTES?: string;
-  MAX_PIXELS?: string;
+  MAX_PIXELS_JPEG_BASELINE?: string;
+  MAX_PIXELS_JPEG_PROGRESSIVE?: string;
+  MAX_PIXELS_JPEG_CMYK?: string;
+  MAX_PIXELS_PNG?: string;
+  MAX_PIXELS_PNG16?: string;
+  MAX_PIXELS_WEBP?: string;
+  MAX_PIXELS_WEBP_LOSSLESS?: string;
+  MAX_JPEG_COEFFICIENT_BYTES?: string;
   MAX_TENSOR_PIXELS?: string;
   MODEL_VARIANT?: string;
   MAX_BATCH?: string;

@@ -1,11 +1,15 @@
 // Limits and settings from wrangler.toml [vars], with defaults. Parsed once per isolate.
 // The defaults keep ORT's wasm heap inside the 128 MB isolate; see wrangler.toml and BENCHMARKS.md.
+import type { DecodeLimits, DecodePath } from "@resnet-edge/shared";
 
 export interface Limits {
   /** Largest request body accepted, in bytes (raw image, or the whole multipart batch). */
   maxBodyBytes: number;
-  /** Largest decoded image (width*height) accepted, checked from the header before decoding. */
-  maxPixels: number;
+  /**
+   * Largest image (width*height) accepted per decode path, checked from the header before decoding, and
+   * the largest progressive-JPEG coefficient buffer. Table and measurements: edge/README.md "Image limits per decode path".
+   */
+  decode: DecodeLimits;
   /** Largest tensor H*W fed to the model (caps `size=native`, and extreme aspect ratios at the default size). */
   maxTensorPixels: number;
   /** Model file to prefer when the manifest lists it under `variants` (e.g. "int8"); "" serves the fp32 model. */
@@ -20,9 +24,45 @@ export interface Limits {
   maxSessions: number;
 }
 
+/** The var that sets each path's pixel limit (named in 413 messages). */
+export const PIXEL_LIMIT_VARS: Record<DecodePath, string> = {
+  "jpeg-baseline": "MAX_PIXELS_JPEG_BASELINE",
+  "jpeg-progressive": "MAX_PIXELS_JPEG_PROGRESSIVE",
+  "jpeg-cmyk": "MAX_PIXELS_JPEG_CMYK",
+  png: "MAX_PIXELS_PNG",
+  png16: "MAX_PIXELS_PNG16",
+  webp: "MAX_PIXELS_WEBP",
+  "webp-lossless": "MAX_PIXELS_WEBP_LOSSLESS",
+};
+
+/** The same pixel limit on every path (for tests and for a worker that wants one number). */
+export function uniformDecodeLimits(maxPixels: number, maxJpegCoefficientBytes = DEFAULT_DECODE_LIMITS.maxJpegCoefficientBytes): DecodeLimits {
+  const maxPixelsByPath = Object.fromEntries(Object.keys(PIXEL_LIMIT_VARS).map((k) => [k, maxPixels])) as Record<DecodePath, number>;
+  return { maxPixels: maxPixelsByPath, maxJpegCoefficientBytes };
+}
+
+/**
+ * Per-path defaults, from measured peak memory (edge/README.md "Image limits per decode path";
+ * bench/jpeg/memory.ts for JPEG, bench/edge/decoder-peak.ts for PNG and WebP): the worst accepted request of
+ * each path keeps the isolate under ~110 MB with ORT's heap after load. CMYK JPEG keeps the earlier
+ * single limit, 2.4 MP (jpeg-js, ~12 bytes/pixel; not re-measured).
+ */
+export const DEFAULT_DECODE_LIMITS: DecodeLimits = {
+  maxPixels: {
+    "jpeg-baseline": 50_000_000,
+    "jpeg-progressive": 13_000_000,
+    "jpeg-cmyk": 2_400_000,
+    png: 2_500_000,
+    png16: 1_000_000,
+    webp: 40_000_000,
+    "webp-lossless": 9_000_000,
+  },
+  maxJpegCoefficientBytes: 36 * 1024 * 1024,
+};
+
 export const DEFAULT_LIMITS: Limits = {
-  maxBodyBytes: 10 * 1024 * 1024,
-  maxPixels: 2_400_000,
+  maxBodyBytes: 24 * 1024 * 1024,
+  decode: DEFAULT_DECODE_LIMITS,
   maxTensorPixels: 240_000,
   modelVariant: "int8",
   maxBatch: 8,
@@ -50,7 +90,12 @@ export function parseLimits(vars: Record<string, unknown>): Limits {
   const defaultModel = vars.DEFAULT_MODEL;
   return {
     maxBodyBytes: intVar(vars, "MAX_BODY_BYTES", DEFAULT_LIMITS.maxBodyBytes, 1),
-    maxPixels: intVar(vars, "MAX_PIXELS", DEFAULT_LIMITS.maxPixels, 1),
+    decode: {
+      maxPixels: Object.fromEntries(
+        Object.entries(PIXEL_LIMIT_VARS).map(([path, key]) => [path, intVar(vars, key, DEFAULT_DECODE_LIMITS.maxPixels[path as DecodePath], 1)]),
+      ) as Record<DecodePath, number>,
+      maxJpegCoefficientBytes: intVar(vars, "MAX_JPEG_COEFFICIENT_BYTES", DEFAULT_DECODE_LIMITS.maxJpegCoefficientBytes, 1),
+    },
     maxTensorPixels: intVar(vars, "MAX_TENSOR_PIXELS", DEFAULT_LIMITS.maxTensorPixels, 1),
     modelVariant: typeof vars.MODEL_VARIANT === "string" ? vars.MODEL_VARIANT : DEFAULT_LIMITS.modelVariant,
     maxBatch: intVar(vars, "MAX_BATCH", DEFAULT_LIMITS.maxBatch, 1),

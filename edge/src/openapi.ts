@@ -40,6 +40,7 @@ export function openapiDocument(limits: Limits): Record<string, unknown> {
     content: {
       "image/jpeg": { schema: { type: "string", format: "binary" } },
       "image/png": { schema: { type: "string", format: "binary" } },
+      "image/webp": { schema: { type: "string", format: "binary" } },
       "application/octet-stream": { schema: { type: "string", format: "binary" } },
       "multipart/form-data": {
         schema: { type: "object", required: ["image"], properties: { image: { type: "string", format: "binary" } } },
@@ -48,8 +49,8 @@ export function openapiDocument(limits: Limits): Record<string, unknown> {
   };
   const classifyErrors = {
     "400": error("Missing body, empty or undecodable image, bad multipart body."),
-    "413": error(`Body over MAX_BODY_BYTES (${limits.maxBodyBytes}), or image/tensor over MAX_PIXELS (${limits.maxPixels}) pixels.`),
-    "415": error("Unsupported image format (supported: image/jpeg, image/png) or variant (e.g. 12-bit JPEG)."),
+    "413": error(`Body over MAX_BODY_BYTES (${limits.maxBodyBytes}), or image over its decode path's pixel limit (MAX_PIXELS_JPEG_BASELINE ${limits.decode.maxPixels["jpeg-baseline"]}, MAX_PIXELS_JPEG_PROGRESSIVE ${limits.decode.maxPixels["jpeg-progressive"]}, MAX_PIXELS_PNG ${limits.decode.maxPixels.png}, MAX_PIXELS_PNG16 ${limits.decode.maxPixels.png16}, MAX_PIXELS_WEBP ${limits.decode.maxPixels.webp}, MAX_PIXELS_WEBP_LOSSLESS ${limits.decode.maxPixels["webp-lossless"]}, ...), or tensor over MAX_TENSOR_PIXELS.`),
+    "415": error("Unsupported image format (supported: image/jpeg, image/png, image/webp) or variant (e.g. 12-bit JPEG, animated WebP)."),
     "422": error("Bad query parameter value."),
     "404": error("Unknown model name."),
     "503": error("The model is not loaded (missing or corrupt in R2); the message says why."),
@@ -100,7 +101,7 @@ export function openapiDocument(limits: Limits): Record<string, unknown> {
           summary: "Store an image with its correct class (a known wnid or a new class name) for the next fine-tune",
           description:
             "Needs `Authorization: Bearer <FEEDBACK_TOKEN>` (a Worker secret; 503 when unset). The image must decode under the same rules as /v1/classify. " +
-            "Stored in R2 as feedback/<label>/<sha256>.<jpg|png>; the same bytes and label again store nothing (200, stored: false).",
+            "Stored in R2 as feedback/<label>/<sha256>.<jpg|png|webp>; the same bytes and label again store nothing (200, stored: false).",
           security: [{ bearer: [] }],
           parameters: [{ name: "label", in: "query", description: `Class: letters, digits, '_' or '-', 1-64 characters (or the form field "label").`, schema: { type: "string", pattern: "^[A-Za-z0-9_-]{1,64}$" } }],
           requestBody: {
@@ -182,7 +183,7 @@ export function openapiDocument(limits: Limits): Record<string, unknown> {
           type: "object",
           properties: {
             stored: { type: "boolean" },
-            key: { type: "string", description: "feedback/<label>/<sha256>.<jpg|png>" },
+            key: { type: "string", description: "feedback/<label>/<sha256>.<jpg|png|webp>" },
             sha256: { type: "string" },
             label: { type: "string" },
             format: { type: "string" },
@@ -221,6 +222,11 @@ export function openapiDocument(limits: Limits): Record<string, unknown> {
             model: { type: "object", properties: { name: { type: "string" }, version: { type: "string" } } },
             input: { $ref: "#/components/schemas/Input" },
             timing: { $ref: "#/components/schemas/Timing" },
+            warnings: {
+              type: "array",
+              items: { type: "string" },
+              description: "Only when the decoder tolerated a flaw in the file (stray bytes before a marker, no end-of-image marker, bytes after it); the predictions stand.",
+            },
           },
         },
         BatchResult: {

@@ -4,8 +4,8 @@
  */
 export type ImageErrorCode =
   | "empty_input" // zero bytes
-  | "unsupported_format" // not JPEG/PNG (e.g. GIF, WebP, BMP, text)
-  | "unsupported_variant" // a JPEG/PNG flavour the decoder cannot read (e.g. 12-bit JPEG)
+  | "unsupported_format" // not JPEG/PNG/WebP (e.g. GIF, AVIF, BMP, text)
+  | "unsupported_variant" // a JPEG/PNG/WebP flavour the decoder cannot read (e.g. 12-bit JPEG, animated WebP)
   | "image_too_large" // header says width*height > maxPixels; refused before any pixel is allocated
   | "corrupt_image"; // truncated or malformed data
 

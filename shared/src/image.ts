@@ -9,7 +9,7 @@ export interface RawImage {
   channels: 1 | 2 | 3 | 4;
 }
 
-/** Image formats `sniffFormat` can recognise; only "jpeg" and "png" can be decoded. */
+/** Image formats `sniffFormat` can recognise; only "jpeg", "png" and "webp" can be decoded. */
 export type ImageFormat = "jpeg" | "png" | "webp" | "gif" | "bmp" | "tiff" | "avif" | "unknown";
 
 /** A decoded image after EXIF orientation, with where it came from. */
@@ -17,6 +17,8 @@ export interface DecodedImage extends RawImage {
   format: string;
   /** The EXIF orientation (1-8) that was applied; 1 when the file has none. */
   orientation: number;
+  /** What the decoder tolerated and noted (stray bytes before a marker, a missing EOI, ...); absent when nothing. */
+  warnings?: string[];
 }
 
 /** Throws a plain Error (a bug, not a user mistake) when `image` is not internally consistent. */

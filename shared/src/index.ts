@@ -6,12 +6,15 @@
  *
  * `preprocess(bytes, config)` applies the recipe (`PreprocessConfig`, saved in every model manifest) in
  * this fixed order:
- *   1. sniff the format from magic bytes (JPEG, PNG; anything else: ImageError "unsupported_format")
+ *   1. sniff the format from magic bytes (JPEG, PNG, WebP; anything else: ImageError "unsupported_format")
  *   2. read the header: size, EXIF orientation; no pixel memory yet
  *   3. refuse width*height > maxPixels ("image_too_large")
  *   4. refuse what the decoders cannot read ("unsupported_variant": 12-bit, arithmetic, lossless JPEG, ...)
- *      and truncated or corrupt structure ("corrupt_image": JPEG without EOI, PNG chunk CRC/IEND)
- *   5. decode: mozjpeg (@jsquash/jpeg) for JPEG, jpeg-js for CMYK/YCCK JPEG, the png crate (@jsquash/png)
+ *      and truncated or corrupt structure ("corrupt_image": JPEG data cut short, PNG chunk CRC/IEND)
+ *   5. decode: libjpeg-turbo 2.1.5 (shared/wasm/jpeg) for JPEG and libwebp (shared/wasm/webp) for WebP, each
+ *      at the largest 1/2, 1/4, 1/8 reduction that still covers the resize target (shrink-on-load:
+ *      shrinkDenominator in ops/shrink-on-load.ts; the resize below still makes the final step); jpeg-js for
+ *      CMYK/YCCK JPEG; the png crate (@jsquash/png)
  *   6. apply EXIF orientation 1-8
  *   7. to RGB: gray replicated, alpha composited on `background` (default white)
  *   8. resize to targetSize(config.resize) with Pillow's antialiased BILINEAR (triangle) filter (with
@@ -36,11 +39,14 @@ export { readExifOrientation } from "./format/exif.ts";
 export { SUPPORTED_FORMATS_TEXT } from "./format/supported.ts";
 export { codecsRegistered, registerCodecs, type CodecModules } from "./codecs/registry.ts";
 export { decodeImage, decoderMemoryBytes, type DecodeOptions } from "./decode.ts";
+export { checkDecodeLimits, jpegDecodePath, pngDecodePath, webpDecodePath, JPEG_MAX_SIDE, type DecodeLimits, type DecodePath } from "./format/decode-limits.ts";
+export { MAX_JPEG_SCANS } from "./format/jpeg-header.ts";
 export { orient } from "./ops/orient.ts";
 export { toRGB } from "./ops/to-rgb.ts";
 export { resize } from "./ops/resize.ts";
 export { alignSide, targetSize } from "./ops/target-size.ts";
 export { servingConfig, servingEdge, nativeEdgeWithin, fixedInputSize, type ServingOptions, type ServingSize } from "./serving.ts";
+export { shrinkDenominator, type ShrinkDenominator } from "./ops/shrink-on-load.ts";
 export { centerCrop } from "./ops/center-crop.ts";
 export { pad, type Padding } from "./ops/pad.ts";
 export { normalizeToTensor, type Tensor, type TensorLayout } from "./ops/normalize.ts";

@@ -5,12 +5,16 @@ import { centerCrop } from "./ops/center-crop.ts";
 import { normalizeRgbx, normalizeToTensor, type Tensor, type TensorLayout } from "./ops/normalize.ts";
 import { resizeRgbxWindow } from "./ops/resize.ts";
 import { opaqueRgbaView, packRgbx, unpackRgb } from "./ops/rgbx.ts";
+import { shrinkDenominator } from "./ops/shrink-on-load.ts";
 import { targetSize } from "./ops/target-size.ts";
+import type { DecodeLimits } from "./format/decode-limits.ts";
 import { toRGB } from "./ops/to-rgb.ts";
 
 export interface PreprocessOptions {
   /** "NCHW" (default; ONNX models) or "NHWC" (tfjs). */
   layout?: TensorLayout;
+  /** Per-decode-path limits (the edge's table), checked from the header on top of `config.maxPixels`. */
+  limits?: DecodeLimits;
   /**
    * Test-time augmentation views to compute besides the main tensor, from the same decoded pixels (see
    * TTA_VIEWS). Each has the main tensor's shape; the result lists them in `views`.
@@ -43,8 +47,14 @@ export interface PreprocessResult {
   dims: [number, number, number, number];
   /** The `views` asked for, in order (absent when none were). */
   views?: ViewTensor[];
-  /** The decoded image after EXIF orientation, before resizing. */
-  source: { format: string; width: number; height: number };
+  /**
+   * The image after EXIF orientation, before resizing: its full size, and the JPEG/WebP shrink-on-load reduction
+   * it was decoded at (1 = full size; 2, 4, 8 = decoded at 1/2, 1/4, 1/8: in the DCT domain for JPEG, by
+   * libwebp's scaled decode for WebP).
+   */
+  source: { format: string; width: number; height: number; scale: number };
+  /** What the decoder tolerated (stray bytes before a marker, a missing EOI, ...); empty for a clean file. */
+  warnings: string[];
   /**
    * Milliseconds spent decoding and in the pixel operations, from performance.now(). On deployed
    * Cloudflare Workers the clock advances only on I/O (a Spectre mitigation), so there both read 0; in
@@ -63,9 +73,11 @@ export function preprocessImage(
   image: RawImage,
   config: PreprocessConfig,
   opts: PreprocessOptions = {},
-): Omit<PreprocessResult, "source" | "timing"> & { timing: { preprocessMs: number } } {
+  /** The size the target is computed from when `image` was decoded at a reduced scale (its full size). */
+  fullSize?: { width: number; height: number },
+): Omit<PreprocessResult, "source" | "timing" | "warnings"> & { timing: { preprocessMs: number } } {
   const t0 = performance.now();
-  return applyPixels(image, validatePreprocessConfig(config), opts, t0);
+  return applyPixels(image, validatePreprocessConfig(config), opts, t0, fullSize);
 }
 
 /** preprocessImage's body for a config its caller has already validated (validation happens once per call chain). */
@@ -74,22 +86,25 @@ function applyPixels(
   cfg: PreprocessConfig,
   opts: PreprocessOptions,
   t0: number,
-): Omit<PreprocessResult, "source" | "timing"> & { timing: { preprocessMs: number } } {
+  fullSize?: { width: number; height: number },
+): Omit<PreprocessResult, "source" | "timing" | "warnings"> & { timing: { preprocessMs: number } } {
   const layout = opts.layout ?? "NCHW";
   assertRawImage(image, "preprocessImage");
   const rgbx = opaqueRgbaView(image) ?? packRgbx(toRGB(image, cfg.background));
-  const main = tensorOf(rgbx, cfg, layout);
+  // The resize target comes from the full size even when the decoder shrank the image on load, so the
+  // tensor's shape never depends on the reduction.
+  const size = targetSize(fullSize?.width ?? rgbx.width, fullSize?.height ?? rgbx.height, cfg.resize);
+  const main = tensorOf(rgbx, size, cfg, layout);
   const views = opts.views?.map((view): ViewTensor => {
     if (view === "center") return { view, data: main.data, dims: main.dims };
     if (view === "flip") return { view, data: flipTensor(main, layout), dims: main.dims };
-    const t = shiftedTensor(rgbx, cfg, layout, view) ?? main;
+    const t = shiftedTensor(rgbx, size, cfg, layout, view) ?? main;
     return { view, data: t.data, dims: t.dims };
   });
   return { data: main.data, dims: main.dims, ...(views ? { views } : {}), timing: { preprocessMs: performance.now() - t0 } };
 }
 
-function tensorOf(rgbx: ReturnType<typeof packRgbx>, cfg: PreprocessConfig, layout: TensorLayout): Tensor {
-  const size = targetSize(rgbx.width, rgbx.height, cfg.resize);
+function tensorOf(rgbx: ReturnType<typeof packRgbx>, size: { width: number; height: number }, cfg: PreprocessConfig, layout: TensorLayout): Tensor {
   const [cropHeight, cropWidth] = cfg.crop ?? [size.height, size.width];
   let tensor: Tensor;
   if (cropWidth <= size.width && cropHeight <= size.height) {
@@ -105,8 +120,7 @@ function tensorOf(rgbx: ReturnType<typeof packRgbx>, cfg: PreprocessConfig, layo
 }
 
 /** The tensor-sized window of the image resized `shiftOf` pixels larger, at a corner; null when a crop pads (no room). */
-function shiftedTensor(rgbx: ReturnType<typeof packRgbx>, cfg: PreprocessConfig, layout: TensorLayout, view: "shift-tl" | "shift-br"): Tensor | null {
-  const size = targetSize(rgbx.width, rgbx.height, cfg.resize);
+function shiftedTensor(rgbx: ReturnType<typeof packRgbx>, size: { width: number; height: number }, cfg: PreprocessConfig, layout: TensorLayout, view: "shift-tl" | "shift-br"): Tensor | null {
   const [h, w] = cfg.crop ?? [size.height, size.width];
   if (w > size.width || h > size.height) return null;
   const d = shiftOf(w, h);
@@ -136,14 +150,16 @@ function flipTensor(t: Tensor, layout: TensorLayout): Float32Array {
 export async function preprocess(bytes: Uint8Array, config: PreprocessConfig, opts: PreprocessOptions = {}): Promise<PreprocessResult> {
   const cfg = validatePreprocessConfig(config);
   const t0 = performance.now();
-  const image = await decodeUpright(bytes, { maxPixels: cfg.maxPixels }, "rgba");
+  const decoded = await decodeUpright(bytes, { maxPixels: cfg.maxPixels, ...(opts.limits ? { limits: opts.limits } : {}) }, "rgba", (w, h) => shrinkDenominator(w, h, cfg.resize));
+  const { image, fullWidth, fullHeight, scale } = decoded;
   const t1 = performance.now();
-  const out = applyPixels(image, cfg, opts, t1);
+  const out = applyPixels(image, cfg, opts, t1, { width: fullWidth, height: fullHeight });
   return {
     data: out.data,
     dims: out.dims,
     ...(out.views ? { views: out.views } : {}),
-    source: { format: image.format, width: image.width, height: image.height },
+    source: { format: image.format, width: fullWidth, height: fullHeight, scale },
+    warnings: image.warnings ?? [],
     timing: { decodeMs: t1 - t0, preprocessMs: out.timing.preprocessMs },
   };
 }

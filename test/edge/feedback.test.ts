@@ -7,8 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hasOddImages, ODDIMAGES_DIR } from "../helpers/data.ts";
 import { callJson } from "./helpers/call.ts";
 import { startWorker, type WorkerHandle } from "../helpers/workerd.ts";
-import { makeJpeg, makePng } from "./helpers/images.ts";
-import { expectedOutcome, ODDIMAGES_EXPECTED } from "./helpers/oddimages.ts";
+import { makeJpeg, makePng, withJpegFrameSize } from "./helpers/images.ts";
+import { expectedOutcome, ODDIMAGES_EXPECTED, pixelLimitFor } from "./helpers/oddimages.ts";
 import { wranglerVars } from "./helpers/wrangler-vars.ts";
 import { publish, type WritableBucket } from "./helpers/publish.ts";
 import { tinyModelArtifact } from "../../trainer/src/export/tiny-artifact.ts";
@@ -114,7 +114,7 @@ describe("POST /v1/feedback", () => {
     expectError(await post(new TextEncoder().encode("GIF89a not really"), "x"), 415, "unsupported_format");
     expectError(await post(jpeg.slice(0, jpeg.length / 2), "x"), 400, "corrupt_image");
     expectError(await post(new Uint8Array(0), "x"), 400, "missing_body");
-    const wide = await makeJpeg(2000, 1300, 1); // 2.6 MP > MAX_PIXELS (2.4 MP)
+    const wide = withJpegFrameSize(await makeJpeg(200, 130, 1), 9000, 6000); // 54 MP > MAX_PIXELS_JPEG_BASELINE (50 MP)
     expectError(await post(wide, "x"), 413, "image_too_large");
     expect((await (await bucket()).list({ prefix: "feedback/" })).objects.length).toBe(before);
   });
@@ -125,7 +125,7 @@ describe("POST /v1/feedback", () => {
     const cases: [string, Uint8Array, string][] = [
       ["2400000x1 PNG", makePng(2_400_000, 1), "image/png"], // under MAX_PIXELS, but an absurd tensor at any size
       ["1x2400000 PNG", makePng(1, 2_400_000), "image/png"],
-      ["2000x1300 JPEG", await makeJpeg(2000, 1300, 1), "image/jpeg"], // over MAX_PIXELS
+      ["2000x1300 PNG", makePng(2000, 1300), "image/png"], // over MAX_PIXELS_PNG
     ];
     for (const [what, bytes, type] of cases) {
       const classified = await call(w, "/v1/classify", { method: "POST", body: bytes as BodyInit, headers: { "content-type": type } });
@@ -140,10 +140,10 @@ describe("POST /v1/feedback", () => {
   });
 
   it.skipIf(!hasOddImages)("every oddimages file gets classify's answer: refused with the same status and code, or stored at its decoded size", { timeout: 120_000 }, async () => {
-    const limits = { maxPixels: Number(wranglerVars().MAX_PIXELS), maxTensorPixels: Number(wranglerVars().MAX_TENSOR_PIXELS) };
     for (const [file, expectation] of Object.entries(ODDIMAGES_EXPECTED)) {
-      const want = expectedOutcome(expectation, limits, "default");
-      const r = await post(new Uint8Array(readFileSync(join(ODDIMAGES_DIR, file))), "odd", auth(), "application/octet-stream");
+      const bytes = new Uint8Array(readFileSync(join(ODDIMAGES_DIR, file)));
+      const want = expectedOutcome(expectation, { maxPixels: pixelLimitFor(bytes, wranglerVars()) }, "default");
+      const r = await post(bytes, "odd", auth(), "application/octet-stream");
       if (want.status !== 200) {
         expectError(r, want.status, want.code!);
         continue;

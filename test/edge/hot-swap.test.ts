@@ -12,7 +12,7 @@ import { centered, logitsFromScores, maxAbsDiff, referenceFor } from "./helpers/
 import { wranglerVars } from "./helpers/wrangler-vars.ts";
 
 const vars: Record<string, string> = { ...wranglerVars(), MODEL_POLL_SECONDS: "0", DEFAULT_MODEL: "tiny-fcn" };
-const maxPixels = Number(vars.MAX_PIXELS);
+const maxPixels = Number(vars.MAX_PIXELS_JPEG_BASELINE);
 const version = (v: string, seed: number) => tinyModelArtifact({ name: "tiny-fcn", version: v, seed });
 
 let w: WorkerHandle;

@@ -6,11 +6,14 @@ import { preprocess, type ModelManifest } from "@resnet-edge/shared";
 import { initCodecs } from "@resnet-edge/shared/node";
 import { createApp } from "../../edge/src/app.ts";
 import type { AppDeps } from "../../edge/src/deps.ts";
-import { DEFAULT_LIMITS, type Limits } from "../../edge/src/limits.ts";
+import { DEFAULT_LIMITS, uniformDecodeLimits, type Limits } from "../../edge/src/limits.ts";
 import { softmax } from "../../edge/src/inference/postprocess.ts";
 import { ModelUnavailableError, type LoadedModel, type Models, type ModelStatus } from "../../edge/src/models/registry.ts";
 import { tinyModelArtifact } from "../../trainer/src/export/tiny-artifact.ts";
 import { makeJpeg, makePng } from "./helpers/images.ts";
+import { encodePng } from "../shared/helpers/png-encode.ts";
+import { hasWebpTools, makeWebp } from "../shared/helpers/webp-files.ts";
+import { hasImagenette } from "../helpers/data.ts";
 
 /** Logits the fake model returns: class i gets the mean of channel i%3 times (i - 4.5). */
 function fakeLogits(data: Float32Array, dims: readonly number[]): Float32Array {
@@ -53,7 +56,7 @@ class FakeModels implements Models {
 }
 
 const manifest = tinyModelArtifact({ name: "tiny-fcn", version: "v1" }).manifest;
-const limits: Limits = { ...DEFAULT_LIMITS, defaultModel: "tiny-fcn", maxBodyBytes: 3_000_000, maxPixels: 200_000, maxTensorPixels: 150_000, maxBatch: 3 };
+const limits: Limits = { ...DEFAULT_LIMITS, defaultModel: "tiny-fcn", maxBodyBytes: 3_000_000, decode: uniformDecodeLimits(200_000), maxTensorPixels: 150_000, maxBatch: 3 };
 let models: FakeModels;
 let app: ReturnType<typeof createApp>;
 let jpeg97x203: Uint8Array;
@@ -275,7 +278,7 @@ describe("POST /v1/classify", () => {
     const huge = makePng(500, 500); // 250k > 200k pixels
     const r = await call("/v1/classify?size=native", post(huge, "image/png"));
     expectError(r, 413, "image_too_large");
-    expect(r.body.error.message).toMatch(/MAX_PIXELS/);
+    expect(r.body.error.message).toMatch(/MAX_PIXELS_PNG/);
     // 2000x2: 4000 pixels decoded, but a 128-pixel shortest edge makes it a 128000x128 tensor.
     const strip = makePng(2000, 2);
     const s = await call("/v1/classify", post(strip, "image/png"));
@@ -310,6 +313,33 @@ describe("POST /v1/classify", () => {
     expectError(r, 422, "invalid_query");
     expect(r.body.error.message).toContain(`"${big}"`);
     expect(r.body.error.message).not.toContain("e+");
+  });
+
+  it("200 with a `warnings` list for what libjpeg tolerates (bytes after the EOI); none for a clean file", async () => {
+    const clean = await call("/v1/classify", post(jpeg97x203));
+    expect(clean.status).toBe(200);
+    expect(clean.body.warnings).toBeUndefined();
+    const tail = new Uint8Array(jpeg97x203.length + 5);
+    tail.set(jpeg97x203);
+    tail.set([1, 2, 3, 4, 5], jpeg97x203.length);
+    const r = await call("/v1/classify", post(tail));
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.body.warnings).toEqual(["5 bytes after the end-of-image marker were ignored"]);
+    expect(r.body.predictions).toEqual(clean.body.predictions);
+  });
+
+  it("a JPEG frame height of 0 (DNL) is 415 unsupported_variant at both sizes, never an Infinity-sized tensor", async () => {
+    const bytes = jpeg97x203.slice();
+    let sof = 2;
+    while (!(bytes[sof] === 0xff && (bytes[sof + 1] === 0xc0 || bytes[sof + 1] === 0xc2))) sof++;
+    bytes[sof + 5] = 0;
+    bytes[sof + 6] = 0;
+    for (const size of ["default", "native"]) {
+      const r = await call(`/v1/classify?size=${size}`, post(bytes));
+      expectError(r, 415, "unsupported_variant");
+      expect(r.body.error.message).toMatch(/height is 0/);
+      expect(r.body.error.message).not.toMatch(/Infinity|NaN/);
+    }
   });
 
   it("500 for a bug, logged, with no internals in the body", async () => {
@@ -349,5 +379,42 @@ describe("POST /v1/classify/batch", () => {
     f.append("other", "x");
     expectError(await call("/v1/classify/batch", { method: "POST", body: f }), 400, "missing_image");
     expectError(await call("/v1/classify/batch?top_k=99", { method: "POST", body: form(jpeg97x203) }), 422, "invalid_query");
+  });
+});
+
+describe("per-path pixel limits (PNG, 16-bit PNG, WebP), from the header", () => {
+  const pathLimits: Limits = { ...limits, decode: { ...limits.decode, maxPixels: { ...limits.decode.maxPixels, "jpeg-baseline": 50_000, "jpeg-progressive": 50_000, "jpeg-cmyk": 50_000, png: 20_000, png16: 5_000, webp: 60_000, "webp-lossless": 40_000 } } };
+  let strict: ReturnType<typeof createApp>;
+  beforeAll(() => {
+    strict = createApp(() => ({ models: new FakeModels({ "tiny-fcn": manifest }), preprocess, limits: pathLimits }));
+  });
+  const ask = async (bytes: Uint8Array): Promise<{ status: number; body: any }> => {
+    const res = await strict.request("/v1/classify", post(bytes, "application/octet-stream"));
+    return { status: res.status, body: await res.json() };
+  };
+  const png16 = (width: number, height: number): Uint8Array =>
+    encodePng({ width, height, colorType: 0, bitDepth: 16, samples: Array.from({ length: width * height }, (_, i) => (i * 977) % 65536) });
+
+  it("a PNG over MAX_PIXELS_PNG is 413 naming that var; under it, 200 even above a smaller 16-bit limit", async () => {
+    expect((await ask(makePng(140, 140))).status).toBe(200); // 19,600 <= 20,000
+    const over = await ask(makePng(150, 140)); // 21,000
+    expectError(over, 413, "image_too_large");
+    expect(over.body.error.message).toMatch(/150x140 \(21000 pixels\) PNG; the limit for a PNG is 20000 pixels: .*\(limit set by MAX_PIXELS_PNG\)/);
+  });
+
+  it("a 16-bit PNG has its own, lower limit (MAX_PIXELS_PNG16)", async () => {
+    expect((await ask(png16(70, 70))).status).toBe(200); // 4,900
+    const over = await ask(png16(80, 70)); // 5,600: under MAX_PIXELS_PNG, over MAX_PIXELS_PNG16
+    expectError(over, 413, "image_too_large");
+    expect(over.body.error.message).toMatch(/16-bit PNG .*\(limit set by MAX_PIXELS_PNG16\)/);
+  });
+
+  it.skipIf(!hasWebpTools || !hasImagenette)("lossy WebP uses MAX_PIXELS_WEBP (above the JPEG limits here); lossless WebP MAX_PIXELS_WEBP_LOSSLESS", async () => {
+    expect((await ask((await makeWebp("lossy", { resize: [240, 240] })).bytes)).status).toBe(200); // 57,600: over the JPEG limits, under MAX_PIXELS_WEBP
+    expectError(await ask((await makeWebp("lossy", { resize: [250, 250] })).bytes), 413, "image_too_large");
+    const lossless = await ask((await makeWebp("lossless", { resize: [210, 210] })).bytes); // 44,100
+    expectError(lossless, 413, "image_too_large");
+    expect(lossless.body.error.message).toMatch(/lossless WebP .*\(limit set by MAX_PIXELS_WEBP_LOSSLESS\)/);
+    expect((await ask((await makeWebp("lossless", { resize: [190, 190] })).bytes)).status).toBe(200); // 36,100
   });
 });

@@ -7,6 +7,7 @@ import { preprocess, type ModelManifest } from "@resnet-edge/shared";
 import { initCodecs } from "@resnet-edge/shared/node";
 import { classifyImage, type ClassifyOptions } from "../../edge/src/classify.ts";
 import { ApiError } from "../../edge/src/http/errors.ts";
+import { uniformDecodeLimits } from "../../edge/src/limits.ts";
 import type { LoadedModel } from "../../edge/src/models/registry.ts";
 import { tinyModelArtifact } from "../../trainer/src/export/tiny-artifact.ts";
 import { makeJpeg, makePng } from "./helpers/images.ts";
@@ -29,7 +30,7 @@ function loaded(manifest: ModelManifest, shapes: number[][]): LoadedModel {
   return { name: manifest.name, version: manifest.version, file: manifest.model.file, manifest, session, loadedAt: "", timing: { readMs: 0, sessionMs: 0, bytes: 0 } };
 }
 
-const opts = (size: ClassifyOptions["size"]): ClassifyOptions => ({ topK: 3, size, maxPixels: 2_400_000, maxTensorPixels: 240_000 });
+const opts = (size: ClassifyOptions["size"]): ClassifyOptions => ({ topK: 3, size, decodeLimits: uniformDecodeLimits(2_400_000), maxTensorPixels: 240_000 });
 
 beforeAll(async () => {
   await initCodecs();

@@ -5,7 +5,8 @@ import { admitImage, networkPixels } from "../../edge/src/admit.ts";
 import { ApiError } from "../../edge/src/http/errors.ts";
 import { createMutex } from "../../edge/src/inference/mutex.ts";
 import { softmax, topK } from "../../edge/src/inference/postprocess.ts";
-import { DEFAULT_LIMITS, LimitsError, parseLimits } from "../../edge/src/limits.ts";
+import { DEFAULT_DECODE_LIMITS, DEFAULT_LIMITS, LimitsError, parseLimits, PIXEL_LIMIT_VARS } from "../../edge/src/limits.ts";
+import { wranglerVars } from "./helpers/wrangler-vars.ts";
 import { IMAGENETTE_CLASSES } from "@resnet-edge/shared";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -67,8 +68,25 @@ describe("softmax / topK", () => {
 describe("parseLimits", () => {
   it("uses defaults for missing vars and parses set ones", () => {
     expect(parseLimits({})).toEqual(DEFAULT_LIMITS);
-    const l = parseLimits({ MAX_PIXELS: "1_000_000", MAX_BATCH: "3", MODEL_POLL_SECONDS: "0", DEFAULT_MODEL: "tiny-fcn" });
-    expect(l).toMatchObject({ maxPixels: 1_000_000, maxBatch: 3, pollSeconds: 0, defaultModel: "tiny-fcn" });
+    const l = parseLimits({ MAX_PIXELS_JPEG_PROGRESSIVE: "1_000_000", MAX_JPEG_COEFFICIENT_BYTES: "5000000", MAX_BATCH: "3", MODEL_POLL_SECONDS: "0", DEFAULT_MODEL: "tiny-fcn" });
+    expect(l).toMatchObject({ maxBatch: 3, pollSeconds: 0, defaultModel: "tiny-fcn" });
+    expect(l.decode).toEqual({ maxPixels: { ...DEFAULT_LIMITS.decode.maxPixels, "jpeg-progressive": 1_000_000 }, maxJpegCoefficientBytes: 5_000_000 });
+  });
+
+  it("one table: every decode path has its own var and default, wrangler.toml sets each to the default, and each var is read", () => {
+    const paths = Object.keys(PIXEL_LIMIT_VARS).sort();
+    expect(paths).toEqual(["jpeg-baseline", "jpeg-cmyk", "jpeg-progressive", "png", "png16", "webp", "webp-lossless"]);
+    expect(Object.keys(DEFAULT_DECODE_LIMITS.maxPixels).sort()).toEqual(paths);
+    expect(new Set(Object.values(PIXEL_LIMIT_VARS)).size).toBe(paths.length);
+    const vars = wranglerVars();
+    for (const [path, name] of Object.entries(PIXEL_LIMIT_VARS)) {
+      expect(Number(vars[name]), name).toBe(DEFAULT_DECODE_LIMITS.maxPixels[path as keyof typeof PIXEL_LIMIT_VARS]);
+      const set = parseLimits({ [name]: "12345" });
+      expect(set.decode.maxPixels).toEqual({ ...DEFAULT_DECODE_LIMITS.maxPixels, [path]: 12345 });
+    }
+    expect(Number(vars.MAX_JPEG_COEFFICIENT_BYTES)).toBe(DEFAULT_DECODE_LIMITS.maxJpegCoefficientBytes);
+    expect(Number(vars.MAX_BODY_BYTES)).toBe(DEFAULT_LIMITS.maxBodyBytes);
+    expect(vars.MAX_PIXELS).toBeUndefined(); // the single limit is gone
   });
 
   it("names the var and the fix when a value is wrong", () => {
@@ -141,8 +159,8 @@ describe("admitImage: activations bounded, not just H*W (issue 16.1)", () => {
     for (const [h, w] of [[5, 48_000], [1, 150_000], [1, 180_000], [3, 80_000]] as const) expect(refusal(h, w)?.[1], `${h}x${w}`).toBe("image_too_large");
   });
 
-  it("keeps the MAX_PIXELS and MAX_TENSOR_PIXELS refusals, naming the variables", () => {
-    expect(refusal(2000, 1300)?.[2]).toMatch(/MAX_PIXELS\)/);
+  it("keeps the model's pixel cap and the MAX_TENSOR_PIXELS refusals, naming where each comes from", () => {
+    expect(refusal(2000, 1300)?.[2]).toMatch(/preprocess\.maxPixels\)/);
     expect(refusal(500, 500)?.[2]).toMatch(/MAX_TENSOR_PIXELS\)/);
   });
 });

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startWorker, type WorkerHandle } from "../helpers/workerd.ts";
 import { tinyModelArtifact, type ModelArtifact } from "../../trainer/src/export/tiny-artifact.ts";
-import { makeJpeg, makePng } from "./helpers/images.ts";
+import { makeJpeg, makePng, withJpegFrameSize } from "./helpers/images.ts";
 import { hasSpec, NEEDS_SPEC, OipContract } from "./helpers/oip-contract.ts";
 import { publish, uploadVersion, type WritableBucket } from "./helpers/publish.ts";
 import { maxAbsDiff, nativeLogits } from "./helpers/reference.ts";
@@ -17,7 +17,7 @@ const vars: Record<string, string> = { ...wranglerVars(), MODEL_POLL_SECONDS: "0
 const maxBatch = Number(vars.MAX_BATCH);
 const maxTensorPixels = Number(vars.MAX_TENSOR_PIXELS);
 const maxBodyBytes = Number(vars.MAX_BODY_BYTES);
-const maxPixels = Number(vars.MAX_PIXELS);
+const maxPixels = Number(vars.MAX_PIXELS_JPEG_BASELINE);
 
 const tiny: ModelArtifact = tinyModelArtifact({ name: "tiny-fcn", version: "v1", seed: 1234 });
 const fixed: ModelArtifact = tinyModelArtifact({ name: "fixed", version: "v2", seed: 77, spatial: [64, 64] });
@@ -234,7 +234,7 @@ describe.skipIf(!hasSpec)(`the /v2 routes against the Open Inference Protocol do
       expect(big.status).toBe(413);
       expect(big.body.error).toMatch(/MAX_BODY_BYTES/);
       const side = Math.ceil(Math.sqrt(maxPixels)) + 1;
-      const huge = await infer(path, { inputs: [{ name: "image", shape: [1], datatype: "BYTES", data: [Buffer.from(await makeJpeg(side, side)).toString("base64")] }] });
+      const huge = await infer(path, { inputs: [{ name: "image", shape: [1], datatype: "BYTES", data: [Buffer.from(withJpegFrameSize(await makeJpeg(50, 40), side, side)).toString("base64")] }] });
       expect(huge.status).toBe(413);
       expect(huge.body.error).toMatch(/MAX_PIXELS/);
       // Unknown routes under /v2 answer in the protocol's shape too (validated as an inference error).

@@ -7,11 +7,12 @@ import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bundleWorker, startWorker, type WorkerHandle } from "../helpers/workerd.ts";
 import { callJson } from "./helpers/call.ts";
-import { ODDIMAGES_DIR, hasOddImages, needs } from "../helpers/data.ts";
+import { ODDIMAGES_DIR, hasImagenette, hasOddImages, needs } from "../helpers/data.ts";
+import { hasWebpTools, makeWebp, type WebpKind } from "../shared/helpers/webp-files.ts";
 import { makeManifest } from "../../trainer/src/export/manifest.ts";
 import { tinyModelArtifact, type ModelArtifact } from "../../trainer/src/export/tiny-artifact.ts";
-import { makeJpeg, makePng } from "./helpers/images.ts";
-import { ODDIMAGES_EXPECTED, expectedOutcome } from "./helpers/oddimages.ts";
+import { makeJpeg, makePng, withJpegFrameSize } from "./helpers/images.ts";
+import { ODDIMAGES_EXPECTED, expectedOutcome, pixelLimitFor } from "./helpers/oddimages.ts";
 import { publish, type WritableBucket } from "./helpers/publish.ts";
 import { centered, logitsFromScores, maxAbsDiff, referenceFor } from "./helpers/reference.ts";
 import { wranglerVars } from "./helpers/wrangler-vars.ts";
@@ -19,7 +20,7 @@ import { wranglerVars } from "./helpers/wrangler-vars.ts";
 // The deployed limits, except: poll on every request, and allow 1 MP tensors so the parity cases can
 // include 1024x768 natively (the production MAX_TENSOR_PIXELS is sized for ResNet-18's heap, not tiny-fcn's).
 const vars: Record<string, string> = { ...wranglerVars(), MODEL_POLL_SECONDS: "0", DEFAULT_MODEL: "tiny-fcn", MAX_TENSOR_PIXELS: "1000000" };
-const maxPixels = Number(vars.MAX_PIXELS);
+const maxPixels = Number(vars.MAX_PIXELS_JPEG_BASELINE);
 const maxTensorPixels = Number(vars.MAX_TENSOR_PIXELS);
 const maxBodyBytes = Number(vars.MAX_BODY_BYTES);
 const maxBatch = Number(vars.MAX_BATCH);
@@ -127,6 +128,22 @@ describe("with models in R2", () => {
     expect(r.body.model).toEqual({ name: "tiny-fcn", version: "v1" });
   });
 
+  // WebP (cwebp-made from Imagenette photos) through libwebp's wasm in workerd, against onnxruntime-node on
+  // the Node-side preprocess of the same bytes; 1600x1200 takes the shrink-on-load path.
+  const webpCases: [WebpKind, [number, number] | undefined, "default" | "native"][] = [
+    ["lossy", undefined, "default"],
+    ["lossless-alpha", undefined, "native"],
+    ["lossy", [1600, 1200], "default"],
+  ];
+  it.skipIf(!hasWebpTools || !hasImagenette).each(webpCases)("WebP %s resized to %j size=%s: 200, logits match onnxruntime-node", async (kind, resize, size) => {
+    const { bytes } = await makeWebp(kind, resize ? { resize } : {});
+    const r = await call(`/v1/classify?top_k=10&size=${size}`, post(bytes, "image/webp"));
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    const ref = await referenceFor(tiny.onnx, tiny.manifest, bytes, size, maxPixels);
+    expect(r.body.input).toMatchObject({ format: "webp", width: resize?.[0] ?? 224, height: resize?.[1] ?? 224 });
+    expect(maxAbsDiff(logitsFromScores(r.body.predictions, tiny.manifest), centered(ref.logits))).toBeLessThan(1e-4);
+  });
+
   it("multipart, model=, top_k default, and the batch route agree with single requests", async () => {
     const a = await makeJpeg(200, 150, 1);
     const b = makePng(64, 300, 2);
@@ -197,14 +214,15 @@ describe("with models in R2", () => {
     expectError(await call("/v1/classify", post(jpeg.slice(0, 200))), 400, "corrupt_image");
     expectError(await call("/v1/classify", post(new Uint8Array(maxBodyBytes + 1))), 413, "body_too_large");
     const side = Math.ceil(Math.sqrt(maxPixels)) + 1;
-    expectError(await call("/v1/classify?size=native", post(await makeJpeg(side, side))), 413, "image_too_large");
+    expectError(await call("/v1/classify?size=native", post(withJpegFrameSize(jpeg, side, side))), 413, "image_too_large");
     const wide = await makeJpeg(Math.ceil(maxTensorPixels / 500) + 10, 500); // decodes, but too big as a native tensor
     expect((await call("/v1/classify", post(wide))).status).toBe(200);
     const native = await call("/v1/classify?size=native", post(wide)); // scaled down to fit, aspect kept
     expect(native.status).toBe(200);
     expect(native.body.input.tensor.height * native.body.input.tensor.width).toBeLessThanOrEqual(maxTensorPixels);
     expect(native.body.input.tensor.height).toBeLessThan(500);
-    expectError(await call("/v1/classify", post(new TextEncoder().encode("RIFF\0\0\0\0WEBPVP8 "), "image/webp")), 415, "unsupported_format");
+    expectError(await call("/v1/classify", post(new TextEncoder().encode("RIFF\0\0\0\0WEBPVP8 "), "image/webp")), 400, "corrupt_image"); // a WebP header cut short
+    expectError(await call("/v1/classify", post(new TextEncoder().encode("GIF89a...."), "image/gif")), 415, "unsupported_format");
     expectError(await call("/v1/classify?top_k=11", post(jpeg)), 422, "invalid_query");
     expectError(await call("/v1/classify?size=big", post(jpeg)), 422, "invalid_query");
     const tooMany = new FormData();
@@ -227,8 +245,9 @@ describe.skipIf(!hasOddImages)(`oddimages through the worker ${hasOddImages ? ""
   for (const [file, expectation] of Object.entries(ODDIMAGES_EXPECTED)) {
     for (const size of ["default", "native"] as const) {
       it(`${file} size=${size}`, async () => {
-        const want = expectedOutcome(expectation, { maxPixels }, size);
-        const r = await call(`/v1/classify?size=${size}`, post(new Uint8Array(readFileSync(join(ODDIMAGES_DIR, file))), "application/octet-stream"));
+        const bytes = new Uint8Array(readFileSync(join(ODDIMAGES_DIR, file)));
+        const want = expectedOutcome(expectation, { maxPixels: pixelLimitFor(bytes, vars) }, size);
+        const r = await call(`/v1/classify?size=${size}`, post(bytes, "application/octet-stream"));
         if (want.status !== 200) return expectError(r, want.status, want.code!);
         expect(r.status, JSON.stringify(r.body)).toBe(200);
         const [width, height] = (expectation as { size: [number, number] }).size;

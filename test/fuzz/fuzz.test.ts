@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { childPids, processCpuMs } from "../../bench/edge/cpu-time.ts";
 import { planRequest } from "../../edge/src/classify.ts";
 import { toApiError } from "../../edge/src/http/errors.ts";
+import { parseLimits, PIXEL_LIMIT_VARS } from "../../edge/src/limits.ts";
 import { publishModel } from "../../trainer/src/publish/publish.ts";
 import { bucketTarget, type BucketLike } from "../../trainer/src/publish/r2-target.ts";
 import { repoRoot } from "../helpers/data.ts";
@@ -43,7 +44,8 @@ const vars = wranglerVars();
 const NAME = vars.DEFAULT_MODEL!;
 const MODEL_DIR = join(repoRoot, "models", NAME);
 const manifest = validateManifest(JSON.parse(readFileSync(join(MODEL_DIR, "manifest.json"), "utf8")));
-const limits = { maxPixels: Number(vars.MAX_PIXELS), maxTensorPixels: Number(vars.MAX_TENSOR_PIXELS) };
+const workerLimits = parseLimits(vars);
+const limits = { decodeLimits: workerLimits.decode, limitVars: PIXEL_LIMIT_VARS, maxTensorPixels: workerLimits.maxTensorPixels };
 const sizeOf = (i: number) => (i % 2 === 0 ? "default" : "native") as "default" | "native";
 
 it("the corpus is the fixed one: seeds x structured + random mutations", () => {

@@ -3,13 +3,14 @@
 // many cut points and bit flips. Damaged input must give a typed ImageError (never a hang, crash or silent
 // garbage) and must not break the decoder for the next image.
 import { createHash } from "node:crypto";
+import { deflateSync } from "node:zlib";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ImageError, decodeImage, orient, readImageHeader, sniffFormat, type ImageErrorCode } from "../../shared/src/index.ts";
 import { codecModules } from "../../shared/src/codecs/registry.ts";
-import { decodeWithMozjpeg, mozjpegInstanceCount } from "../../shared/src/codecs/mozjpeg.ts";
-import { pngInstanceCount } from "../../shared/src/codecs/png.ts";
+import { decodeWithLibjpeg, libjpegInstanceCount } from "../../shared/src/codecs/libjpeg-turbo.ts";
+import { pngInstanceCount, pngMemoryBytes } from "../../shared/src/codecs/png.ts";
 import { initCodecs } from "../../shared/src/runtime/node.ts";
 import { ODDIMAGES_DIR, hasOddImages, needs } from "../helpers/data.ts";
 import { CHANNELS, encodePng, type PngSpec } from "./helpers/png-encode.ts";
@@ -59,7 +60,7 @@ describe("format sniffing (magic bytes, never names)", () => {
     await expectImageError(decodeImage(new Uint8Array(0), { maxPixels: MAX }), "empty_input");
     const err = await expectImageError(decodeImage(new TextEncoder().encode("<!DOCTYPE html><p>hi"), { maxPixels: MAX }), "unsupported_format");
     expect(err.message).toContain("3c 21 44 4f");
-    expect(err.message).toMatch(/supported: JPEG .* and PNG/);
+    expect(err.message).toMatch(/supported: JPEG .*, PNG .* and WebP/);
   });
 });
 
@@ -133,7 +134,7 @@ describe("PNG variants, decoded against the samples they were written from", () 
     const exif = new Uint8Array([0x4d, 0x4d, 0, 42, 0, 0, 0, 8, 0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0]);
     const spec: PngSpec = { width: 3, height: 2, colorType: 0, bitDepth: 8, samples: [1, 2, 3, 4, 5, 6], extra: [{ type: "eXIf", body: exif }] };
     const bytes = encodePng(spec);
-    expect(readImageHeader(bytes)).toEqual({ format: "png", width: 2, height: 3, orientation: 6 });
+    expect(readImageHeader(bytes)).toEqual({ format: "png", width: 2, height: 3, orientation: 6, path: "png", coefficientBytes: 0 });
     const img = await decodeImage(bytes, { maxPixels: MAX });
     expect([img.width, img.height, Array.from(img.data)]).toEqual([2, 3, [4, 1, 5, 2, 6, 3]]);
   });
@@ -147,6 +148,33 @@ describe("PNG variants, decoded against the samples they were written from", () 
     await expectImageError(decodeImage(broken, { maxPixels: MAX }), "corrupt_image");
     expect(sha((await decodeImage(good, { maxPixels: MAX })).data)).toBe(reference);
     expect(pngInstanceCount()).toBe(before + 1);
+  });
+
+  it("an instance whose memory grew past 8 MiB is dropped after the decode; small ones are reused", async () => {
+    const small = encodePng(make(2, 8, false));
+    await decodeImage(small, { maxPixels: MAX });
+    const reused = pngInstanceCount();
+    await decodeImage(small, { maxPixels: MAX });
+    expect(pngInstanceCount()).toBe(reused);
+    const side = 1000; // ~12 MiB of wasm for 1 MP of 8-bit RGB
+    const large = encodePng({ width: side, height: side, colorType: 2, bitDepth: 8, interlace: false, samples: Array.from({ length: side * side * 3 }, (_, i) => (i * 31) & 255) });
+    await decodeImage(large, { maxPixels: MAX });
+    expect(pngMemoryBytes()).toBe(0);
+    await decodeImage(small, { maxPixels: MAX });
+    expect(pngInstanceCount()).toBe(reused + 1);
+  });
+
+  it("garbage or short IDAT data says, in words, that the compressed pixel data is damaged (not the decoder's internal panic)", async () => {
+    const spec = make(2, 8, false);
+    const garbage = Uint8Array.from({ length: 64 }, (_, i) => (i * 97 + 13) & 255);
+    const short = deflateSync(new Uint8Array(spec.width * 3)); // one scanline's worth of a 13x11 image
+    for (const idat of [garbage, short]) {
+      const err = await expectImageError(decodeImage(encodePng({ ...spec, idat }), { maxPixels: MAX }), "corrupt_image");
+      expect(err.message).not.toMatch(/unwrap|panic|unreachable/);
+      expect(err.message).toMatch(/PNG's compressed pixel data \(IDAT\) is damaged or incomplete/);
+      expect(err.message).toContain("13x11");
+      expect(err.message).toMatch(/send the complete, unmodified file/);
+    }
   });
 
   it("truncated or bit-flipped PNGs are corrupt_image, and the decoder still works afterwards", async () => {
@@ -210,18 +238,19 @@ describe("JPEG variants and damage", () => {
     }
   });
 
-  it.skipIf(!hasOddImages)("a libjpeg abort inside mozjpeg leaves the next image decodable, bit for bit", async () => {
+  it.skipIf(!hasOddImages)("a libjpeg abort leaves the next image decodable, bit for bit", async () => {
     const good = odd("jpeg-js__skater-progressive.jpg");
     const reference = sha((await decodeImage(good, { maxPixels: MAX })).data);
-    // Feed mozjpeg directly what the header check normally keeps from it: 12-bit and CMYK make libjpeg call
-    // exit(), which emscripten turns into a thrown ExitStatus.
+    // Feed libjpeg-turbo directly what the header check normally keeps from it: 12-bit and CMYK make libjpeg
+    // call error_exit, which throws through the jd_fail import.
+    const opts = { scaleDenom: 1, channels: 3, maxScans: 500, memoryLimit: 64 << 20 } as const;
     for (const bad of ["libjpeg-turbo__monkey12.jpg", "pillow__pil_sample_cmyk.jpg"]) {
-      const before = mozjpegInstanceCount();
-      const err = await errorOf(decodeWithMozjpeg(odd(bad), codecModules().jpeg));
+      const err = await errorOf(Promise.resolve().then(() => decodeWithLibjpeg(odd(bad), codecModules().jpeg, opts)));
       expect(err).toBeInstanceOf(ImageError);
-      expect((err as ImageError).message).toMatch(/precision|color conversion/i);
+      expect((err as ImageError).message).toMatch(/precision|4-component/i);
+      const before = libjpegInstanceCount();
       expect(sha((await decodeImage(good, { maxPixels: MAX })).data)).toBe(reference);
-      expect(mozjpegInstanceCount()).toBe(before + 1); // a fresh instance replaced the failed one
+      expect(libjpegInstanceCount()).toBe(before + 1); // a fresh instance replaced the failed one
     }
   });
 

@@ -69,7 +69,7 @@ describe.skipIf(!hasImagenette)(`golden tensors for real Imagenette JPEGs ${hasI
         const out = await preprocess(bytes, CONFIGS[configName]!);
         const side = configName === "default" ? 224 : 128;
         expect(out.dims).toEqual([1, 3, side, side]);
-        expect(out.source).toEqual({ format: "jpeg", width: 224, height: 224 });
+        expect(out.source).toEqual({ format: "jpeg", width: 224, height: 224, scale: 1 });
         for (const [i, v] of Object.entries(golden.entries)) expect(out.data[Number(i)], `entry ${i}`).toBe(v);
         let sum = 0;
         for (const v of out.data) sum += v;

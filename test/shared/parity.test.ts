@@ -10,11 +10,16 @@ import { DATA_DIR, ODDIMAGES_DIR, hasImagenette, hasOddImages, needs } from "../
 import { startWorker, type WorkerHandle } from "../helpers/workerd.ts";
 import { spin } from "./fixtures/spin.ts";
 import { encodePng } from "./helpers/png-encode.ts";
+import { hasWebpTools, makeWebp } from "./helpers/webp-files.ts";
 
 type TeamData = "imagenette" | "oddimages";
 
-/** `data`: the team data a case reads (it skips without it); cases without `data` make their own bytes. */
-const CASES: { name: string; data?: TeamData; bytes: () => Uint8Array; config: PreprocessConfig; layout?: TensorLayout }[] = [
+const SHIPPED_RECIPE: PreprocessConfig = { ...DEFAULT_PREPROCESS, resize: { mode: "shortest-edge", size: 64 }, crop: [64, 64] };
+
+// `data`: the team data a case reads (it skips without it); cases without `data` make their own bytes.
+// `scale`: the JPEG/WebP shrink-on-load reduction the case must take (asserted in Node; the worker's
+// x-source header must match it too), so the scaled decodes 1/2, 1/4 and 1/8 are all compared.
+const CASES: { name: string; data?: TeamData; bytes: () => Uint8Array | Promise<Uint8Array>; config: PreprocessConfig; layout?: TensorLayout; scale?: number }[] = [
   { name: "Imagenette JPEG, default recipe", data: "imagenette", bytes: () => data("imagenette/val/n03888257/ILSVRC2012_val_00001440.JPEG"), config: DEFAULT_PREPROCESS },
   {
     name: "Imagenette JPEG, shortest-edge 160 + crop 128, NHWC",
@@ -23,13 +28,17 @@ const CASES: { name: string; data?: TeamData; bytes: () => Uint8Array; config: P
     config: { ...DEFAULT_PREPROCESS, resize: { mode: "shortest-edge", size: 160 }, crop: [128, 128] },
     layout: "NHWC",
   },
-  { name: "EXIF orientation 6 photo", data: "oddimages", bytes: () => data("oddimages/exiforient__Landscape_6.jpg"), config: DEFAULT_PREPROCESS },
+  { name: "EXIF orientation 6 photo, decoded at 1/4", data: "oddimages", bytes: () => data("oddimages/exiforient__Landscape_6.jpg"), config: DEFAULT_PREPROCESS, scale: 4 },
+  { name: "768x1024 photo, decoded at 1/2", data: "oddimages", bytes: () => data("oddimages/jpeg-js__table-with-good-e1.jpg"), config: DEFAULT_PREPROCESS, scale: 2 },
+  { name: "2000x1072 photo, shipped recipe, decoded at 1/8", data: "oddimages", bytes: () => data("oddimages/pillow__xmp_test.jpg"), config: SHIPPED_RECIPE, scale: 8 },
+  { name: "progressive JPEG, shipped recipe, decoded at 1/4", data: "oddimages", bytes: () => data("oddimages/jpeg-js__skater-progressive.jpg"), config: SHIPPED_RECIPE, scale: 4 },
+  { name: "grayscale JPEG at 1/8, exact 64x64", data: "oddimages", bytes: () => data("oddimages/jpeg-js__apsara.jpg"), config: { ...DEFAULT_PREPROCESS, resize: { mode: "exact", size: 64 } }, scale: 8 },
   { name: "EXIF orientation 8, exact 96x128", data: "oddimages", bytes: () => data("oddimages/exiforient__Landscape_8.jpg"), config: { ...DEFAULT_PREPROCESS, resize: { mode: "exact", size: [96, 128] } } },
   { name: "YCCK (Adobe CMYK) JPEG, via jpeg-js", data: "oddimages", bytes: () => data("oddimages/sharp__Channel_digital_image_CMYK_color.jpg"), config: DEFAULT_PREPROCESS },
   { name: "plain Adobe CMYK JPEG", bytes: () => new Uint8Array(readFileSync(join(import.meta.dirname, "fixtures/adobe-cmyk.jpg"))), config: DEFAULT_PREPROCESS },
   { name: "progressive JPEG", data: "oddimages", bytes: () => data("oddimages/jpeg-js__skater-progressive.jpg"), config: DEFAULT_PREPROCESS },
   { name: "grayscale JPEG", data: "oddimages", bytes: () => data("oddimages/jpeg-js__apsara.jpg"), config: DEFAULT_PREPROCESS },
-  { name: "2725x2225 photo, large downscale", data: "oddimages", bytes: () => data("oddimages/sharp__2569067123_aca715a2ee_o.jpg"), config: DEFAULT_PREPROCESS },
+  { name: "2725x2225 photo, large downscale, decoded at 1/8", data: "oddimages", bytes: () => data("oddimages/sharp__2569067123_aca715a2ee_o.jpg"), config: DEFAULT_PREPROCESS, scale: 8 },
   { name: "RGBA PNG on white", data: "oddimages", bytes: () => data("oddimages/sharp__embedgravitybird.png"), config: DEFAULT_PREPROCESS },
   {
     name: "palette + tRNS PNG on a custom background, letterboxed",
@@ -43,6 +52,27 @@ const CASES: { name: string; data?: TeamData; bytes: () => Uint8Array; config: P
     bytes: () => encodePng({ width: 37, height: 23, colorType: 4, bitDepth: 16, interlace: true, samples: Array.from({ length: 37 * 23 * 2 }, (_, i) => (i * 2654435761) % 65536) }),
     config: { ...DEFAULT_PREPROCESS, resize: { mode: "exact", size: 64 } },
   },
+  // WebP (libwebp wasm): made by cwebp from Imagenette; skipped without the webp tools (see webp.test.ts)
+  ...(hasWebpTools
+    ? [
+        { name: "lossy WebP", data: "imagenette" as const, bytes: async () => (await makeWebp("lossy")).bytes, config: DEFAULT_PREPROCESS },
+        {
+          name: "lossless WebP with alpha on a custom background, NHWC",
+          data: "imagenette" as const,
+          bytes: async () => (await makeWebp("lossless-alpha")).bytes,
+          config: { ...DEFAULT_PREPROCESS, background: [0, 128, 0] as [number, number, number] },
+          layout: "NHWC" as const,
+        },
+        { name: "2400x1800 lossy WebP, shrink-on-load 1/8", data: "imagenette" as const, bytes: async () => (await makeWebp("lossy", { resize: [2400, 1800] })).bytes, config: DEFAULT_PREPROCESS, scale: 8 },
+        {
+          name: "1600x1200 lossy WebP with alpha, shrink-on-load 1/4, exact 160",
+          data: "imagenette" as const,
+          bytes: async () => (await makeWebp("lossy-alpha", { resize: [1600, 1200] })).bytes,
+          config: { ...DEFAULT_PREPROCESS, resize: { mode: "exact" as const, size: 160 }, crop: null },
+          scale: 4,
+        },
+      ]
+    : []),
 ];
 
 function data(rel: string): Uint8Array {
@@ -66,9 +96,10 @@ describe("preprocess parity: Node vs workerd", () => {
 
   for (const c of CASES) {
     it.skipIf(missing(c.data))(`${c.name}: bit-identical Float32Array${missing(c.data) ? ` (${needs(c.data!)})` : ""}`, async () => {
-      const bytes = c.bytes();
+      const bytes = await c.bytes();
       const layout = c.layout ?? "NCHW";
       const node = await preprocess(bytes, c.config, { layout });
+      if (c.scale) expect(node.source.scale).toBe(c.scale);
       const res = await worker.fetch(`/preprocess?config=${encodeURIComponent(JSON.stringify(c.config))}&layout=${layout}`, { method: "POST", body: bytes as Uint8Array<ArrayBuffer> });
       expect(res.status, await res.clone().text().catch(() => "")).toBe(200);
       expect(JSON.parse(res.headers.get("x-dims")!)).toEqual(node.dims);

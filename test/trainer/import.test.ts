@@ -191,7 +191,7 @@ describe.skipIf(!hasTorch)(`torchvision models exported by torch.onnx.export${ha
     const jpeg = await makeJpeg(300, 200, 5);
     const img = await infer(name, { inputs: [{ name: "image", shape: [1], datatype: "BYTES", data: [Buffer.from(jpeg).toString("base64")] }] });
     expect(img.status, JSON.stringify(img.body).slice(0, 300)).toBe(200);
-    const pre = await preprocess(jpeg, requestConfig(res.manifest, "default", Number(vars.MAX_PIXELS)));
+    const pre = await preprocess(jpeg, requestConfig(res.manifest, "default", Number(vars.MAX_PIXELS_JPEG_BASELINE)));
     if (shape[2] !== -1) expect(pre.dims).toEqual([1, 3, 160, 160]);
     expect(maxAbsDiff(img.body.outputs[0].data, (await nodeRun(onnx, pre.data, pre.dims)).data)).toBeLessThan(1e-4);
     const v1 = await w.fetch(`/v1/classify?model=${name}&top_k=3`, { method: "POST", body: jpeg as BodyInit, headers: { "content-type": "image/jpeg" } });

@@ -1,5 +1,5 @@
 // Feedback images in R2, next to the models (same MODELS bucket), under one prefix (shared's
-// feedback-layout.ts):   feedback/<class>/<sha256 of the bytes>.<jpg|png>
+// feedback-layout.ts):   feedback/<class>/<sha256 of the bytes>.<jpg|png|webp>
 // with custom metadata {label, sha256, format, width, height, receivedAt, contentType}. The key is a
 // function of (class, bytes), so sending the same image with the same class again changes nothing.
 // `trainer feedback pull` turns this layout into train/<class>/<sha256>.<ext> for fine-tuning.
@@ -29,7 +29,7 @@ export interface FeedbackBucket {
   }>;
 }
 
-const CONTENT_TYPE: Record<string, string> = { jpeg: "image/jpeg", png: "image/png" };
+const CONTENT_TYPE: Record<string, string> = { jpeg: "image/jpeg", png: "image/png", webp: "image/webp" };
 
 export interface StoreResult {
   stored: boolean;

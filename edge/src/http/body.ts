@@ -47,7 +47,7 @@ export function isMultipart(req: Request): boolean {
   return (req.headers.get("content-type") ?? "").toLowerCase().startsWith("multipart/form-data");
 }
 
-const NO_IMAGE = "send the image bytes as the body (Content-Type: image/jpeg or image/png), or multipart/form-data with a file field named \"image\"";
+const NO_IMAGE = "send the image bytes as the body (Content-Type: image/jpeg, image/png or image/webp), or multipart/form-data with a file field named \"image\"";
 
 async function parseForm(req: Request, body: Uint8Array, usage: string): Promise<FormData> {
   try {

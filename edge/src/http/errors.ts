@@ -6,7 +6,7 @@ import { ConfigError, ImageError, type ImageErrorCode } from "@resnet-edge/share
 import { LimitsError } from "../limits.ts";
 import { ModelUnavailableError } from "../models/registry.ts";
 
-export const SUPPORTED_FORMATS = ["image/jpeg", "image/png"] as const;
+export const SUPPORTED_FORMATS = ["image/jpeg", "image/png", "image/webp"] as const;
 
 /** Longest piece of client input an error message repeats (a query value, a name, a path). */
 export const ECHO_CHARS = 64;

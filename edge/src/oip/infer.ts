@@ -1,8 +1,9 @@
 // Run a checked v2 inference request on a loaded model, and the protocol's metadata for a manifest.
 // Batch elements run one after another (the worker's sessions pin the batch dim to 1, and images of a
 // fully convolutional model may differ in size); the outputs are stacked on the batch dim.
-import type { ModelManifest, TensorSpec } from "@resnet-edge/shared";
+import type { DecodeLimits, ModelManifest, TensorSpec } from "@resnet-edge/shared";
 import { imageTensor, type PreprocessFn } from "../classify.ts";
+import { PIXEL_LIMIT_VARS } from "../limits.ts";
 import type { LoadedModel } from "../models/registry.ts";
 import type { InferRequest } from "./request.ts";
 
@@ -28,7 +29,8 @@ export interface InferResponse {
 }
 
 export interface ImageLimits {
-  maxPixels: number;
+  /** MAX_PIXELS_* per decode path and MAX_JPEG_COEFFICIENT_BYTES (edge/src/limits.ts). */
+  decode: DecodeLimits;
   maxTensorPixels: number;
 }
 
@@ -58,7 +60,7 @@ async function runElements(model: LoadedModel, req: InferRequest, preprocess: Pr
   }
   for (const bytes of req.input.images) {
     // The same header checks and preprocessing as /v1/classify at its default size.
-    const pre = await imageTensor(model.manifest, bytes, { size: "default", ...limits }, preprocess);
+    const pre = await imageTensor(model.manifest, bytes, { size: "default", decodeLimits: limits.decode, limitVars: PIXEL_LIMIT_VARS, maxTensorPixels: limits.maxTensorPixels }, preprocess);
     results.push(await model.session.run(pre.data, pre.dims));
   }
   return results;

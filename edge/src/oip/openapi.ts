@@ -17,14 +17,14 @@ export function v2Paths(limits: Limits): Record<string, unknown> {
         "One input. FP32: the model's [N, C, H, W] tensor, `data` row-major (flat or nested); any H and W for a fully convolutional model, the fixed ones otherwise. " +
         "BYTES: shape [N], one encoded JPEG/PNG per element as a base64 string (or a byte string, code points 0-255), preprocessed exactly as /v1/classify at its default size " +
         "(a fixed-size model: resized and centre-cropped to its H x W). The input's name is free for BYTES. " +
-        `Batch elements run one after another; N <= MAX_BATCH (${limits.maxBatch}), H*W <= MAX_TENSOR_PIXELS (${limits.maxTensorPixels}), body <= MAX_BODY_BYTES (${limits.maxBodyBytes}), images <= MAX_PIXELS (${limits.maxPixels}). ` +
+        `Batch elements run one after another; N <= MAX_BATCH (${limits.maxBatch}), H*W <= MAX_TENSOR_PIXELS (${limits.maxTensorPixels}), body <= MAX_BODY_BYTES (${limits.maxBodyBytes}), images <= their decode path's MAX_PIXELS_* (e.g. MAX_PIXELS_JPEG_BASELINE ${limits.decode.maxPixels["jpeg-baseline"]}). ` +
         'The response is the logits tensor [N, classes]; `outputs: [{"name": <output>, "parameters": {"classification": k}}]` returns instead the top k per element as BYTES "<logit>:<index>:<label>" (Triton\'s classification extension).',
       requestBody: { required: true, content: { "application/json": { schema: { $ref: "#/components/schemas/OipInferenceRequest" } } } },
       responses: {
         "200": json("The output tensors", { $ref: "#/components/schemas/OipInferenceResponse" }),
         "400": err("Malformed request (the message names the field), undecodable or unsupported image."),
         "404": err("Unknown model, or a version that is not loaded."),
-        "413": err("Over a limit: MAX_BODY_BYTES, MAX_BATCH, MAX_TENSOR_PIXELS, MAX_PIXELS."),
+        "413": err("Over a limit: MAX_BODY_BYTES, MAX_BATCH, MAX_TENSOR_PIXELS, the decode path's MAX_PIXELS_* (or MAX_JPEG_COEFFICIENT_BYTES)."),
         "503": err("The model cannot be loaded (the message says why)."),
       },
     },

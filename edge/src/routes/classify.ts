@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../env.ts";
 import { classifyImage } from "../classify.ts";
+import { PIXEL_LIMIT_VARS } from "../limits.ts";
 import { readBatchImages, readSingleImage } from "../http/body.ts";
 import { errorStatusBody } from "../http/errors.ts";
 import { parseClassifyQuery, resolveTopK, type ClassifyQuery } from "../http/query.ts";
@@ -34,7 +35,7 @@ export function classifyRoutes(): Hono<AppEnv> {
         query.model,
         (model) => {
           const topK = resolveTopK(query.topK, model.manifest.classes.length);
-          return classifyImage(model, bytes, { topK, size: query.size, tta: query.tta, maxPixels: limits.maxPixels, maxTensorPixels: limits.maxTensorPixels }, preprocess);
+          return classifyImage(model, bytes, { topK, size: query.size, tta: query.tta, decodeLimits: limits.decode, limitVars: PIXEL_LIMIT_VARS, maxTensorPixels: limits.maxTensorPixels }, preprocess);
         },
         waitUntilOf(c),
       )
@@ -55,8 +56,8 @@ export function classifyRoutes(): Hono<AppEnv> {
         for (const [index, part] of parts.entries()) {
           try {
             if (part.problem) throw part.problem;
-            const r = await classifyImage(model, part.bytes!, { topK, size: query.size, tta: query.tta, maxPixels: limits.maxPixels, maxTensorPixels: limits.maxTensorPixels }, preprocess);
-            results.push({ index, filename: part.filename, status: 200, predictions: r.predictions, input: r.input, ...(r.tta ? { tta: r.tta } : {}), timing: r.timing });
+            const r = await classifyImage(model, part.bytes!, { topK, size: query.size, tta: query.tta, decodeLimits: limits.decode, limitVars: PIXEL_LIMIT_VARS, maxTensorPixels: limits.maxTensorPixels }, preprocess);
+            results.push({ index, filename: part.filename, status: 200, predictions: r.predictions, input: r.input, ...(r.tta ? { tta: r.tta } : {}), timing: r.timing, ...(r.warnings ? { warnings: r.warnings } : {}) });
           } catch (e) {
             const { status, body } = errorStatusBody(e);
             results.push({ index, filename: part.filename, status, ...body });

@@ -4,6 +4,7 @@
 import { CLASS_ID_RULE, decodeImage, DEFAULT_PREPROCESS, FEEDBACK_KEY_RE, isValidClassId, suggestClassId, type ModelManifest } from "@resnet-edge/shared";
 import { Hono, type Context } from "hono";
 import { planRequest } from "../classify.ts";
+import { PIXEL_LIMIT_VARS } from "../limits.ts";
 import type { AppDeps } from "../deps.ts";
 import type { AppEnv } from "../env.ts";
 import { listFeedback, storeFeedback, type FeedbackBucket } from "../feedback/store.ts";
@@ -57,7 +58,7 @@ async function readFeedback(req: Request, maxBodyBytes: number): Promise<{ bytes
 async function admitFeedback(deps: AppDeps, bytes: Uint8Array): Promise<void> {
   const { models, limits } = deps;
   const manifest = await models.manifest(limits.defaultModel).catch(() => ({ preprocess: DEFAULT_PREPROCESS }) as ModelManifest);
-  planRequest(manifest, bytes, { size: "default", maxPixels: limits.maxPixels, maxTensorPixels: limits.maxTensorPixels });
+  planRequest(manifest, bytes, { size: "default", decodeLimits: limits.decode, limitVars: PIXEL_LIMIT_VARS, maxTensorPixels: limits.maxTensorPixels });
 }
 
 export function feedbackRoutes(): Hono<AppEnv> {
@@ -69,9 +70,10 @@ export function feedbackRoutes(): Hono<AppEnv> {
     const deps = c.get("deps");
     const { limits } = deps;
     const { bytes, label } = await readFeedback(c.req.raw, limits.maxBodyBytes);
-    // The stored set only holds images classify accepts and the trainer's decoder (the same one) reads.
+    // Refuse what classify would refuse, with the same codes (one admission path): the stored set only holds
+    // images classify accepts and the trainer's decoder (the same one) reads.
     await admitFeedback(deps, bytes);
-    const image = await decodeImage(bytes, { maxPixels: limits.maxPixels });
+    const image = await decodeImage(bytes, { maxPixels: Math.max(...Object.values(limits.decode.maxPixels)), limits: limits.decode });
     const res = await storeFeedback(bucket, bytes, {
       label,
       format: image.format,

@@ -3,9 +3,10 @@ import { ImageError } from "../errors.ts";
 import type { RawImage } from "../image.ts";
 
 /**
- * 4-component (CMYK / YCCK) JPEGs. mozjpeg in @jsquash/jpeg is built to output RGBA only and libjpeg has no
- * CMYK->RGB conversion, so these go to jpeg-js (pure JS, identical in Node and workerd). Only this case uses
- * it: every other JPEG goes through mozjpeg, so a given file always meets the same decoder.
+ * 4-component (CMYK / YCCK) JPEGs. libjpeg has no CMYK->RGB conversion, so these stay with jpeg-js (pure
+ * JS, identical in Node and workerd; decoded whole, no shrink-on-load, hence their own pixel limit). Only
+ * this case uses it: every other JPEG goes through libjpeg-turbo (codecs/libjpeg-turbo.ts), so a given file
+ * always meets the same decoder.
  *
  * Adobe APP14 convention (the header check guarantees the marker is present): Photoshop writes CMYK
  * inverted (stored = 255 - ink), with transform 0 (plain CMYK) or 2 (YCCK: Y/Cb/Cr encode the inverted

@@ -14,7 +14,9 @@ import { PngWasmInstance } from "./png-wasm.ts";
  * and whenever its memory has grown past RESET_MEMORY_BYTES, so one large PNG does not pin its memory for
  * the life of the isolate. The next call instantiates a fresh one from the compiled module.
  */
-const RESET_MEMORY_BYTES = 64 * 1024 * 1024;
+// 8 MiB: an instance that has decoded anything over ~0.5 MP is dropped, so after a request at MAX_PIXELS_PNG
+// (~27 MiB of wasm) the isolate keeps at most 8 MiB for PNG; a fresh instance costs about a millisecond.
+const RESET_MEMORY_BYTES = 8 * 1024 * 1024;
 
 let instance: PngWasmInstance | null = null;
 let instanceModule: WebAssembly.Module | null = null;
@@ -25,12 +27,24 @@ export function pngMemoryBytes(): number {
   return instance?.memoryBytes ?? 0;
 }
 
+let lastDecodeBytes = 0;
+
+/** Wasm memory the PNG decoder held right after its last successful decode, before any reset (for benchmarks). */
+export function pngLastDecodeMemoryBytes(): number {
+  return lastDecodeBytes;
+}
+
 /** How many PNG decoder instances this isolate has created (for tests of the reset logic). */
 export function pngInstanceCount(): number {
   return instancesCreated;
 }
 
-export function decodePng(bytes: Uint8Array, header: PngHeader, wasm: WebAssembly.Module): RawImage {
+/**
+ * `layout` "rgba" (what preprocess() asks for) returns the decoder's RGBA as it is when the file has no
+ * alpha (gray, RGB, opaque palette: alpha is 255 everywhere), without the copy to 1 or 3 channels;
+ * preprocess() reads opaque RGBA in place, which saves 4-7 bytes per pixel of JS buffers.
+ */
+export function decodePng(bytes: Uint8Array, header: PngHeader, wasm: WebAssembly.Module, layout: "rgb" | "rgba" = "rgb"): RawImage {
   if (!instance || instanceModule !== wasm) {
     instance = new PngWasmInstance(wasm);
     instanceModule = wasm;
@@ -51,15 +65,22 @@ export function decodePng(bytes: Uint8Array, header: PngHeader, wasm: WebAssembl
     } else {
       ({ data: rgba, width, height } = png.decodeRgba8(bytes));
     }
+    lastDecodeBytes = png.memoryBytes;
     if (png.memoryBytes > RESET_MEMORY_BYTES) instance = null;
   } catch (e) {
     instance = null;
     const detail = e instanceof Error ? e.message : String(e);
     if (e instanceof WebAssembly.RuntimeError && !/unreachable/.test(detail)) throw e; // a trap other than a Rust panic: a bug
-    throw new ImageError("corrupt_image", `the PNG could not be decoded (${detail}); send the complete, unmodified file`, { format: "png", decoder: detail });
+    // The chunks were checked (CRCs, IEND) before this, so what failed is the zlib stream or its length. The
+    // crate's panic says only "`unwrap_throw` failed"; it stays in `detail`, not in the message.
+    throw new ImageError(
+      "corrupt_image",
+      `the PNG's compressed pixel data (IDAT) is damaged or incomplete: it does not inflate to the ${header.width}x${header.height} pixels its header declares; send the complete, unmodified file, or re-save it with an image editor`,
+      { format: "png", width: header.width, height: header.height, decoder: detail },
+    );
   }
   const keep = channelsOf(header);
-  if (keep === 4) return { data: rgba, width, height, channels: 4 };
+  if (keep === 4 || (layout === "rgba" && keep !== 2)) return { data: rgba, width, height, channels: 4 };
   const n = width * height;
   const data = new Uint8Array(n * keep);
   for (let p = 0, i = 0, j = 0; p < n; p++, i += 4) {

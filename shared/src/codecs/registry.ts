@@ -4,10 +4,12 @@
  * hands them over here. workerd forbids compiling wasm from bytes, which is why this is a hand-over.
  */
 export interface CodecModules {
-  /** @jsquash/jpeg codec/dec/mozjpeg_dec.wasm */
+  /** shared/wasm/jpeg/libjpeg-turbo.wasm (libjpeg-turbo 2.1.5; build.sh there) */
   jpeg: WebAssembly.Module;
   /** @jsquash/png codec/pkg/squoosh_png_bg.wasm */
   png: WebAssembly.Module;
+  /** shared/wasm/webp/webp_dec.wasm (libwebp's decoder, built by shared/wasm/webp/build.sh) */
+  webp: WebAssembly.Module;
 }
 
 let registered: CodecModules | null = null;
@@ -15,8 +17,8 @@ let registered: CodecModules | null = null;
 /** Register the decoder modules. Idempotent: later calls are ignored once codecs are registered. */
 export async function registerCodecs(modules: CodecModules): Promise<void> {
   if (registered) return;
-  if (!(modules?.jpeg instanceof WebAssembly.Module) || !(modules?.png instanceof WebAssembly.Module)) {
-    throw new Error("registerCodecs needs { jpeg, png } as compiled WebAssembly.Module objects (use initCodecs() from @resnet-edge/shared/node or /workerd)");
+  if (!(modules?.jpeg instanceof WebAssembly.Module) || !(modules?.png instanceof WebAssembly.Module) || !(modules?.webp instanceof WebAssembly.Module)) {
+    throw new Error("registerCodecs needs { jpeg, png, webp } as compiled WebAssembly.Module objects (use initCodecs() from @resnet-edge/shared/node or /workerd)");
   }
   registered = modules;
 }

@@ -1,9 +1,12 @@
 import { ImageError } from "../errors.ts";
 import type { ImageFormat } from "../image.ts";
+import { jpegDecodePath, pngDecodePath, webpDecodePath, type DecodePath } from "./decode-limits.ts";
 import { readJpegHeader } from "./jpeg-header.ts";
 import { readPngHeader, scanPngChunks } from "./png-header.ts";
 import { sniffFormat } from "./sniff.ts";
+import { readWebpHeader } from "./webp-header.ts";
 import { CONVERT_HINT, SUPPORTED_FORMATS_TEXT } from "./supported.ts";
+
 
 export interface ImageHeader {
   format: ImageFormat;
@@ -12,6 +15,10 @@ export interface ImageHeader {
   height: number;
   /** EXIF orientation 1-8; 1 when the file has none. */
   orientation: number;
+  /** Which decode path (and so which limit) the image takes. */
+  path: DecodePath;
+  /** libjpeg's coefficient buffer for a progressive JPEG (2 bytes per sample); 0 for every other path. */
+  coefficientBytes: number;
 }
 
 const NAMES: Record<ImageFormat, string> = {
@@ -25,13 +32,13 @@ const NAMES: Record<ImageFormat, string> = {
   unknown: "unknown",
 };
 
-/** Refuse empty input and anything that is not JPEG or PNG, naming what is supported. */
-export function requireSupportedFormat(bytes: Uint8Array): "jpeg" | "png" {
+/** Refuse empty input and anything that is not JPEG, PNG or WebP, naming what is supported. */
+export function requireSupportedFormat(bytes: Uint8Array): "jpeg" | "png" | "webp" {
   if (bytes.length === 0) {
-    throw new ImageError("empty_input", "the request body is empty: send the image bytes (JPEG or PNG) as the body", { bytes: 0 });
+    throw new ImageError("empty_input", "the request body is empty: send the image bytes (JPEG, PNG or WebP) as the body", { bytes: 0 });
   }
   const format = sniffFormat(bytes);
-  if (format === "jpeg" || format === "png") return format;
+  if (format === "jpeg" || format === "png" || format === "webp") return format;
   if (format === "unknown") {
     const head = Array.from(bytes.subarray(0, 8), (b) => b.toString(16).padStart(2, "0")).join(" ");
     throw new ImageError(
@@ -54,13 +61,24 @@ export function readImageHeader(bytes: Uint8Array): ImageHeader {
   let width: number;
   let height: number;
   let orientation: number;
+  let path: DecodePath = "png";
+  let coefficientBytes = 0;
   if (format === "jpeg") {
-    ({ width, height, orientation } = readJpegHeader(bytes));
+    const h = readJpegHeader(bytes);
+    ({ width, height, orientation } = h);
+    path = jpegDecodePath(h);
+    if (path === "jpeg-progressive") coefficientBytes = h.coefficientBytes;
+  } else if (format === "webp") {
+    const h = readWebpHeader(bytes);
+    ({ width, height, orientation } = h);
+    path = webpDecodePath(h);
   } else {
-    ({ width, height, orientation } = scanPngChunks(bytes, readPngHeader(bytes), false));
+    const h = scanPngChunks(bytes, readPngHeader(bytes), false);
+    ({ width, height, orientation } = h);
+    path = pngDecodePath(h);
   }
   const swap = orientation >= 5;
-  return { format, width: swap ? height : width, height: swap ? width : height, orientation };
+  return { format, width: swap ? height : width, height: swap ? width : height, orientation, path, coefficientBytes };
 }
 
 /** Format a pixel count as "280 MP" / "0.2 MP". */

@@ -1,4 +1,5 @@
-// Node adapter: read the decoders' .wasm files from node_modules, compile them, register them.
+// Node adapter: read the decoders' .wasm files (libjpeg-turbo from shared/wasm/jpeg, the PNG decoder from
+// node_modules), compile them, register them.
 import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
@@ -12,15 +13,16 @@ function packageDir(name: string): string {
 
 let pending: Promise<void> | null = null;
 
-/** Compile and register the JPEG and PNG decoders. Safe to call many times; the work happens once. */
+/** Compile and register the JPEG, PNG and WebP decoders. Safe to call many times; the work happens once. */
 export function initCodecs(): Promise<void> {
   if (codecsRegistered()) return Promise.resolve();
   pending ??= (async () => {
-    const [jpeg, png] = await Promise.all([
-      readFile(join(packageDir("@jsquash/jpeg"), "codec/dec/mozjpeg_dec.wasm")).then((b) => WebAssembly.compile(b)),
+    const [jpeg, png, webp] = await Promise.all([
+      readFile(new URL("../../wasm/jpeg/libjpeg-turbo.wasm", import.meta.url)).then((b) => WebAssembly.compile(b)),
       readFile(join(packageDir("@jsquash/png"), "codec/pkg/squoosh_png_bg.wasm")).then((b) => WebAssembly.compile(b)),
+      readFile(new URL("../../wasm/webp/webp_dec.wasm", import.meta.url)).then((b) => WebAssembly.compile(b)),
     ]);
-    await registerCodecs({ jpeg, png });
+    await registerCodecs({ jpeg, png, webp });
   })().catch((e: unknown) => {
     pending = null;
     throw e;

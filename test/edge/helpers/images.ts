@@ -41,3 +41,21 @@ export function makePng(width: number, height: number, seed = 0): Uint8Array {
   for (let i = 0; i < rgba.length; i += 4) samples.push(rgba[i]!, rgba[i + 1]!, rgba[i + 2]!);
   return encodePng({ width, height, colorType: 2, bitDepth: 8, samples });
 }
+
+/**
+ * A copy of a JPEG whose frame header (SOF0/SOF2) claims `width`x`height`: enough for tests of limits that
+ * are checked from the header, without encoding a 50-megapixel image.
+ */
+export function withJpegFrameSize(jpeg: Uint8Array, width: number, height: number): Uint8Array {
+  const out = jpeg.slice();
+  for (let i = 2; i + 9 < out.length; i++) {
+    if (out[i] === 0xff && (out[i + 1] === 0xc0 || out[i + 1] === 0xc2)) {
+      out[i + 5] = height >> 8;
+      out[i + 6] = height & 255;
+      out[i + 7] = width >> 8;
+      out[i + 8] = width & 255;
+      return out;
+    }
+  }
+  throw new Error("withJpegFrameSize: no SOF0/SOF2 marker");
+}

@@ -1,2 +1,2 @@
-import jpegWasm from "@jsquash/jpeg/codec/dec/mozjpeg_dec.wasm";
+import jpegWasm from "../../../shared/wasm/jpeg/libjpeg-turbo.wasm";
 export default { async fetch() { return new Response(String(jpegWasm instanceof WebAssembly.Module)); } };

@@ -10,7 +10,7 @@ import type { ImageFolderSplit, Item } from "./imagenette.ts";
  * A class is an existing wnid or a new name; names follow shared's class-id rule, so they are valid in
  * a model manifest as they are.
  */
-const IMAGE_EXT = /\.(jpe?g|png)$/i;
+const IMAGE_EXT = /\.(jpe?g|png|webp)$/i;
 
 /** class -> image paths (sorted), for every class folder with at least one image. */
 export async function scanFeedbackFolder(root: string): Promise<Map<string, string[]>> {

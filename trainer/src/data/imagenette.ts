@@ -30,7 +30,7 @@ export interface ScanOptions {
   noisy?: number | null;
 }
 
-const IMAGE_EXT = /\.(jpe?g|png)$/i;
+const IMAGE_EXT = /\.(jpe?g|png|webp)$/i;
 const LAYOUT_HINT = "expected train/<wnid>/*.JPEG and val/<wnid>/*.JPEG (the imagenette2 layout)";
 
 async function listClassDirs(splitDir: string, split: string, root: string): Promise<Map<string, string[]>> {

@@ -52,6 +52,6 @@ export async function pullFeedback(source: FeedbackSource, out: string, opts: { 
     await rename(tmp, file);
     result.written++;
   }
-  if (result.ignored.length > 0) log(`ignored ${result.ignored.length} objects under feedback/ that are not feedback/<class>/<sha256>.<jpg|png> (e.g. ${result.ignored[0]})`);
+  if (result.ignored.length > 0) log(`ignored ${result.ignored.length} objects under feedback/ that are not feedback/<class>/<sha256>.<jpg|png|webp> (e.g. ${result.ignored[0]})`);
   return result;
 }

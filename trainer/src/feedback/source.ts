@@ -1,6 +1,6 @@
 /**
  * Where `trainer feedback pull` reads the feedback set from. The worker stores it in R2 under
- * feedback/<class>/<sha256>.<jpg|png> (edge/src/feedback/store.ts). wrangler 4.86 has no command that
+ * feedback/<class>/<sha256>.<jpg|png|webp> (edge/src/feedback/store.ts). wrangler 4.86 has no command that
  * lists R2 objects, so there are two ways to enumerate it:
  * - `bucketSource`: an R2 bucket object with list/get: Miniflare's view of the local state that
  *   `wrangler dev` / `npm start` / `wrangler r2 object --local` share (local-bucket.ts), or a binding;
