@@ -57,7 +57,7 @@ async function readFeedback(req: Request, maxBodyBytes: number): Promise<{ bytes
  */
 async function admitFeedback(deps: AppDeps, bytes: Uint8Array): Promise<void> {
   const { models, limits } = deps;
-  const manifest = await models.manifest(limits.defaultModel).catch(() => ({ preprocess: DEFAULT_PREPROCESS }) as ModelManifest);
+  const manifest = await models.manifest(limits.defaultModel).catch(() => ({ preprocess: DEFAULT_PREPROCESS, inputs: [] as ModelManifest["inputs"] }) as ModelManifest);
   planRequest(manifest, bytes, { size: "default", decodeLimits: limits.decode, limitVars: PIXEL_LIMIT_VARS, maxTensorPixels: limits.maxTensorPixels });
 }
 
