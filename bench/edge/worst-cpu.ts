@@ -14,6 +14,8 @@ import { wranglerVars } from "../../test/edge/helpers/wrangler-vars.ts";
 import { mutations, prng } from "../../test/fuzz/mutate.ts";
 import { readdirSync, readFileSync } from "node:fs";
 import { childPids, processCpuMs } from "./cpu-time.ts";
+import { DATA_DIR } from "../../test/helpers/data.ts";
+import { bigJpeg, PHOTO, readData } from "../jpeg/inputs.ts";
 
 const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -29,6 +31,10 @@ const at = (pixels: number) => {
 };
 const [jw, jh] = at(Number(vars.MAX_PIXELS_JPEG_BASELINE));
 const [pw, ph] = at(Number(vars.MAX_PIXELS_PNG));
+const [qw, qh] = at(12_000_000);
+// Camera-like JPEGs: a real val photo upscaled with film grain (bench/jpeg/inputs.ts; needs the team data).
+const photo = readData(DATA_DIR, PHOTO);
+const camera = async (w: number, h: number, progressive: boolean) => (await bigJpeg(photo, w, h, { progressive, subsampling: "4:2:0", grain: 8 })).bytes;
 
 interface Case {
   name: string;
@@ -52,16 +58,17 @@ function repeatScans(n: number): Uint8Array {
 }
 const cases: Case[] = [
   { name: "JPEG 224x224 default", path: "/v1/classify", body: () => makeJpeg(224, 224), type: "image/jpeg" },
-  { name: "JPEG 4032x3024 (12 MP phone photo) default", path: "/v1/classify", body: () => makeJpeg(4032, 3024), type: "image/jpeg" },
-  { name: `JPEG ${jw}x${jh} (MAX_PIXELS_JPEG_BASELINE) default`, path: "/v1/classify", body: () => makeJpeg(jw, jh), type: "image/jpeg" },
-  { name: `JPEG ${jw}x${jh} (MAX_PIXELS_JPEG_BASELINE) native`, path: "/v1/classify?size=native", body: () => makeJpeg(jw, jh), type: "image/jpeg" },
+  { name: "JPEG 4032x3024 baseline 4:2:0 (12 MP phone photo) default", path: "/v1/classify", body: () => camera(4032, 3024, false), type: "image/jpeg" },
+  { name: `JPEG ${qw}x${qh} progressive 4:2:0 (12 MP) default`, path: "/v1/classify", body: () => camera(qw, qh, true), type: "image/jpeg" },
+  { name: `JPEG ${jw}x${jh} baseline 4:2:0 (MAX_PIXELS_JPEG_BASELINE) default`, path: "/v1/classify", body: () => camera(jw, jh, false), type: "image/jpeg" },
+  { name: `JPEG ${jw}x${jh} baseline 4:2:0 (MAX_PIXELS_JPEG_BASELINE) native`, path: "/v1/classify?size=native", body: () => camera(jw, jh, false), type: "image/jpeg" },
   { name: `PNG ${pw}x${ph} (MAX_PIXELS_PNG) default`, path: "/v1/classify", body: () => makePng(pw, ph), type: "image/png" },
   { name: "PNG 600x400 native (MAX_TENSOR_PIXELS)", path: "/v1/classify?size=native", body: () => makePng(600, 400), type: "image/png" },
   { name: "PNG 7500x32 native", path: "/v1/classify?size=native", body: () => makePng(7500, 32), type: "image/png" },
   { name: "PNG 2400000x1 (refused)", path: "/v1/classify", body: () => makePng(2_400_000, 1), type: "image/png" },
   { name: "progressive JPEG, scans x500", path: "/v1/classify", body: () => repeatScans(500), type: "image/jpeg" },
   { name: "progressive JPEG, scans x5000", path: "/v1/classify", body: () => repeatScans(5000), type: "image/jpeg" },
-  { name: `batch of ${vars.MAX_BATCH} 12 MP JPEGs`, path: "/v1/classify/batch", body: () => batch(4032, 3024), type: "" },
+  { name: `batch of ${vars.MAX_BATCH} 12 MP baseline JPEGs`, path: "/v1/classify/batch", body: () => batch(4032, 3024), type: "" },
   ...readdirSync(seedDir).sort().flatMap((f) =>
     mutations(f, new Uint8Array(readFileSync(join(seedDir, f))), prng(1604), 12).map((m) => ({ name: `fuzz ${m.name}`, path: "/v1/classify?size=native", body: () => m.bytes, type: "application/octet-stream" })),
   ),
@@ -70,7 +77,7 @@ const cases: Case[] = [
 let batchType = "";
 async function batch(w: number, h: number): Promise<Uint8Array> {
   const form = new FormData();
-  for (let i = 0; i < Number(vars.MAX_BATCH); i++) form.append("image", new Blob([(await makeJpeg(w, h, i)) as Uint8Array<ArrayBuffer>]), `i${i}.jpg`);
+  for (let i = 0; i < Number(vars.MAX_BATCH); i++) form.append("image", new Blob([(await camera(w, h, false)) as Uint8Array<ArrayBuffer>]), `i${i}.jpg`);
   const r = new Response(form);
   batchType = r.headers.get("content-type")!;
   return new Uint8Array(await r.arrayBuffer());

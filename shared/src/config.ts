@@ -40,7 +40,7 @@ export const DEFAULT_PREPROCESS: PreprocessConfig = {
   crop: null,
   mean: IMAGENET_MEAN,
   std: IMAGENET_STD,
-  maxPixels: 40_000_000,
+  maxPixels: 60_000_000,
   background: [255, 255, 255],
 };
 

@@ -28,7 +28,7 @@ export function tinyModelArtifact(opts: { name?: string; version?: string; seed?
       crop: fixed ?? null,
       mean: [0.485, 0.456, 0.406],
       std: [0.229, 0.224, 0.225],
-      maxPixels: 40_000_000,
+      maxPixels: 60_000_000,
       background: [255, 255, 255],
     },
     training: { note: "untrained fixture with seeded random weights; not a real classifier" },

@@ -68,7 +68,7 @@ function defaultVersion(date = new Date()): string {
 export function importPreprocess(spec: string | undefined, fixedSize: [number, number] | null): PreprocessConfig {
   let config: PreprocessConfig;
   if (spec === undefined || spec === "imagenet") {
-    const base = { mean: IMAGENET_MEAN, std: IMAGENET_STD, maxPixels: 40_000_000, background: [255, 255, 255] as [number, number, number] };
+    const base = { mean: IMAGENET_MEAN, std: IMAGENET_STD, maxPixels: 60_000_000, background: [255, 255, 255] as [number, number, number] };
     config = fixedSize
       ? { ...base, resize: { mode: "shortest-edge", size: Math.round((Math.min(...fixedSize) * 256) / 224) }, crop: fixedSize }
       : { ...base, resize: { mode: "shortest-edge", size: 224 }, crop: null };
