@@ -52,10 +52,10 @@ export const DEFAULT_DECODE_LIMITS: DecodeLimits = {
     "jpeg-baseline": 50_000_000,
     "jpeg-progressive": 13_000_000,
     "jpeg-cmyk": 2_400_000,
-    png: 2_500_000,
-    png16: 1_000_000,
+    png: 2_100_000,
+    png16: 900_000,
     webp: 40_000_000,
-    "webp-lossless": 9_000_000,
+    "webp-lossless": 8_000_000,
   },
   maxJpegCoefficientBytes: 36 * 1024 * 1024,
 };
