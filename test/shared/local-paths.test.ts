@@ -17,12 +17,12 @@ function strings(x: unknown): string[] {
 
 describe("local paths in manifests", () => {
   it("recognises absolute, home, Windows and ./ ../ paths, not names, versions or URLs", () => {
-    for (const p of ["/work/x", "~/runs", "C:\\data\\x", "\\\\host\\share", "./runs/a", "../shared/data"]) expect(isLocalPath(p), p).toBe(true);
+    for (const p of ["/srv/x", "~/runs", "C:\\data\\x", "\\\\host\\share", "./runs/a", "../shared/data"]) expect(isLocalPath(p), p).toBe(true);
     for (const p of ["imagenette", "ft64/checkpoint.bin", "2026-11-29b", "https://example.com/a", "resnet18", ""]) expect(isLocalPath(p), p).toBe(false);
   });
 
   it("keeps the last segment, at any depth, and leaves everything else alone", () => {
-    const training = { checkpoint: "/root/rn/ft64/checkpoint.bin", epochs: [{ epoch: 0, seconds: 1.5 }], config: { data: "/work/shared/data/imagenette/", out: "../rn/ft64", size: 64, stages: [], limit: null, augment: true } };
+    const training = { checkpoint: "/root/rn/ft64/checkpoint.bin", epochs: [{ epoch: 0, seconds: 1.5 }], config: { data: "/srv/team/data/imagenette/", out: "../rn/ft64", size: 64, stages: [], limit: null, augment: true } };
     expect(stripLocalPaths(training)).toEqual({ checkpoint: "checkpoint.bin", epochs: [{ epoch: 0, seconds: 1.5 }], config: { data: "imagenette", out: "ft64", size: 64, stages: [], limit: null, augment: true } });
   });
 
