@@ -7,32 +7,20 @@ import { deflateSync } from "node:zlib";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { ImageError, decodeImage, orient, readImageHeader, sniffFormat, type ImageErrorCode } from "../../shared/src/index.ts";
+import { ImageError, decodeImage, orient, readImageHeader, sniffFormat } from "../../shared/src/index.ts";
 import { codecModules } from "../../shared/src/codecs/registry.ts";
 import { decodeWithLibjpeg, libjpegInstanceCount } from "../../shared/src/codecs/libjpeg-turbo.ts";
 import { pngInstanceCount, pngMemoryBytes } from "../../shared/src/codecs/png.ts";
 import { initCodecs } from "../../shared/src/runtime/node.ts";
 import { ODDIMAGES_DIR, hasOddImages, needs } from "../helpers/data.ts";
 import { CHANNELS, encodePng, type PngSpec } from "./helpers/png-encode.ts";
+import { errorOf, expectImageError } from "./helpers/image-errors.ts";
 
 const MAX = 40_000_000;
 const fixture = (name: string): Uint8Array => new Uint8Array(readFileSync(join(import.meta.dirname, "fixtures", name)));
 const odd = (name: string): Uint8Array => new Uint8Array(readFileSync(join(ODDIMAGES_DIR, name)));
 const sha = (b: Uint8Array): string => createHash("sha256").update(b).digest("hex");
 
-async function errorOf(p: Promise<unknown>): Promise<unknown> {
-  return p.then(
-    () => null,
-    (e: unknown) => e,
-  );
-}
-
-async function expectImageError(p: Promise<unknown>, code: ImageErrorCode): Promise<ImageError> {
-  const err = await errorOf(p);
-  expect(err).toBeInstanceOf(ImageError);
-  expect((err as ImageError).code).toBe(code);
-  return err as ImageError;
-}
 
 beforeAll(() => initCodecs());
 

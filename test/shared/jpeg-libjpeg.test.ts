@@ -15,7 +15,6 @@ import {
   shrinkDenominator,
   preprocess,
   readImageHeader,
-  type ImageErrorCode,
 } from "../../shared/src/index.ts";
 import { codecModules } from "../../shared/src/codecs/registry.ts";
 import { decodeWithLibjpeg } from "../../shared/src/codecs/libjpeg-turbo.ts";
@@ -23,6 +22,7 @@ import { readJpegHeader } from "../../shared/src/format/jpeg-header.ts";
 import { initCodecs } from "../../shared/src/runtime/node.ts";
 import { ODDIMAGES_DIR, hasOddImages, repoRoot } from "../helpers/data.ts";
 import { pattern } from "../edge/helpers/images.ts";
+import { errorOf, expectImageError } from "./helpers/image-errors.ts";
 
 const MAX = 40_000_000;
 const odd = (name: string): Uint8Array => new Uint8Array(readFileSync(join(ODDIMAGES_DIR, name)));
@@ -41,19 +41,6 @@ async function encode(width: number, height: number, progressive: boolean, seed 
   return new Uint8Array(buf);
 }
 
-async function errorOf(p: Promise<unknown>): Promise<unknown> {
-  return p.then(
-    () => null,
-    (e: unknown) => e,
-  );
-}
-
-async function expectImageError(p: Promise<unknown>, code: ImageErrorCode): Promise<ImageError> {
-  const err = await errorOf(p);
-  expect(err).toBeInstanceOf(ImageError);
-  expect((err as ImageError).code, (err as Error).message).toBe(code);
-  return err as ImageError;
-}
 
 /** Offset of the first marker `m` (0xFF m) at or after `from`. */
 function markerAt(b: Uint8Array, m: number, from = 2): number {

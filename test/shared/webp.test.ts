@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { DEFAULT_PREPROCESS, ImageError, decodeImage, preprocess, preprocessImage, readImageHeader, type ImageErrorCode } from "../../shared/src/index.ts";
+import { DEFAULT_PREPROCESS, ImageError, decodeImage, preprocess, preprocessImage, readImageHeader } from "../../shared/src/index.ts";
 import { decodeUpright } from "../../shared/src/decode.ts";
 import { readWebpHeader } from "../../shared/src/format/webp-header.ts";
 import { webpInstanceCount, webpMemoryBytes } from "../../shared/src/codecs/webp.ts";
@@ -16,24 +16,12 @@ import { shrinkDenominator } from "../../shared/src/ops/shrink-on-load.ts";
 import { initCodecs } from "../../shared/src/runtime/node.ts";
 import { hasImagenette, needs, repoRoot } from "../helpers/data.ts";
 import { SOURCES, WEBP_TOOLS_MISSING, dwebpRgba, hasWebpTools, makeWebp, type WebpKind } from "./helpers/webp-files.ts";
+import { errorOf, expectImageError } from "./helpers/image-errors.ts";
 
 const MAX = 40_000_000;
 const ready = hasImagenette && hasWebpTools;
 const why = !hasWebpTools ? WEBP_TOOLS_MISSING : needs("imagenette");
 
-async function errorOf(p: Promise<unknown>): Promise<unknown> {
-  return p.then(
-    () => null,
-    (e: unknown) => e,
-  );
-}
-
-async function expectImageError(p: Promise<unknown>, code: ImageErrorCode): Promise<ImageError> {
-  const err = await errorOf(p);
-  expect(err).toBeInstanceOf(ImageError);
-  expect((err as ImageError).code).toBe(code);
-  return err as ImageError;
-}
 
 /** The reference's RGBA reduced to the channels our decoder keeps (RGB when the file has no alpha). */
 function referenceBytes(ref: { data: Uint8Array }, channels: number): Uint8Array {
