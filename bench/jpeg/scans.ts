@@ -14,6 +14,7 @@ import { startWorker } from "../../test/helpers/workerd.ts";
 import { findDescendant, processCpuMs } from "../preprocess/cpu-time.ts";
 import { fmt, summarize } from "../preprocess/stats.ts";
 import { PHOTO, readData } from "./inputs.ts";
+import { scanUnits } from "../../test/shared/helpers/jpeg-markers.ts";
 
 const i = process.argv.indexOf("--iters");
 const iters = i > 0 ? Number(process.argv[i + 1]) : 5;
@@ -22,36 +23,9 @@ const base = new Uint8Array(
   await sharp(readData(DATA_DIR, PHOTO)).resize(width, height, { fit: "fill" }).jpeg({ quality: 90, progressive: true, chromaSubsampling: "4:2:0", mozjpeg: false }).toBuffer(),
 );
 
-/** Offsets of the table segments + SOS + entropy data of each scan, and its component count. */
-function scanUnits(b: Uint8Array): { start: number; end: number; components: number; first: number }[] {
-  const markers: number[] = [];
-  let at = b.indexOf(0xda, 2) - 1;
-  while (!(b[at] === 0xff && b[at + 1] === 0xda)) at = b.indexOf(0xda, at + 2) - 1;
-  for (;;) {
-    markers.push(at);
-    const m = b[at + 1]!;
-    if (m === 0xd9) break;
-    let next = at + 2 + ((b[at + 2]! << 8) | b[at + 3]!);
-    if (m === 0xda) {
-      next = b.indexOf(0xff, next);
-      while (b[next + 1] === 0 || (b[next + 1]! >= 0xd0 && b[next + 1]! <= 0xd7)) next = b.indexOf(0xff, next + 2);
-    }
-    at = next;
-  }
-  const units = [];
-  let start = markers[0]!;
-  for (let k = 0; k < markers.length - 1; k++) {
-    const p = markers[k]!;
-    if (b[p + 1] !== 0xda) continue;
-    units.push({ start, end: markers[k + 1]!, components: b[p + 4]!, first: b[p + 5]! });
-    start = markers[k + 1]!;
-  }
-  return units;
-}
-
 const units = scanUnits(base);
-const luma = units[0]!.first;
-const chroma = units.filter((u) => u.components === 1 && u.first !== luma).at(-1)!; // the last chroma scan (a refinement in libjpeg's script)
+const luma = units[0]!.components[0];
+const chroma = units.filter((u) => u.components.length === 1 && u.components[0] !== luma).at(-1)!; // the last chroma scan (a refinement in libjpeg's script)
 const eoi = base.length - 2;
 const copies = 500 - units.length;
 const parts = [base.subarray(0, eoi), ...Array.from({ length: copies }, () => base.subarray(chroma.start, chroma.end)), base.subarray(eoi)];

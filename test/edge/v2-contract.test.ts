@@ -3,6 +3,7 @@
 // client written from the specification alone. Needs ../shared/specs; skips with a message without it.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startWorker, type WorkerHandle } from "../helpers/workerd.ts";
+import { callJson } from "./helpers/call.ts";
 import { tinyModelArtifact, type ModelArtifact } from "../../trainer/src/export/tiny-artifact.ts";
 import { makeJpeg, makePng, withJpegFrameSize } from "./helpers/images.ts";
 import { hasSpec, NEEDS_SPEC, OipContract } from "./helpers/oip-contract.ts";
@@ -61,14 +62,8 @@ describe.skipIf(!hasSpec)(`the /v2 routes against the Open Inference Protocol do
 
   /** Every /v2 call of this file goes through here: the response must be JSON and valid against the document. */
   async function call(path: string, init: RequestInit = {}): Promise<{ status: number; body: any }> {
-    const res = await w.fetch(path, init);
-    const text = await res.text();
-    let body: any;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      throw new Error(`${path}: ${res.status} non-JSON body: ${text.slice(0, 300)}`);
-    }
+    const res = await callJson(w, path, init);
+    const { body, text } = res;
     const method = init.method ?? "GET";
     expect(contract.check(method, new URL(path, "http://x").pathname, res.status, body), `${method} ${path} -> ${res.status} ${text.slice(0, 300)}`).toEqual([]);
     seen.add(`${method} ${contract.operation(method, new URL(path, "http://x").pathname).path} ${res.status}`);

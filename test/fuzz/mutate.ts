@@ -1,17 +1,8 @@
 // Deterministic mutations of JPEG and PNG files for the fuzz suite: a seeded PRNG picks the mutations, so
 // the same seed files give the same corpus on every run and machine. Each input is named by how it was made.
 
-/** mulberry32: a small seeded PRNG (uniform in [0, 1)). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32, the seeded PRNG the trainer initialises weights with (uniform in [0, 1)). */
+export { seededRandom as prng } from "../../trainer/src/model/init.ts";
 
 export interface FuzzInput {
   name: string;

@@ -6,6 +6,8 @@ export interface JsonResponse {
   status: number;
   body: any;
   headers: Headers;
+  /** The body as sent, for checks on the raw text (no stack traces, ...). */
+  text: string;
 }
 
 export async function callJson(h: Pick<WorkerHandle, "fetch">, path: string, init: RequestInit = {}): Promise<JsonResponse> {
@@ -17,5 +19,5 @@ export async function callJson(h: Pick<WorkerHandle, "fetch">, path: string, ini
   } catch {
     throw new Error(`${path}: ${res.status} non-JSON body: ${text.slice(0, 300)}`);
   }
-  return { status: res.status, body, headers: res.headers };
+  return { status: res.status, body, headers: res.headers, text };
 }

@@ -10,6 +10,7 @@ import { constants } from "node:fs";
 import { labelFor, type ModelManifest } from "@resnet-edge/shared";
 import type { TrainConfig } from "../config.ts";
 import { DataError } from "../data/errors.ts";
+import { ensureWritable } from "../run-folder.ts";
 import { servingPreprocess } from "../data/serving-preprocess.ts";
 import { applyCheckpoint, readCheckpoint, type Checkpoint } from "../learner/checkpoint.ts";
 import { checkpointPath, stagesOf } from "../learner/run-training.ts";
@@ -64,15 +65,6 @@ async function resolveCheckpoint(path: string): Promise<string> {
   const s = await stat(abs).catch(() => null);
   if (!s) throw new DataError(`no checkpoint at ${path}: pass a run folder written by \`trainer run --out <dir>\` or its checkpoint.bin`);
   return s.isDirectory() ? checkpointPath(abs) : abs;
-}
-
-async function ensureWritable(dir: string): Promise<void> {
-  try {
-    await mkdir(dir, { recursive: true });
-    await access(dir, constants.W_OK);
-  } catch (e) {
-    throw new DataError(`cannot write to output folder ${dir} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): choose another --out`);
-  }
 }
 
 /** Rebuild the checkpoint's model, with a clear error for an architecture this trainer does not know. */

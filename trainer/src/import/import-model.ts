@@ -16,6 +16,7 @@ import { createRequire } from "node:module";
 import { IMAGENET_MEAN, IMAGENET_STD, preprocess, preprocessImage, validatePreprocessConfig, type ClassLabel, type ModelManifest, type PreprocessConfig } from "@resnet-edge/shared";
 import { initCodecs } from "@resnet-edge/shared/node";
 import { DataError } from "../data/errors.ts";
+import { ensureWritable } from "../run-folder.ts";
 import { makeManifest, sha256Hex } from "../export/manifest.ts";
 import { readClasses } from "./classes.ts";
 import { readGraph, type GraphSummary } from "./onnx-graph.ts";
@@ -147,15 +148,6 @@ async function webRun(onnx: Uint8Array, data: Float32Array, dims: number[], grap
     return (await session.run(data, dims)).data;
   } finally {
     await session.release();
-  }
-}
-
-async function ensureWritable(dir: string): Promise<void> {
-  try {
-    await mkdir(dir, { recursive: true });
-    await access(dir, constants.W_OK);
-  } catch (e) {
-    throw new DataError(`cannot write to output folder ${dir} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): choose another --out`);
   }
 }
 
