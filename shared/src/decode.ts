@@ -1,6 +1,6 @@
 import { ImageError } from "./errors.ts";
 import { checkPixelLimit, requireSupportedFormat } from "./format/header.ts";
-import { checkJpegSupported, readJpegHeader, type JpegHeader } from "./format/jpeg-header.ts";
+import { checkJpegSupported, MAX_JPEG_SCANS, readJpegHeader, type JpegHeader } from "./format/jpeg-header.ts";
 import { checkDecodeLimits, JPEG_MAX_SIDE, jpegDecodePath, pngDecodePath, webpDecodePath, type DecodeLimits } from "./format/decode-limits.ts";
 import { readPngHeader, scanPngChunks } from "./format/png-header.ts";
 import { readWebpHeader } from "./format/webp-header.ts";
@@ -10,7 +10,7 @@ import { decodeCmykJpeg } from "./codecs/cmyk-jpeg.ts";
 import { decodeWithLibjpeg, JWRN, libjpegMemoryBytes } from "./codecs/libjpeg-turbo.ts";
 import { decodePng, pngMemoryBytes } from "./codecs/png.ts";
 import { decodeWebp, webpMemoryBytes } from "./codecs/webp.ts";
-import { orient } from "./ops/orient.ts";
+import { orient, uprightSize } from "./ops/orient.ts";
 import { toRGB } from "./ops/to-rgb.ts";
 import type { ShrinkDenominator } from "./ops/shrink-on-load.ts";
 
@@ -28,9 +28,6 @@ export interface DecodeOptions {
 
 /** libjpeg's memory budget when the caller gives no DecodeLimits (its coefficient buffer and row buffers). */
 const DEFAULT_LIBJPEG_BYTES = 256 * 1024 * 1024;
-
-/** Most scans a JPEG may have; the header walk refuses more first (jpeg-header.ts MAX_JPEG_SCANS). */
-const LIBJPEG_MAX_SCANS = 500;
 
 /** libjpeg warnings after which the output holds invented pixels (data missing or undecodable). */
 const FATAL_WARNINGS: readonly number[] = [JWRN.HIT_MARKER, JWRN.HUFF_BAD_CODE, JWRN.MUST_RESYNC];
@@ -85,9 +82,7 @@ export async function decodeUpright(
     if (opts.limits) checkDecodeLimits({ width: header.width, height: header.height, path, coefficientBytes: header.buffered ? header.coefficientBytes : 0 }, opts.limits);
     checkJpegSize(header);
     checkJpegSupported(header);
-    const swap = header.orientation >= 5;
-    fullWidth = swap ? header.height : header.width;
-    fullHeight = swap ? header.width : header.height;
+    ({ width: fullWidth, height: fullHeight } = uprightSize(header.width, header.height, header.orientation));
     warnings = header.warnings.slice();
     if (header.components === 4) {
       image = decodeCmykJpeg(bytes, opts.maxPixels);
@@ -95,7 +90,7 @@ export async function decodeUpright(
     } else {
       scale = typeof chooseScale === "number" ? chooseScale : chooseScale(fullWidth, fullHeight);
       const memoryLimit = opts.limits ? opts.limits.maxJpegCoefficientBytes + 16 * 1024 * 1024 : DEFAULT_LIBJPEG_BYTES;
-      const out = decodeWithLibjpeg(bytes, codecModules().jpeg, { scaleDenom: scale, channels: jpegLayout === "rgba" ? 4 : 3, maxScans: LIBJPEG_MAX_SCANS, memoryLimit });
+      const out = decodeWithLibjpeg(bytes, codecModules().jpeg, { scaleDenom: scale, channels: jpegLayout === "rgba" ? 4 : 3, maxScans: MAX_JPEG_SCANS, memoryLimit });
       const fatal = out.warnings.find((w) => FATAL_WARNINGS.includes(w.code));
       if (fatal) {
         throw new ImageError("corrupt_image", `the JPEG is damaged (${fatal.message}); send the complete, unmodified file`, {
@@ -113,9 +108,7 @@ export async function decodeUpright(
     const header = readWebpHeader(bytes);
     checkPixelLimit(header.width, header.height, opts.maxPixels);
     if (opts.limits) checkDecodeLimits({ width: header.width, height: header.height, path: webpDecodePath(header), coefficientBytes: 0 }, opts.limits);
-    const swap = header.orientation >= 5;
-    fullWidth = swap ? header.height : header.width;
-    fullHeight = swap ? header.width : header.height;
+    ({ width: fullWidth, height: fullHeight } = uprightSize(header.width, header.height, header.orientation));
     scale = typeof chooseScale === "number" ? chooseScale : chooseScale(fullWidth, fullHeight);
     const scaled = { width: Math.ceil(header.width / scale), height: Math.ceil(header.height / scale) };
     image = decodeWebp(bytes, header, codecModules().webp, scale > 1 ? scaled : undefined, jpegLayout);
@@ -129,9 +122,7 @@ export async function decodeUpright(
     image = decodePng(bytes, header, codecModules().png, jpegLayout);
     checkSize(image, header.width, header.height);
     orientation = header.orientation;
-    const swap = orientation >= 5;
-    fullWidth = swap ? header.height : header.width;
-    fullHeight = swap ? header.width : header.height;
+    ({ width: fullWidth, height: fullHeight } = uprightSize(header.width, header.height, orientation));
   }
   let out = orient(image, orientation);
   if (opts.background) out = toRGB(out, opts.background);

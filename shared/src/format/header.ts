@@ -1,4 +1,5 @@
 import { ImageError } from "../errors.ts";
+import { uprightSize } from "../ops/orient.ts";
 import type { ImageFormat } from "../image.ts";
 import { jpegDecodePath, pngDecodePath, webpDecodePath, type DecodePath } from "./decode-limits.ts";
 import { readJpegHeader } from "./jpeg-header.ts";
@@ -77,8 +78,7 @@ export function readImageHeader(bytes: Uint8Array): ImageHeader {
     ({ width, height, orientation } = h);
     path = pngDecodePath(h);
   }
-  const swap = orientation >= 5;
-  return { format, width: swap ? height : width, height: swap ? width : height, orientation, path, coefficientBytes };
+  return { format, ...uprightSize(width, height, orientation), orientation, path, coefficientBytes };
 }
 
 /** Format a pixel count as "280 MP" / "0.2 MP". */

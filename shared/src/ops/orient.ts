@@ -1,5 +1,10 @@
 import { assertRawImage, type RawImage } from "../image.ts";
 
+/** The size as displayed after EXIF `orientation`: orientations 5-8 swap the stored width and height. */
+export function uprightSize(width: number, height: number, orientation: number): { width: number; height: number } {
+  return orientation >= 5 ? { width: height, height: width } : { width, height };
+}
+
 /**
  * Apply an EXIF orientation (1-8) so the pixels are upright as a viewer shows them. Orientations 5-8 swap
  * width and height. Out-of-range values are treated as 1.
