@@ -8,7 +8,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { chromium, type BrowserContext, type FileChooser, type Page } from "playwright-core";
 import { validateManifest, type ModelManifest } from "@resnet-edge/shared";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { publishModel } from "../../trainer/src/publish/publish.ts";
@@ -286,10 +286,16 @@ describe.skipIf(!hasChromium)(`the try-it page in chromium ${hasChromium ? "" : 
     );
     expect(unlabelled).toEqual([]);
     expect(await page.$eval("#results", (e) => e.getAttribute("aria-live"))).toBe("polite");
-    await page.focus("#file");
-    const [chooser] = await Promise.all([page.waitForEvent("filechooser"), page.keyboard.press("Space")]);
-    expect(chooser.isMultiple()).toBe(true);
-    await classified(() => chooser.setFiles({ name: "keyboard.png", mimeType: "image/png", buffer: Buffer.from(png) }));
+    // Space on the focused picker must open the file chooser. Headless chromium now and then drops one such
+    // request under load (seen once in six CI runs), so the key press is repeated, at most three times.
+    let chooser: FileChooser | undefined;
+    for (let attempt = 0; attempt < 3 && !chooser; attempt++) {
+      await page.focus("#file");
+      [chooser] = await Promise.all([page.waitForEvent("filechooser", { timeout: 15_000 }).catch(() => undefined), page.keyboard.press("Space")]);
+    }
+    expect(chooser, "Space on the focused file picker opens the file chooser").toBeDefined();
+    expect(chooser!.isMultiple()).toBe(true);
+    await classified(() => chooser!.setFiles({ name: "keyboard.png", mimeType: "image/png", buffer: Buffer.from(png) }));
     expect((await cards())[0]!.title).toBe("keyboard.png");
   });
 
