@@ -213,10 +213,15 @@ describe("ModelRegistry", () => {
     expect(registry.status("lru-b").serving).toBeNull();
     // a (LRU now) has a request running when b comes back: a is retired but released only after it.
     const gate = deferred();
+    const started = deferred();
     const busy = registry.use("lru-a", async (m) => {
+      started.resolve();
       await gate.promise;
       return m.version;
     });
+    // Every use reads the pointer from R2 first (pollSeconds 0): wait until a's request is running,
+    // or c's pointer read may finish first and leave c, not a, the least recently used.
+    await started.promise;
     expect(await use("lru-c")).toBe("v3"); // a is the least recently used again, and still busy
     expect(await use("lru-b")).toBe("v2"); // reloads b; retires a
     expect(sessions.released).toEqual(["v2"]);
