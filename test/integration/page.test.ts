@@ -198,6 +198,36 @@ describe.skipIf(!hasChromium)(`the try-it page in chromium ${hasChromium ? "" : 
     await page.screenshot({ path: join(ARTIFACTS, "desktop.png"), fullPage: true });
   });
 
+  it("sends tta=1 when test-time augmentation is ticked and shows the views the API averaged", async () => {
+    await setTopK("5");
+    await classified(() => page.setInputFiles("#file", { name: "pattern.png", mimeType: "image/png", buffer: Buffer.from(png) }));
+    const sent: string[] = [];
+    const onRequest = (r: { url(): string }) => {
+      if (r.url().includes("/v1/classify")) sent.push(r.url());
+    };
+    page.on("request", onRequest);
+    try {
+      await classified(() => page.check("#tta")); // ticking re-runs the current image
+      const [card] = await cards();
+      const answer = await api("/v1/classify?top_k=5&tta=1", png);
+      expect(answer.status).toBe(200);
+      expect(answer.body.tta.modelRuns).toBe(4);
+      expect(sent.map((u) => new URL(u).searchParams.get("tta"))).toEqual(["1"]);
+      expectShows(card!, answer.body);
+      expect(card!.facts.tta).toBe(`${answer.body.tta.views.join(", ")} (4 model runs)`);
+      // TTA averages 4 views: the scores differ from the single-view answer the page showed before.
+      const plain = await api("/v1/classify?top_k=5", png);
+      expect(card!.bars.map((b) => b.score)).not.toEqual(plain.body.predictions.map((p: { score: number }) => `${(100 * p.score).toFixed(1)}%`));
+      await classified(() => page.uncheck("#tta"));
+      expect(new URL(sent.at(-1)!).searchParams.has("tta")).toBe(false);
+      const [after] = await cards();
+      expect(after!.facts.tta).toBeUndefined();
+    } finally {
+      page.off("request", onRequest);
+    }
+    expect(problems).toEqual([]);
+  });
+
   it("shows the API's 415 message for a GIF", async () => {
     await classified(() => page.setInputFiles("#file", { name: "tiny.gif", mimeType: "image/gif", buffer: Buffer.from(GIF) }));
     const [card] = await cards();
@@ -279,7 +309,7 @@ describe.skipIf(!hasChromium)(`the try-it page in chromium ${hasChromium ? "" : 
       await page.keyboard.press("Tab");
       seen.push(await page.evaluate(() => document.activeElement?.id ?? ""));
     }
-    for (const id of ["file", "camera", "model", "size", "topk", "token", "fb-class", "fb-new", "fb-send"]) expect(seen, id).toContain(id);
+    for (const id of ["file", "camera", "model", "size", "topk", "tta", "token", "fb-class", "fb-new", "fb-send"]) expect(seen, id).toContain(id);
     // Every control has an accessible label.
     const unlabelled = await page.$$eval("input, select, button", (els) =>
       els.filter((e) => !((e as HTMLInputElement).labels?.length || e.getAttribute("aria-label") || (e.tagName === "BUTTON" && e.textContent!.trim()))).map((e) => e.outerHTML),

@@ -121,6 +121,7 @@ function query() {
   if ($("model").value) q.set("model", $("model").value);
   q.set("size", $("size").value);
   q.set("top_k", $("topk").value.trim());
+  if ($("tta").checked) q.set("tta", "1");
   return "?" + q.toString();
 }
 
@@ -214,6 +215,8 @@ function card(file, ok, err, model, trip) {
   }
   // Size fields this page does not know yet (e.g. a requested or aligned size): shown as they come.
   for (const [k, v] of Object.entries(input)) if (!["format", "width", "height", "tensor"].includes(k)) fact(k, px(v));
+  // With tta=1: the views the API averaged, and what that cost in model runs.
+  if (ok.tta && Array.isArray(ok.tta.views)) fact("tta", ok.tta.views.map(fmt).join(", ") + " (" + ok.tta.modelRuns + " model runs)", "tta");
   const timing = ok.timing ? Object.entries(ok.timing).map(([k, v]) => k + " " + ms(v)) : [];
   if (trip) timing.push(trip);
   if (timing.length) fact("timing", timing.join(" · "), "timing");
@@ -282,7 +285,7 @@ $("model").addEventListener("change", async () => {
   await loadModel();
   classify(state.files);
 });
-for (const id of ["size", "topk"]) $(id).addEventListener("change", () => classify(state.files));
+for (const id of ["size", "topk", "tta"]) $(id).addEventListener("change", () => classify(state.files));
 $("token").addEventListener("input", (e) => { state.token = e.target.value.trim(); });
 $("fb-class").addEventListener("change", () => { $("fb-new").disabled = $("fb-class").value !== ""; });
 $("fb-send").disabled = false;

@@ -47,7 +47,12 @@ export function pageHtml(opts: { maxBatch: number }): string {
 <label for="topk">Top k</label>
 <input id="topk" type="number" min="1" max="10" value="5" inputmode="numeric">
 </div>
+<div class="row">
+<label for="tta">Test-time augmentation</label>
+<input id="tta" type="checkbox" aria-describedby="tta-help">
+</div>
 <p id="size-help" class="hint">default: the short side is scaled to the model's training size. native: the whole image at its own resolution (scaled down only past the tensor limit).</p>
+<p id="tta-help" class="hint">test-time augmentation: averages the model's answers over 4 views of the image (centre, mirrored, two shifted crops); about 4x the compute.</p>
 <p id="model-info" class="hint"></p>
 </section>
 <section aria-labelledby="h-out">
