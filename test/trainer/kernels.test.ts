@@ -52,6 +52,12 @@ const CONV_CASES: Array<{ x: [number, number, number, number]; k: number; co: nu
   { x: [2, 13, 10, 4], k: 3, co: 3, stride: 3, pad: 1 },
   { x: [2, 9, 9, 4], k: 2, co: 3, stride: 2, pad: "valid" },
   { x: [4, 4, 4, 16], k: 3, co: 8, stride: 1, pad: 1 },
+  // the SIMD filter gradient's tiles (4 input x 8 output channels) with leftovers, batch 1 and odd sizes
+  { x: [1, 7, 7, 5], k: 1, co: 9, stride: 2, pad: "valid" },
+  { x: [2, 9, 9, 6], k: 3, co: 11, stride: 2, pad: 1 },
+  { x: [3, 10, 10, 8], k: 3, co: 16, stride: 1, pad: "same" },
+  { x: [2, 6, 5, 12], k: 1, co: 24, stride: 1, pad: "valid" },
+  { x: [2, 33, 9, 4], k: 3, co: 8, stride: 1, pad: 1 }, // more rows than one chunk (256 positions)
 ];
 
 describe("wasm Conv2DBackpropFilter / Conv2DBackpropInput vs the cpu backend", () => {
@@ -67,14 +73,14 @@ describe("wasm Conv2DBackpropFilter / Conv2DBackpropInput vs the cpu backend", (
         return tf.grads((a, b) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad), r)))([x, w]);
       };
       const [cpuDx, cpuDw] = await on("cpu", grads);
-      // Both formulations of the filter gradient (im2col + matmul, dilated convolution), whichever "auto" picks.
-      for (const strategy of ["auto", "im2col", "conv"] as const) {
+      // Every formulation of the filter gradient: the SIMD kernel (default), im2col + matmul, dilated convolution.
+      for (const strategy of ["simd", "auto-old", "im2col", "conv"] as const) {
         setFilterGradientStrategy(strategy);
         const [wasmDx, wasmDw] = await on("wasm", grads);
         expect(maxAbsDiff(cpuDx!, wasmDx!)).toBeLessThan(1e-5 * Math.max(1, maxAbs(cpuDx!)));
         expect(maxAbsDiff(cpuDw!, wasmDw!), strategy).toBeLessThan(1e-5 * Math.max(1, maxAbs(cpuDw!)));
       }
-      setFilterGradientStrategy("auto");
+      setFilterGradientStrategy("simd");
     });
   }
 });

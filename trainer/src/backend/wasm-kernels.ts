@@ -14,6 +14,7 @@ import {
   Transpose,
   unregisterKernel,
 } from "@tensorflow/tfjs-core";
+import { pointerOf, runSplit } from "./simd-kernels.ts";
 import type { Conv2DBackpropFilterAttrs, Conv2DBackpropInputAttrs, KernelBackend, KernelConfig, NamedAttrMap, TensorInfo } from "@tensorflow/tfjs-core";
 
 /**
@@ -223,17 +224,39 @@ function convInfoFor(xShape: number[], filterShape: number[], attrs: { strides: 
 }
 
 /**
- * Where the im2col formulation beats the dilated convolution. Measured (CPU ms, batch 32, 1 thread):
- * first layer (Ci=3, stride 2) 8 vs 21 at 64 px and 44 vs 81 at 128 px; from Ci=32 on the two are
- * within +-15% of each other, or im2col loses (32->64 at 64x64: 904 vs 608).
+ * Which formulation of the filter gradient runs:
+ * - "simd" (default): our wasm SIMD kernel (trainer/wasm/kernels.c) straight on the tensors;
+ * - "im2col": im2col + BatchMatMul, "conv": a dilated forward convolution in XNNPACK (the earlier
+ *   formulations, kept for comparison in bench/train/kernels.ts and as test references);
+ * - "auto-old": what "auto" was before the SIMD kernel (im2col where Ci*kh*kw <= 32, else conv; 1x1
+ *   stride-1 as one matmul).
+ * Measured (CPU ms, batch 32, 1 thread): first layer (Ci=3, stride 2) im2col 8 vs conv 21 at 64 px
+ * and 44 vs 81 at 128 px; from Ci=32 on the two are within +-15% of each other, or im2col loses.
  */
-export let useIm2col = (info: backend_util.Conv2DInfo): boolean => info.inChannels * info.filterHeight * info.filterWidth <= IM2COL_MAX_ROWS;
-let IM2COL_MAX_ROWS = 32;
+export type FilterGradientStrategy = "simd" | "auto-old" | "im2col" | "conv";
+let strategy: FilterGradientStrategy = "simd";
+const IM2COL_MAX_ROWS = 32;
 
 /** For benchmarks and tests: force one formulation of the filter gradient. */
-export function setFilterGradientStrategy(strategy: "auto" | "im2col" | "conv", maxRows = 32): void {
-  IM2COL_MAX_ROWS = maxRows;
-  useIm2col = strategy === "auto" ? (info) => info.inChannels * info.filterHeight * info.filterWidth <= IM2COL_MAX_ROWS : () => strategy === "im2col";
+export function setFilterGradientStrategy(next: FilterGradientStrategy): void {
+  strategy = next;
+}
+
+/**
+ * Work below which a kernel is not split across threads (the wake-up of a worker costs ~0.05 ms);
+ * tests set it to 0 to force splitting on small shapes.
+ */
+export const splitPolicy = { minMacsPerThread: 1e6 };
+
+function filterGradientSimd(backend: KernelBackend, x: TensorInfo, dy: TensorInfo, info: backend_util.Conv2DInfo): TensorInfo {
+  const heap = backend as WasmHeapBackend;
+  const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci, outHeight: ho, outWidth: wo, outChannels: co, filterHeight: kh, filterWidth: kw, strideHeight: stride } = info;
+  const out = heap.makeOutput([kh, kw, ci, co], "float32");
+  // Split by output channels in whole 8-channel tiles.
+  const macsPerChannel = kh * kw * ci * n * ho * wo;
+  runSplit(backend, "conv2d_filter_grad", [pointerOf(backend, x), pointerOf(backend, dy), pointerOf(backend, out),
+    n, h, w, ci, ho, wo, co, kh, kw, stride, info.padInfo.top, info.padInfo.left], co, 8, Math.max(8, Math.ceil(splitPolicy.minMacsPerThread / macsPerChannel)));
+  return out;
 }
 
 export function conv2dBackpropFilterWasm(args: { inputs: Inputs; backend: KernelBackend; attrs: NamedAttrMap }): TensorInfo {
@@ -243,9 +266,10 @@ export function conv2dBackpropFilterWasm(args: { inputs: Inputs; backend: Kernel
   if (info.strideHeight !== info.strideWidth) throw new Error("wasm Conv2DBackpropFilter: unequal strides are not supported");
   const stride = info.strideHeight;
   const { filterHeight: kh, filterWidth: kw, inHeight: h, inWidth: w, outHeight: ho, outWidth: wo } = info;
+  if (strategy === "simd") return filterGradientSimd(args.backend, x, dy, info);
   const s = new Scratch(args.backend);
   const p = info.padInfo;
-  if (kh === 1 && kw === 1 && stride === 1 && p.top + p.bottom + p.left + p.right === 0) {
+  if (strategy === "auto-old" && kh === 1 && kw === 1 && stride === 1 && p.top + p.bottom + p.left + p.right === 0) {
     const [n, , , ci] = x.shape as [number, number, number, number];
     const co = dy.shape[3]!;
     const x2 = s.op(Reshape, { x }, { shape: [n * h * w, ci] });
@@ -255,7 +279,7 @@ export function conv2dBackpropFilterWasm(args: { inputs: Inputs; backend: Kernel
     const g = s.op(BatchMatMul, { a, b }, { transposeA: false, transposeB: false });
     return s.finish(s.op(Reshape, { x: g }, { shape: [1, 1, ci, co] }));
   }
-  if (useIm2col(info)) return s.finish(filterGradientIm2col(s, args.backend, x, dy, info));
+  if (strategy === "im2col" || (strategy === "auto-old" && info.inChannels * kh * kw <= IM2COL_MAX_ROWS)) return s.finish(filterGradientIm2col(s, args.backend, x, dy, info));
   const top = info.padInfo.top;
   const left = info.padInfo.left;
   const bottom = kh + (ho - 1) * stride - h - top;

@@ -1,0 +1,158 @@
+/**
+ * Per-kernel microbenchmark on the shapes of one training step: records every call of the kernels
+ * below during one forward + backward of the model (batch B, size S), then times each distinct
+ * shape with our implementation and the reference(s) in the same process, interleaved, and, when
+ * /usr/bin/python3 has torch, PyTorch's equivalent op (channels-last) with the same thread count.
+ *
+ *   npx tsx bench/train/kernels.ts [--arch resnet18] [--size 64] [--batch 32] [--threads 1] [--reps 3] [--torch]
+ *
+ * Prints, per kernel, the step's total ms (sum over its calls, median of reps per shape) for each
+ * variant and the ratio, then the slowest shapes.
+ */
+import { spawnSync } from "node:child_process";
+import { parseArgs } from "node:util";
+import * as tf from "@tensorflow/tfjs-core";
+import { Conv2DBackpropFilter, getKernel, registerKernel, unregisterKernel } from "@tensorflow/tfjs-core";
+import type { KernelConfig, NamedAttrMap, TensorInfo } from "@tensorflow/tfjs-core";
+import { initBackend } from "../../trainer/src/backend/init-backend.ts";
+import { setKernelThreads } from "../../trainer/src/backend/simd-kernels.ts";
+import { setFilterGradientStrategy } from "../../trainer/src/backend/wasm-kernels.ts";
+import { ensureGradients } from "../../trainer/src/learner/gradients.ts";
+import { archSpec, createModel } from "../../trainer/src/model/index.ts";
+
+const { values } = parseArgs({
+  options: {
+    arch: { type: "string", default: "resnet18" },
+    size: { type: "string", default: "64" },
+    batch: { type: "string", default: "32" },
+    threads: { type: "string", default: "1" },
+    reps: { type: "string", default: "3" },
+    torch: { type: "boolean", default: false },
+  },
+});
+const [size, batch, threads, reps] = [values.size, values.batch, values.threads, values.reps].map(Number) as [number, number, number, number];
+
+await ensureGradients();
+await initBackend("wasm", { threads });
+
+// ---- record the shapes of one step
+interface Call { kernel: string; inputs: number[][]; attrs: Record<string, unknown>; count: number }
+const calls = new Map<string, Call>();
+let recording = true;
+const RECORDED = [Conv2DBackpropFilter];
+for (const name of RECORDED) {
+  const original = getKernel(name, "wasm")!;
+  unregisterKernel(name, "wasm");
+  registerKernel({
+    ...original,
+    kernelFunc: (args) => {
+      if (!recording) return original.kernelFunc(args);
+      const inputs = Object.values(args.inputs as Record<string, TensorInfo>).map((t) => t.shape);
+      const attrs = { ...(args.attrs as Record<string, unknown>) };
+      const key = JSON.stringify([name, inputs, attrs]);
+      const c = calls.get(key);
+      if (c) c.count++;
+      else calls.set(key, { kernel: name, inputs, attrs, count: 1 });
+      return original.kernelFunc(args);
+    },
+  } as KernelConfig);
+}
+{
+  const model = createModel(archSpec(values.arch!, { nOut: 10 }), { seed: 0 });
+  const vars = model.parameters().map((p) => p.variable);
+  const x = tf.randomNormal([batch, size, size, 3]) as tf.Tensor4D;
+  const labels = tf.oneHot(tf.tensor1d(Array.from({ length: batch }, (_, i) => i % 10), "int32"), 10);
+  tf.tidy(() => tf.variableGrads(() => tf.losses.softmaxCrossEntropy(labels, model.forward(x, { training: true })) as tf.Scalar, vars));
+  tf.dispose([x, labels]);
+  for (const v of vars) v.dispose();
+  recording = false;
+}
+
+// ---- time each shape
+// The first variant is ours as the trainer runs it, the second the reference the ratio is taken to.
+const VARIANTS: Record<string, Array<{ name: string; set: () => void }>> = {
+  [Conv2DBackpropFilter]: [
+    { name: "simd", set: () => { setFilterGradientStrategy("simd"); setKernelThreads(undefined); } },
+    { name: "before (XNNPACK conv / im2col)", set: () => setFilterGradientStrategy("auto-old") },
+    ...(threads > 1 ? [{ name: "simd 1 thread", set: () => { setFilterGradientStrategy("simd"); setKernelThreads(1); } }] : []),
+  ],
+};
+
+function timeOnce(c: Call, inputs: tf.Tensor[]): number {
+  const t0 = performance.now();
+  const out = tf.engine().runKernel(c.kernel, Object.fromEntries(["x", "dy"].map((k, i) => [k, inputs[i]!])), c.attrs as NamedAttrMap) as tf.Tensor;
+  out.dataSync();
+  const ms = performance.now() - t0;
+  out.dispose();
+  return ms;
+}
+
+const median = (a: number[]) => [...a].sort((p, q) => p - q)[Math.floor(a.length / 2)]!;
+interface Result { call: Call; ms: Record<string, number>; torchMs?: number }
+const results: Result[] = [];
+for (const c of calls.values()) {
+  const inputs = c.inputs.map((shape) => tf.randomNormal(shape));
+  const samples: Record<string, number[]> = {};
+  for (const v of VARIANTS[c.kernel]!) { v.set(); timeOnce(c, inputs); } // warm-up
+  for (let r = 0; r < reps; r++) {
+    for (const v of VARIANTS[c.kernel]!) {
+      v.set();
+      (samples[v.name] ??= []).push(timeOnce(c, inputs));
+    }
+  }
+  tf.dispose(inputs);
+  results.push({ call: c, ms: Object.fromEntries(Object.entries(samples).map(([k, s]) => [k, median(s)])) });
+}
+setFilterGradientStrategy("simd");
+setKernelThreads(undefined);
+
+// ---- PyTorch: torch.nn.grad.conv2d_weight on the same shapes, channels-last
+if (values.torch) {
+  const jobs = results.map((r) => ({ x: r.call.inputs[0], dy: r.call.inputs[1], filterShape: r.call.attrs.filterShape, strides: r.call.attrs.strides, pad: r.call.attrs.pad }));
+  const py = String.raw`
+import json, sys, time, torch
+torch.set_num_threads(int(sys.argv[1])); reps = int(sys.argv[2])
+out = []
+for j in json.load(sys.stdin):
+    n, h, w, ci = j["x"]; _, ho, wo, co = j["dy"]; kh, kw = j["filterShape"][:2]
+    s = j["strides"] if isinstance(j["strides"], int) else j["strides"][0]
+    pad = j["pad"]
+    p = pad if isinstance(pad, int) else (0 if pad == "valid" else (kh - 1) // 2)
+    x = torch.randn(n, ci, h, w).to(memory_format=torch.channels_last)
+    dy = torch.randn(n, co, ho, wo).to(memory_format=torch.channels_last)
+    f = lambda: torch.nn.grad.conv2d_weight(x, (co, ci, kh, kw), dy, stride=s, padding=p)
+    f(); ts = []
+    for _ in range(reps):
+        t = time.perf_counter(); f(); ts.append((time.perf_counter() - t) * 1000)
+    out.append(sorted(ts)[len(ts) // 2])
+print(json.dumps(out))`;
+  const r = spawnSync("/usr/bin/python3", ["-c", py, String(threads), String(reps)], { input: JSON.stringify(jobs), encoding: "utf8", env: { ...process.env, OMP_NUM_THREADS: String(threads) } });
+  if (r.status === 0) {
+    const ms = JSON.parse(r.stdout.trim().split("\n").pop()!) as number[];
+    results.forEach((res, i) => (res.torchMs = ms[i]));
+  } else {
+    console.error(`torch reference failed: ${r.stderr.trim().split("\n").pop()}`);
+  }
+}
+
+// ---- report
+console.log(`${values.arch} ${size} px, batch ${batch}, ${threads} thread(s), median of ${reps}; ms per step (sum over the step's calls)`);
+for (const kernel of RECORDED) {
+  const rs = results.filter((r) => r.call.kernel === kernel);
+  const names = Object.keys(rs[0]?.ms ?? {});
+  const total = (f: (r: Result) => number | undefined) => rs.reduce((a, r) => a + (f(r) ?? NaN) * r.call.count, 0);
+  const totals = names.map((n) => total((r) => r.ms[n]));
+  const torch = values.torch ? total((r) => r.torchMs) : undefined;
+  console.log(`\n${kernel}: ${names.map((n, i) => `${n} ${totals[i]!.toFixed(0)}`).join(", ")}${torch !== undefined ? `, pytorch ${torch.toFixed(0)}` : ""}; ` +
+    `${names[1]}/${names[0]} = ${(totals[1]! / totals[0]!).toFixed(2)}x${torch !== undefined ? `, ${names[0]}/pytorch = ${(totals[0]! / torch).toFixed(2)}x` : ""}`);
+  console.log(`| x | dy | stride | calls | ${names.join(" ms | ")} ms |${values.torch ? " pytorch ms |" : ""} GMAC/s (${names[0]}) |`);
+  console.log(`|---|---|---|---|${names.map(() => "---|").join("")}${values.torch ? "---|" : ""}---|`);
+  for (const r of rs.sort((a, b) => b.ms[names[0]!]! * b.call.count - a.ms[names[0]!]! * a.call.count)) {
+    const [x, dy] = r.call.inputs as [number[], number[]];
+    const fs = r.call.attrs.filterShape as number[];
+    const macs = fs[0]! * fs[1]! * fs[2]! * dy[0]! * dy[1]! * dy[2]! * dy[3]!;
+    console.log(`| ${x.join("x")} | ${dy.join("x")} | ${JSON.stringify(r.call.attrs.strides)} | ${r.call.count} | ${names.map((n) => r.ms[n]!.toFixed(1)).join(" | ")} |` +
+      `${values.torch ? ` ${r.torchMs?.toFixed(1)} |` : ""} ${(macs / r.ms[names[0]!]! / 1e6).toFixed(1)} |`);
+  }
+}
+process.exit(0);

@@ -1,0 +1,61 @@
+import * as tf from "@tensorflow/tfjs-core";
+import { beforeAll, describe, expect, it } from "vitest";
+import { initBackend } from "../../trainer/src/backend/init-backend.ts";
+import { poolStats } from "../../trainer/src/backend/simd-kernels.ts";
+import { setFilterGradientStrategy, splitPolicy } from "../../trainer/src/backend/wasm-kernels.ts";
+import { ensureGradients } from "../../trainer/src/learner/gradients.ts";
+
+// Our SIMD kernels split across worker threads on the threaded build's shared memory (its own file:
+// the wasm backend is created once per process, this one with 2 threads), against the cpu backend.
+
+beforeAll(async () => {
+  await ensureGradients();
+  await initBackend("cpu");
+  const lines: string[] = [];
+  await initBackend("wasm", { threads: 2, log: (l) => lines.push(l) });
+  expect(lines.at(-1)).toBe("backend: wasm (2 threads)");
+  splitPolicy.minMacsPerThread = 0; // split even these small shapes
+});
+
+function values(shape: number[], seed: number): Float32Array {
+  return tf.tidy(() => tf.randomNormal(shape, 0, 1, "float32", seed).dataSync() as Float32Array);
+}
+
+async function grads(backend: string, xShape: [number, number, number, number], k: number, co: number, stride: number, pad: "same" | "valid" | number) {
+  await tf.setBackend(backend);
+  const wShape: [number, number, number, number] = [k, k, xShape[3], co];
+  return tf.tidy(() => {
+    const x = tf.tensor4d(values(xShape, 3), xShape);
+    const w = tf.tensor4d(values(wShape, 4), wShape);
+    const f = (a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, stride, pad);
+    const y = f(x, w);
+    const r = tf.reshape(tf.sin(tf.range(0, y.size)), y.shape); // fixed, non-uniform upstream gradient
+    return tf.grads((a, b) => tf.sum(tf.mul(f(a, b), r)))([x, w]).map((t) => t.dataSync() as Float32Array);
+  });
+}
+
+const CASES: Array<{ x: [number, number, number, number]; k: number; co: number; stride: number; pad: "same" | "valid" | number }> = [
+  { x: [2, 9, 9, 6], k: 3, co: 11, stride: 2, pad: 1 }, // shares of 8 and 3 output channels
+  { x: [3, 10, 10, 8], k: 3, co: 24, stride: 1, pad: "same" },
+  { x: [1, 7, 7, 5], k: 1, co: 4, stride: 1, pad: "valid" }, // one tile: not split
+  { x: [4, 16, 16, 16], k: 3, co: 64, stride: 2, pad: 1 },
+];
+
+describe("SIMD filter gradient on 2 threads vs the cpu backend", () => {
+  for (const c of CASES) {
+    it(`x ${c.x.join("x")}, ${c.k}x${c.k} -> ${c.co}, stride ${c.stride}, pad ${c.pad}`, async () => {
+      const [, cpuDw] = await grads("cpu", c.x, c.k, c.co, c.stride, c.pad);
+      setFilterGradientStrategy("simd");
+      const before = poolStats.splitCalls;
+      const [, dw] = await grads("wasm", c.x, c.k, c.co, c.stride, c.pad);
+      let diff = 0;
+      let scale = 0;
+      for (let i = 0; i < cpuDw!.length; i++) {
+        diff = Math.max(diff, Math.abs(cpuDw![i]! - dw![i]!));
+        scale = Math.max(scale, Math.abs(cpuDw![i]!));
+      }
+      expect(diff).toBeLessThan(1e-5 * Math.max(1, scale));
+      expect(poolStats.splitCalls - before, "calls split across the 2 threads").toBe(c.co > 8 ? 1 : 0);
+    });
+  }
+});
