@@ -7,7 +7,9 @@
  *   npx tsx bench/train/kernels.ts [--arch resnet18] [--size 64] [--batch 32] [--threads 1] [--reps 3] [--torch]
  *
  * Prints, per kernel, the step's total ms (sum over its calls, median of reps per shape) for each
- * variant and the ratio, then the slowest shapes.
+ * variant and the ratio, then the slowest shapes. Then (--steps N, default 2; 0 skips) whole
+ * training steps (forward + backward + SGD) with our kernels switched on and off, interleaved in the
+ * same process, and one profiled step of each (tfjs's per-kernel split).
  */
 import { spawnSync } from "node:child_process";
 import { parseArgs } from "node:util";
@@ -17,6 +19,7 @@ import type { KernelConfig, NamedAttrMap, TensorInfo } from "@tensorflow/tfjs-co
 import { initBackend } from "../../trainer/src/backend/init-backend.ts";
 import { setKernelThreads } from "../../trainer/src/backend/simd-kernels.ts";
 import { setFilterGradientStrategy } from "../../trainer/src/backend/wasm-kernels.ts";
+import { setFusedBatchNorm } from "../../trainer/src/backend/batch-norm-kernels.ts";
 import { ensureGradients } from "../../trainer/src/learner/gradients.ts";
 import { archSpec, createModel } from "../../trainer/src/model/index.ts";
 
@@ -28,6 +31,7 @@ const { values } = parseArgs({
     threads: { type: "string", default: "1" },
     reps: { type: "string", default: "3" },
     torch: { type: "boolean", default: false },
+    steps: { type: "string", default: "2" },
   },
 });
 const [size, batch, threads, reps] = [values.size, values.batch, values.threads, values.reps].map(Number) as [number, number, number, number];
@@ -153,6 +157,53 @@ for (const kernel of RECORDED) {
     const macs = fs[0]! * fs[1]! * fs[2]! * dy[0]! * dy[1]! * dy[2]! * dy[3]!;
     console.log(`| ${x.join("x")} | ${dy.join("x")} | ${JSON.stringify(r.call.attrs.strides)} | ${r.call.count} | ${names.map((n) => r.ms[n]!.toFixed(1)).join(" | ")} |` +
       `${values.torch ? ` ${r.torchMs?.toFixed(1)} |` : ""} ${(macs / r.ms[names[0]!]! / 1e6).toFixed(1)} |`);
+  }
+}
+// ---- whole steps, our kernels on and off
+const CONFIGS: Array<{ name: string; set: () => void }> = [
+  { name: "all ours", set: () => { setFilterGradientStrategy("simd"); setFusedBatchNorm(true); } },
+  { name: "without fused BatchNorm", set: () => { setFilterGradientStrategy("simd"); setFusedBatchNorm(false); } },
+  { name: "before (old filter grad, no fused BN)", set: () => { setFilterGradientStrategy("auto-old"); setFusedBatchNorm(false); } },
+];
+const steps = Number(values.steps);
+if (steps > 0) {
+  const model = createModel(archSpec(values.arch!, { nOut: 10 }), { seed: 0 });
+  const vars = model.parameters().map((p) => p.variable);
+  const x = tf.randomNormal([batch, size, size, 3]) as tf.Tensor4D;
+  const labels = tf.oneHot(tf.tensor1d(Array.from({ length: batch }, (_, i) => i % 10), "int32"), 10);
+  const step = () => tf.tidy(() => {
+    const { value, grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(labels, model.forward(x, { training: true })) as tf.Scalar, vars);
+    for (const v of vars) v.assign(tf.sub(v, tf.mul(grads[v.name]!, 1e-3)));
+    return value;
+  });
+  const ms: Record<string, number[]> = {};
+  for (const c of CONFIGS) { c.set(); step().dataSync(); } // warm-up
+  for (let i = 0; i < steps; i++) {
+    for (const c of CONFIGS) {
+      c.set();
+      const t0 = performance.now();
+      const loss = step();
+      loss.dataSync();
+      loss.dispose();
+      (ms[c.name] ??= []).push(performance.now() - t0);
+    }
+  }
+  const base = median(ms[CONFIGS.at(-1)!.name]!);
+  console.log(`\nWhole step, median of ${steps} (interleaved):`);
+  console.log("| configuration | ms/step | img/s | vs before |");
+  console.log("|---|---|---|---|");
+  for (const c of CONFIGS) {
+    const m = median(ms[c.name]!);
+    console.log(`| ${c.name} | ${m.toFixed(0)} | ${((batch * 1000) / m).toFixed(1)} | ${(base / m).toFixed(2)}x |`);
+  }
+  for (const c of [CONFIGS[0]!, CONFIGS.at(-1)!]) {
+    c.set();
+    const prof = await tf.profile(() => step());
+    const byKernel = new Map<string, number>();
+    for (const k of prof.kernels) byKernel.set(k.name, (byKernel.get(k.name) ?? 0) + Number(k.kernelTimeMs));
+    const total = [...byKernel.values()].reduce((a, b) => a + b, 0);
+    console.log(`\nProfile, ${c.name} (tf.profile; "unnamed scope" = BatchNorm's customGrad forward): ` +
+      [...byKernel.entries()].sort((a, b) => b[1] - a[1]).slice(0, 10).map(([n, t]) => `${n} ${t.toFixed(0)} ms (${((100 * t) / total).toFixed(0)}%)`).join(", "));
   }
 }
 process.exit(0);

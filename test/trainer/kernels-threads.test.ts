@@ -2,8 +2,10 @@ import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../../trainer/src/backend/init-backend.ts";
 import { poolStats } from "../../trainer/src/backend/simd-kernels.ts";
+import { bnSplitPolicy } from "../../trainer/src/backend/batch-norm-kernels.ts";
 import { setFilterGradientStrategy, splitPolicy } from "../../trainer/src/backend/wasm-kernels.ts";
 import { ensureGradients } from "../../trainer/src/learner/gradients.ts";
+import { BN_SHAPES, checkBatchNormKernels } from "./batch-norm-kernels-cases.ts";
 
 // Our SIMD kernels split across worker threads on the threaded build's shared memory (its own file:
 // the wasm backend is created once per process, this one with 2 threads), against the cpu backend.
@@ -15,6 +17,7 @@ beforeAll(async () => {
   await initBackend("wasm", { threads: 2, log: (l) => lines.push(l) });
   expect(lines.at(-1)).toBe("backend: wasm (2 threads)");
   splitPolicy.minMacsPerThread = 0; // split even these small shapes
+  bnSplitPolicy.minElementsPerThread = 0;
 });
 
 function values(shape: number[], seed: number): Float32Array {
@@ -56,6 +59,19 @@ describe("SIMD filter gradient on 2 threads vs the cpu backend", () => {
       }
       expect(diff).toBeLessThan(1e-5 * Math.max(1, scale));
       expect(poolStats.splitCalls - before, "calls split across the 2 threads").toBe(c.co > 8 ? 1 : 0);
+    });
+  }
+});
+
+describe("fused BatchNorm kernels on 2 threads vs tfjs ops on the cpu backend", () => {
+  for (const shape of BN_SHAPES) {
+    it(shape.join("x"), async () => {
+      const before = poolStats.splitCalls;
+      await checkBatchNormKernels(shape);
+      // moments and sums split by 16-channel groups, the affine maps by rows
+      const channelSplits = shape.at(-1)! > 16 ? 2 : 0;
+      const rows = shape.slice(0, -1).reduce((a, b) => a * b, 1);
+      expect(poolStats.splitCalls - before).toBe(channelSplits + (rows > 1 ? 2 : 0));
     });
   }
 });

@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../../trainer/src/backend/init-backend.ts";
 import { setFilterGradientStrategy } from "../../trainer/src/backend/wasm-kernels.ts";
 import { ensureGradients } from "../../trainer/src/learner/gradients.ts";
+import { BN_SHAPES, checkBatchNormKernels } from "./batch-norm-kernels-cases.ts";
 import { BN_EPS, batchNormTrain } from "../../trainer/src/model/ops/batch-norm.ts";
 import { conv2dSymmetric } from "../../trainer/src/model/ops/conv.ts";
 import { avgPoolCeil, maxPoolSymmetric } from "../../trainer/src/model/ops/pool.ts";
@@ -90,6 +91,10 @@ function randnFixed(size: number): Float32Array {
   for (let i = 0; i < size; i++) out[i] = Math.sin(i * 12.9898) * 2;
   return out;
 }
+
+describe("fused BatchNorm kernels (wasm) vs tfjs ops on the cpu backend", () => {
+  for (const shape of BN_SHAPES) it(shape.join("x"), () => checkBatchNormKernels(shape));
+});
 
 describe("BatchNorm with the hand-written backward", () => {
   it("matches tfjs's stock gradient of moments + batchNorm, and updates running stats like PyTorch", async () => {

@@ -122,3 +122,115 @@ void conv2d_filter_grad(const float *x, const float *dy, float *dw, int N, int H
     }
   }
 }
+
+/*
+ * BatchNorm over the rows of an [M, C] matrix (NHWC with M = N*H*W), for channels [c_begin, c_end).
+ * Rows are read whole (channels inner, vectorised), so the tensor is streamed once per pass. Rows
+ * are summed in blocks of ROW_BLOCK into `scratch` (C floats per sum, the caller's), whose block sums
+ * are then added to the totals: shorter float sums than one running total over M rows.
+ */
+#define ROW_BLOCK 256
+
+static inline void zero(float *p, int n) {
+  for (int k = 0; k < n; k++) p[k] = 0.f;
+}
+
+/* t[k] += s[k] for k < n */
+static inline void add_into(float *t, const float *s, int n) {
+  int k = 0;
+  for (; k + 4 <= n; k += 4) wasm_v128_store(t + k, wasm_f32x4_add(wasm_v128_load(t + k), wasm_v128_load(s + k)));
+  for (; k < n; k++) t[k] += s[k];
+}
+
+/* mean[c] = sum_r x[r, c] / M;  var[c] = sum_r (x[r, c] - mean[c])^2 / M  (biased; two passes). scratch: C floats. */
+EXPORT(bn_moments)
+void bn_moments(const float *x, int M, int C, float *mean, float *var, float *scratch, int c_begin, int c_end) {
+  const int n = c_end - c_begin;
+  float *m = mean + c_begin, *v = var + c_begin, *blk = scratch + c_begin;
+  zero(m, n);
+  zero(v, n);
+  for (int r0 = 0; r0 < M; r0 += ROW_BLOCK) {
+    const int r1 = imin(M, r0 + ROW_BLOCK);
+    zero(blk, n);
+    for (int r = r0; r < r1; r++) add_into(blk, x + (long)r * C + c_begin, n);
+    add_into(m, blk, n);
+  }
+  for (int k = 0; k < n; k++) m[k] /= (float)M;
+  for (int r0 = 0; r0 < M; r0 += ROW_BLOCK) {
+    const int r1 = imin(M, r0 + ROW_BLOCK);
+    zero(blk, n);
+    for (int r = r0; r < r1; r++) {
+      const float *row = x + (long)r * C + c_begin;
+      int k = 0;
+      for (; k + 4 <= n; k += 4) {
+        const v128_t d = wasm_f32x4_sub(wasm_v128_load(row + k), wasm_v128_load(m + k));
+        wasm_v128_store(blk + k, wasm_f32x4_add(wasm_v128_load(blk + k), wasm_f32x4_mul(d, d)));
+      }
+      for (; k < n; k++) {
+        const float d = row[k] - m[k];
+        blk[k] += d * d;
+      }
+    }
+    add_into(v, blk, n);
+  }
+  for (int k = 0; k < n; k++) v[k] /= (float)M;
+}
+
+/* sum_dy[c] = sum_r dy[r, c];  sum_dyx[c] = sum_r dy[r, c] * x[r, c]  (one pass over both). scratch: 2*C floats. */
+EXPORT(bn_grad_sums)
+void bn_grad_sums(const float *dy, const float *x, int M, int C, float *sum_dy, float *sum_dyx, float *scratch, int c_begin, int c_end) {
+  const int n = c_end - c_begin;
+  float *sa = sum_dy + c_begin, *sb = sum_dyx + c_begin, *ba = scratch + c_begin, *bb = scratch + C + c_begin;
+  zero(sa, n);
+  zero(sb, n);
+  for (int r0 = 0; r0 < M; r0 += ROW_BLOCK) {
+    const int r1 = imin(M, r0 + ROW_BLOCK);
+    zero(ba, n);
+    zero(bb, n);
+    for (int r = r0; r < r1; r++) {
+      const float *g = dy + (long)r * C + c_begin;
+      const float *xr = x + (long)r * C + c_begin;
+      int k = 0;
+      for (; k + 4 <= n; k += 4) {
+        const v128_t gv = wasm_v128_load(g + k);
+        wasm_v128_store(ba + k, wasm_f32x4_add(wasm_v128_load(ba + k), gv));
+        wasm_v128_store(bb + k, wasm_f32x4_add(wasm_v128_load(bb + k), wasm_f32x4_mul(gv, wasm_v128_load(xr + k))));
+      }
+      for (; k < n; k++) {
+        ba[k] += g[k];
+        bb[k] += g[k] * xr[k];
+      }
+    }
+    add_into(sa, ba, n);
+    add_into(sb, bb, n);
+  }
+}
+
+/*
+ * out[r, c] = a[r, c] * ka[c] + b[r, c] * kb[c] + bias[c] for rows [r_begin, r_end) (b may be 0:
+ * then out = a * ka + bias). The BatchNorm forward (a = x) and its input gradient (a = dy, b = x).
+ */
+EXPORT(channel_affine)
+void channel_affine(const float *a, const float *b, const float *ka, const float *kb, const float *bias, float *out,
+                    int M, int C, int r_begin, int r_end) {
+  (void)M;
+  const int vn = C / 4;
+  for (int r = r_begin; r < r_end; r++) {
+    const float *ar = a + (long)r * C;
+    float *o = out + (long)r * C;
+    if (b) {
+      const float *br = b + (long)r * C;
+      for (int v = 0; v < vn; v++) {
+        const v128_t t = wasm_f32x4_add(wasm_f32x4_mul(wasm_v128_load(ar + 4 * v), wasm_v128_load(ka + 4 * v)),
+                                        wasm_f32x4_mul(wasm_v128_load(br + 4 * v), wasm_v128_load(kb + 4 * v)));
+        wasm_v128_store(o + 4 * v, wasm_f32x4_add(t, wasm_v128_load(bias + 4 * v)));
+      }
+      for (int k = 4 * vn; k < C; k++) o[k] = ar[k] * ka[k] + br[k] * kb[k] + bias[k];
+    } else {
+      for (int v = 0; v < vn; v++)
+        wasm_v128_store(o + 4 * v, wasm_f32x4_add(wasm_f32x4_mul(wasm_v128_load(ar + 4 * v), wasm_v128_load(ka + 4 * v)),
+                                                  wasm_v128_load(bias + 4 * v)));
+      for (int k = 4 * vn; k < C; k++) o[k] = ar[k] * ka[k] + bias[k];
+    }
+  }
+}

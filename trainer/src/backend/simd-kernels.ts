@@ -16,9 +16,12 @@ import type { KernelBackend, TensorInfo } from "@tensorflow/tfjs-core";
  * reduction is needed.
  */
 
+type Fn = (...args: number[]) => void;
 interface KernelExports {
-  conv2d_filter_grad(x: number, dy: number, dw: number, n: number, h: number, w: number, ci: number, ho: number, wo: number,
-    co: number, kh: number, kw: number, stride: number, padTop: number, padLeft: number, oBegin: number, oEnd: number): void;
+  conv2d_filter_grad: Fn;
+  bn_moments: Fn;
+  bn_grad_sums: Fn;
+  channel_affine: Fn;
 }
 
 /** The parts of BackendWasm (and its Emscripten module) this needs. */
@@ -28,7 +31,7 @@ interface WasmBackendInternals {
 }
 
 type KernelName = keyof KernelExports;
-const KERNEL_NAMES: KernelName[] = ["conv2d_filter_grad"];
+const KERNEL_NAMES: KernelName[] = ["conv2d_filter_grad", "bn_moments", "bn_grad_sums", "channel_affine"];
 
 /** Control block shared with the workers (Int32 slots). */
 const SEQ = 0; // bumped by the main thread for each job; workers wait on it

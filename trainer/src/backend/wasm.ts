@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-wasm";
+import { registerBatchNormKernels } from "./batch-norm-kernels.ts";
 import { registerWasmKernels } from "./wasm-kernels.ts";
 import { createThreadedWasmBackend } from "./wasm-threads.ts";
 
@@ -13,6 +14,7 @@ let activeThreads: number | undefined;
 export async function initWasmBackend(opts: { threads: number }): Promise<{ name: string; notice?: string }> {
   const threads = Math.max(1, Math.floor(opts.threads));
   registerWasmKernels();
+  registerBatchNormKernels();
   let notice: string | undefined;
   if (activeThreads === undefined) {
     activeThreads = threads;
