@@ -14,11 +14,11 @@
 import { spawnSync } from "node:child_process";
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
-import { Conv2DBackpropFilter, getKernel, registerKernel, unregisterKernel } from "@tensorflow/tfjs-core";
+import { Conv2DBackpropFilter, MaxPoolGrad, getKernel, registerKernel, unregisterKernel } from "@tensorflow/tfjs-core";
 import type { KernelConfig, NamedAttrMap, TensorInfo } from "@tensorflow/tfjs-core";
 import { initBackend } from "../../trainer/src/backend/init-backend.ts";
 import { setKernelThreads } from "../../trainer/src/backend/simd-kernels.ts";
-import { setFilterGradientStrategy } from "../../trainer/src/backend/wasm-kernels.ts";
+import { setFilterGradientStrategy, setSimdMaxPoolGrad } from "../../trainer/src/backend/wasm-kernels.ts";
 import { setFusedBatchNorm } from "../../trainer/src/backend/batch-norm-kernels.ts";
 import { ensureGradients } from "../../trainer/src/learner/gradients.ts";
 import { archSpec, createModel } from "../../trainer/src/model/index.ts";
@@ -40,10 +40,10 @@ await ensureGradients();
 await initBackend("wasm", { threads });
 
 // ---- record the shapes of one step
-interface Call { kernel: string; inputs: number[][]; attrs: Record<string, unknown>; count: number }
+interface Call { kernel: string; names: string[]; inputs: number[][]; attrs: Record<string, unknown>; count: number }
 const calls = new Map<string, Call>();
 let recording = true;
-const RECORDED = [Conv2DBackpropFilter];
+const RECORDED = [Conv2DBackpropFilter, MaxPoolGrad];
 for (const name of RECORDED) {
   const original = getKernel(name, "wasm")!;
   unregisterKernel(name, "wasm");
@@ -51,12 +51,13 @@ for (const name of RECORDED) {
     ...original,
     kernelFunc: (args) => {
       if (!recording) return original.kernelFunc(args);
-      const inputs = Object.values(args.inputs as Record<string, TensorInfo>).map((t) => t.shape);
+      const named = Object.entries(args.inputs as Record<string, TensorInfo>);
+      const inputs = named.map(([, t]) => t.shape);
       const attrs = { ...(args.attrs as Record<string, unknown>) };
       const key = JSON.stringify([name, inputs, attrs]);
       const c = calls.get(key);
       if (c) c.count++;
-      else calls.set(key, { kernel: name, inputs, attrs, count: 1 });
+      else calls.set(key, { kernel: name, names: named.map(([n]) => n), inputs, attrs, count: 1 });
       return original.kernelFunc(args);
     },
   } as KernelConfig);
@@ -80,11 +81,16 @@ const VARIANTS: Record<string, Array<{ name: string; set: () => void }>> = {
     { name: "before (XNNPACK conv / im2col)", set: () => setFilterGradientStrategy("auto-old") },
     ...(threads > 1 ? [{ name: "simd 1 thread", set: () => { setFilterGradientStrategy("simd"); setKernelThreads(1); } }] : []),
   ],
+  [MaxPoolGrad]: [
+    { name: "simd", set: () => { setSimdMaxPoolGrad(true); setKernelThreads(undefined); } },
+    { name: "before (tfjs-backend-wasm)", set: () => setSimdMaxPoolGrad(false) },
+    ...(threads > 1 ? [{ name: "simd 1 thread", set: () => { setSimdMaxPoolGrad(true); setKernelThreads(1); } }] : []),
+  ],
 };
 
 function timeOnce(c: Call, inputs: tf.Tensor[]): number {
   const t0 = performance.now();
-  const out = tf.engine().runKernel(c.kernel, Object.fromEntries(["x", "dy"].map((k, i) => [k, inputs[i]!])), c.attrs as NamedAttrMap) as tf.Tensor;
+  const out = tf.engine().runKernel(c.kernel, Object.fromEntries(c.names.map((k, i) => [k, inputs[i]!])), c.attrs as NamedAttrMap) as tf.Tensor;
   out.dataSync();
   const ms = performance.now() - t0;
   out.dispose();
@@ -108,11 +114,13 @@ for (const c of calls.values()) {
   results.push({ call: c, ms: Object.fromEntries(Object.entries(samples).map(([k, s]) => [k, median(s)])) });
 }
 setFilterGradientStrategy("simd");
+setSimdMaxPoolGrad(true);
 setKernelThreads(undefined);
 
 // ---- PyTorch: torch.nn.grad.conv2d_weight on the same shapes, channels-last
 if (values.torch) {
-  const jobs = results.map((r) => ({ x: r.call.inputs[0], dy: r.call.inputs[1], filterShape: r.call.attrs.filterShape, strides: r.call.attrs.strides, pad: r.call.attrs.pad }));
+  const filterResults = results.filter((r) => r.call.kernel === Conv2DBackpropFilter);
+  const jobs = filterResults.map((r) => ({ x: r.call.inputs[0], dy: r.call.inputs[1], filterShape: r.call.attrs.filterShape, strides: r.call.attrs.strides, pad: r.call.attrs.pad }));
   const py = String.raw`
 import json, sys, time, torch
 torch.set_num_threads(int(sys.argv[1])); reps = int(sys.argv[2])
@@ -133,7 +141,7 @@ print(json.dumps(out))`;
   const r = spawnSync("/usr/bin/python3", ["-c", py, String(threads), String(reps)], { input: JSON.stringify(jobs), encoding: "utf8", env: { ...process.env, OMP_NUM_THREADS: String(threads) } });
   if (r.status === 0) {
     const ms = JSON.parse(r.stdout.trim().split("\n").pop()!) as number[];
-    results.forEach((res, i) => (res.torchMs = ms[i]));
+    filterResults.forEach((res, i) => (res.torchMs = ms[i]));
   } else {
     console.error(`torch reference failed: ${r.stderr.trim().split("\n").pop()}`);
   }
@@ -146,24 +154,27 @@ for (const kernel of RECORDED) {
   const names = Object.keys(rs[0]?.ms ?? {});
   const total = (f: (r: Result) => number | undefined) => rs.reduce((a, r) => a + (f(r) ?? NaN) * r.call.count, 0);
   const totals = names.map((n) => total((r) => r.ms[n]));
-  const torch = values.torch ? total((r) => r.torchMs) : undefined;
+  const withTorch = values.torch && kernel === Conv2DBackpropFilter;
+  const torch = withTorch ? total((r) => r.torchMs) : undefined;
   console.log(`\n${kernel}: ${names.map((n, i) => `${n} ${totals[i]!.toFixed(0)}`).join(", ")}${torch !== undefined ? `, pytorch ${torch.toFixed(0)}` : ""}; ` +
     `${names[1]}/${names[0]} = ${(totals[1]! / totals[0]!).toFixed(2)}x${torch !== undefined ? `, ${names[0]}/pytorch = ${(totals[0]! / torch).toFixed(2)}x` : ""}`);
-  console.log(`| x | dy | stride | calls | ${names.join(" ms | ")} ms |${values.torch ? " pytorch ms |" : ""} GMAC/s (${names[0]}) |`);
-  console.log(`|---|---|---|---|${names.map(() => "---|").join("")}${values.torch ? "---|" : ""}---|`);
+  console.log(`| inputs | attrs | calls | ${names.join(" ms | ")} ms |${withTorch ? " pytorch ms |" : ""} GMAC/s (${names[0]}) |`);
+  console.log(`|---|---|---|${names.map(() => "---|").join("")}${withTorch ? "---|" : ""}---|`);
   for (const r of rs.sort((a, b) => b.ms[names[0]!]! * b.call.count - a.ms[names[0]!]! * a.call.count)) {
-    const [x, dy] = r.call.inputs as [number[], number[]];
-    const fs = r.call.attrs.filterShape as number[];
-    const macs = fs[0]! * fs[1]! * fs[2]! * dy[0]! * dy[1]! * dy[2]! * dy[3]!;
-    console.log(`| ${x.join("x")} | ${dy.join("x")} | ${JSON.stringify(r.call.attrs.strides)} | ${r.call.count} | ${names.map((n) => r.ms[n]!.toFixed(1)).join(" | ")} |` +
-      `${values.torch ? ` ${r.torchMs?.toFixed(1)} |` : ""} ${(macs / r.ms[names[0]!]! / 1e6).toFixed(1)} |`);
+    const shapes = r.call.names.map((n, i) => `${n} ${r.call.inputs[i]!.join("x")}`).join(", ");
+    const attrs = ["filterShape", "filterSize", "strides", "pad"].filter((a) => r.call.attrs[a] !== undefined).map((a) => `${a} ${JSON.stringify(r.call.attrs[a])}`).join(", ");
+    const fs = r.call.attrs.filterShape as number[] | undefined;
+    const dy = r.call.inputs[r.call.names.indexOf("dy")]!;
+    const macs = fs ? fs[0]! * fs[1]! * fs[2]! * dy[0]! * dy[1]! * dy[2]! * dy[3]! : NaN;
+    console.log(`| ${shapes} | ${attrs} | ${r.call.count} | ${names.map((n) => r.ms[n]!.toFixed(1)).join(" | ")} |` +
+      `${withTorch ? ` ${r.torchMs?.toFixed(1)} |` : ""} ${fs ? (macs / r.ms[names[0]!]! / 1e6).toFixed(1) : "-"} |`);
   }
 }
 // ---- whole steps, our kernels on and off
 const CONFIGS: Array<{ name: string; set: () => void }> = [
-  { name: "all ours", set: () => { setFilterGradientStrategy("simd"); setFusedBatchNorm(true); } },
-  { name: "without fused BatchNorm", set: () => { setFilterGradientStrategy("simd"); setFusedBatchNorm(false); } },
-  { name: "before (old filter grad, no fused BN)", set: () => { setFilterGradientStrategy("auto-old"); setFusedBatchNorm(false); } },
+  { name: "all ours", set: () => { setFilterGradientStrategy("simd"); setFusedBatchNorm(true); setSimdMaxPoolGrad(true); } },
+  { name: "without fused BatchNorm", set: () => { setFilterGradientStrategy("simd"); setFusedBatchNorm(false); setSimdMaxPoolGrad(true); } },
+  { name: "before (old filter grad, no fused BN, tfjs MaxPoolGrad)", set: () => { setFilterGradientStrategy("auto-old"); setFusedBatchNorm(false); setSimdMaxPoolGrad(false); } },
 ];
 const steps = Number(values.steps);
 if (steps > 0) {

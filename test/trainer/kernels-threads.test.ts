@@ -17,6 +17,7 @@ beforeAll(async () => {
   await initBackend("wasm", { threads: 2, log: (l) => lines.push(l) });
   expect(lines.at(-1)).toBe("backend: wasm (2 threads)");
   splitPolicy.minMacsPerThread = 0; // split even these small shapes
+  splitPolicy.minPoolElementsPerThread = 0;
   bnSplitPolicy.minElementsPerThread = 0;
 });
 
@@ -72,6 +73,30 @@ describe("fused BatchNorm kernels on 2 threads vs tfjs ops on the cpu backend", 
       const channelSplits = shape.at(-1)! > 16 ? 2 : 0;
       const rows = shape.slice(0, -1).reduce((a, b) => a * b, 1);
       expect(poolStats.splitCalls - before).toBe(channelSplits + (rows > 1 ? 2 : 0));
+    });
+  }
+});
+
+describe("SIMD MaxPoolGrad on 2 threads (split by images) vs the cpu backend", () => {
+  for (const [shape, ties] of [[[3, 9, 9, 8], false], [[2, 8, 8, 64], true], [[1, 7, 7, 5], false]] as const) {
+    it(`${shape.join("x")}, 3x3 stride 2 pad 1${ties ? ", ties" : ""}`, async () => {
+      const xv = values([...shape], 7).map((v) => (ties ? Math.max(0, Math.round(v)) : v));
+      const grad = async (backend: string) => {
+        await tf.setBackend(backend);
+        return tf.tidy(() => {
+          const x = tf.tensor4d(xv, [...shape] as [number, number, number, number]);
+          const y = tf.maxPool(x, 3, 2, 1);
+          const r = tf.reshape(tf.sin(tf.range(0, y.size)), y.shape);
+          return tf.grad((a) => tf.sum(tf.mul(tf.maxPool(a as tf.Tensor4D, 3, 2, 1), r)))(x).dataSync() as Float32Array;
+        });
+      };
+      const cpu = await grad("cpu");
+      const before = poolStats.splitCalls;
+      const wasm = await grad("wasm");
+      expect(poolStats.splitCalls - before).toBe(shape[0] > 1 ? 1 : 0);
+      let diff = 0;
+      for (let i = 0; i < cpu.length; i++) diff = Math.max(diff, Math.abs(cpu[i]! - wasm[i]!));
+      expect(diff).toBeLessThan(1e-6 * 4);
     });
   }
 });

@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../../trainer/src/backend/init-backend.ts";
-import { setFilterGradientStrategy } from "../../trainer/src/backend/wasm-kernels.ts";
+import { setFilterGradientStrategy, setSimdMaxPoolGrad } from "../../trainer/src/backend/wasm-kernels.ts";
 import { ensureGradients } from "../../trainer/src/learner/gradients.ts";
 import { BN_SHAPES, checkBatchNormKernels } from "./batch-norm-kernels-cases.ts";
 import { BN_EPS, batchNormTrain } from "../../trainer/src/model/ops/batch-norm.ts";
@@ -91,6 +91,40 @@ function randnFixed(size: number): Float32Array {
   for (let i = 0; i < size; i++) out[i] = Math.sin(i * 12.9898) * 2;
   return out;
 }
+
+const POOL_CASES: Array<{ x: [number, number, number, number]; k: number; stride: number; pad: Pad }> = [
+  { x: [2, 9, 9, 8], k: 3, stride: 2, pad: 1 },
+  { x: [1, 8, 8, 5], k: 3, stride: 2, pad: 1 },
+  { x: [3, 7, 10, 6], k: 3, stride: 2, pad: "same" },
+  { x: [2, 9, 7, 1], k: 2, stride: 2, pad: "valid" },
+  { x: [2, 6, 6, 12], k: 3, stride: 1, pad: 1 },
+  { x: [1, 5, 5, 16], k: 3, stride: 3, pad: "valid" },
+];
+
+// (tfjs-backend-wasm's own MaxPoolGrad is not a reference: it differs from the cpu backend on ties and
+// even on some untied odd-sized inputs, e.g. 2x9x7x1 with a 2x2 stride-2 "valid" window.)
+describe("wasm MaxPoolGrad (ours) vs the cpu backend, ties included", () => {
+  for (const c of POOL_CASES) {
+    for (const ties of [false, true]) {
+      it(`x ${c.x.join("x")}, ${c.k}x${c.k} stride ${c.stride} pad ${c.pad}${ties ? ", ReLU'd integers (ties)" : ""}`, async () => {
+        // ties: many equal values (ReLU zeros, small integers), where the first maximum must win
+        const xv = randn(c.x).map((v) => (ties ? Math.max(0, Math.round(v * 1.5)) : v));
+        const grad = () => {
+          const x = tf.tensor4d(xv, c.x);
+          const y = tf.maxPool(x, c.k, c.stride, c.pad);
+          const r = tf.tensor(randnFixed(y.size), y.shape);
+          return [tf.grad((a) => tf.sum(tf.mul(tf.maxPool(a as tf.Tensor4D, c.k, c.stride, c.pad), r)))(x)];
+        };
+        const [cpu] = await on("cpu", grad);
+        setSimdMaxPoolGrad(true);
+        const [wasm] = await on("wasm", grad);
+        // the same cells receive the gradient; overlapping windows add in another order (float rounding)
+        expect(maxAbsDiff(cpu!, wasm!)).toBeLessThan(1e-6 * Math.max(1, maxAbs(cpu!)));
+        expect(wasm!.filter((v) => v !== 0).length).toBe(cpu!.filter((v) => v !== 0).length);
+      });
+    }
+  }
+});
 
 describe("fused BatchNorm kernels (wasm) vs tfjs ops on the cpu backend", () => {
   for (const shape of BN_SHAPES) it(shape.join("x"), () => checkBatchNormKernels(shape));

@@ -234,3 +234,61 @@ void channel_affine(const float *a, const float *b, const float *ka, const float
     }
   }
 }
+
+/*
+ * MaxPool gradient, NHWC, for images [n_begin, n_end): dx (same shape as x, overwritten) receives
+ * each dy[n, p, q, c] at the first position (row-major in the window) holding the window's maximum,
+ * the maximum taken with a strict '>' from -inf over the in-bounds cells: tfjs's cpu backend's rule
+ * (a window with no value above -inf, e.g. all -inf or NaN, passes nothing on). Vectorised over 4
+ * channels: a running max and its window index per lane, then each window cell adds dy where the
+ * index matches.
+ */
+EXPORT(maxpool_grad)
+void maxpool_grad(const float *x, const float *dy, float *dx, int N, int H, int W, int C, int Ho, int Wo, int kh, int kw,
+                  int sh, int sw, int padTop, int padLeft, int n_begin, int n_end) {
+  (void)N;
+  const int vn = C / 4;
+  const float ninf = -__builtin_inff();
+  for (int n = n_begin; n < n_end; n++) {
+    float *dxn = dx + (long)n * H * W * C;
+    const float *xn = x + (long)n * H * W * C;
+    zero(dxn, H * W * C);
+    for (int p = 0; p < Ho; p++) {
+      const int r0 = p * sh - padTop;
+      const int rLo = imax(0, r0), rHi = imin(H, r0 + kh);
+      for (int q = 0; q < Wo; q++) {
+        const int c0 = q * sw - padLeft;
+        const int cLo = imax(0, c0), cHi = imin(W, c0 + kw);
+        const float *g = dy + (((long)n * Ho + p) * Wo + q) * C;
+        for (int v = 0; v < vn; v++) {
+          v128_t best = wasm_f32x4_splat(ninf);
+          v128_t at = wasm_i32x4_splat(-1);
+          for (int r = rLo; r < rHi; r++)
+            for (int c = cLo; c < cHi; c++) {
+              const v128_t val = wasm_v128_load(xn + ((long)r * W + c) * C + 4 * v);
+              const v128_t gt = wasm_f32x4_gt(val, best);
+              best = wasm_v128_bitselect(val, best, gt);
+              at = wasm_v128_bitselect(wasm_i32x4_splat(r * W + c), at, gt);
+            }
+          const v128_t gv = wasm_v128_load(g + 4 * v);
+          for (int r = rLo; r < rHi; r++)
+            for (int c = cLo; c < cHi; c++) {
+              float *d = dxn + ((long)r * W + c) * C + 4 * v;
+              const v128_t hit = wasm_i32x4_eq(at, wasm_i32x4_splat(r * W + c));
+              wasm_v128_store(d, wasm_f32x4_add(wasm_v128_load(d), wasm_v128_and(gv, hit)));
+            }
+        }
+        for (int k = 4 * vn; k < C; k++) {
+          float best = ninf;
+          int at = -1;
+          for (int r = rLo; r < rHi; r++)
+            for (int c = cLo; c < cHi; c++) {
+              const float val = xn[((long)r * W + c) * C + k];
+              if (val > best) { best = val; at = r * W + c; }
+            }
+          if (at >= 0) dxn[(long)at * C + k] += g[k];
+        }
+      }
+    }
+  }
+}

@@ -22,6 +22,7 @@ interface KernelExports {
   bn_moments: Fn;
   bn_grad_sums: Fn;
   channel_affine: Fn;
+  maxpool_grad: Fn;
 }
 
 /** The parts of BackendWasm (and its Emscripten module) this needs. */
@@ -31,7 +32,7 @@ interface WasmBackendInternals {
 }
 
 type KernelName = keyof KernelExports;
-const KERNEL_NAMES: KernelName[] = ["conv2d_filter_grad", "bn_moments", "bn_grad_sums", "channel_affine"];
+const KERNEL_NAMES: KernelName[] = ["conv2d_filter_grad", "bn_moments", "bn_grad_sums", "channel_affine", "maxpool_grad"];
 
 /** Control block shared with the workers (Int32 slots). */
 const SEQ = 0; // bumped by the main thread for each job; workers wait on it

@@ -8,6 +8,7 @@ import {
   Conv2DBackpropInput,
   Fill,
   getKernel,
+  MaxPoolGrad,
   registerKernel,
   Reshape,
   Slice,
@@ -15,7 +16,7 @@ import {
   unregisterKernel,
 } from "@tensorflow/tfjs-core";
 import { pointerOf, runSplit } from "./simd-kernels.ts";
-import type { Conv2DBackpropFilterAttrs, Conv2DBackpropInputAttrs, KernelBackend, KernelConfig, NamedAttrMap, TensorInfo } from "@tensorflow/tfjs-core";
+import type { MaxPoolGradAttrs, Conv2DBackpropFilterAttrs, Conv2DBackpropInputAttrs, KernelBackend, KernelConfig, NamedAttrMap, TensorInfo } from "@tensorflow/tfjs-core";
 
 /**
  * Convolution gradients for tfjs-backend-wasm, expressed as forward convolutions that XNNPACK runs
@@ -246,7 +247,7 @@ export function setFilterGradientStrategy(next: FilterGradientStrategy): void {
  * Work below which a kernel is not split across threads (the wake-up of a worker costs ~0.05 ms);
  * tests set it to 0 to force splitting on small shapes.
  */
-export const splitPolicy = { minMacsPerThread: 1e6 };
+export const splitPolicy = { minMacsPerThread: 1e6, minPoolElementsPerThread: 1 << 16 };
 
 function filterGradientSimd(backend: KernelBackend, x: TensorInfo, dy: TensorInfo, info: backend_util.Conv2DInfo): TensorInfo {
   const heap = backend as WasmHeapBackend;
@@ -364,7 +365,40 @@ export function conv2dBackpropInputWasm(args: { inputs: Inputs; backend: KernelB
   return s.finish(conv2d(s, cropped.x, rotated, cropped.pads, 1));
 }
 
+let useSimdMaxPoolGrad = true;
+/** For benchmarks and tests: tfjs's own MaxPoolGrad (false) or ours (true). */
+export function setSimdMaxPoolGrad(on: boolean): void {
+  useSimdMaxPoolGrad = on;
+}
+let stockMaxPoolGrad: KernelConfig | undefined;
+const stockReady = new WeakSet<object>();
+
+/**
+ * MaxPoolGrad as our SIMD kernel (trainer/wasm/kernels.c), split by images across our threads;
+ * tfjs-backend-wasm's is a scalar loop on one thread. The same tie rule as the cpu backend: the
+ * first maximum of a window in row-major order gets the gradient.
+ */
+export function maxPoolGradWasm(args: { inputs: Inputs; backend: KernelBackend; attrs: NamedAttrMap }): TensorInfo {
+  if (!useSimdMaxPoolGrad && stockMaxPoolGrad) {
+    // Unregistered, the stock kernel's setup (its cwrap) did not run on this backend.
+    if (!stockReady.has(args.backend)) stockMaxPoolGrad.setupFunc?.(args.backend);
+    stockReady.add(args.backend);
+    return stockMaxPoolGrad.kernelFunc(args as Parameters<KernelConfig["kernelFunc"]>[0]) as TensorInfo;
+  }
+  const { dy, input } = args.inputs as unknown as { dy: TensorInfo; input: TensorInfo };
+  const attrs = args.attrs as unknown as MaxPoolGradAttrs;
+  if (input.dtype !== "float32") throw new Error(`wasm MaxPoolGrad: float32 only, got ${input.dtype}`);
+  const info = backend_util.computePool2DInfo(input.shape as [number, number, number, number], attrs.filterSize, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
+  const { batchSize: n, inHeight: h, inWidth: w, inChannels: c, outHeight: ho, outWidth: wo, filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
+  const dx = (args.backend as WasmHeapBackend).makeOutput([...input.shape], "float32");
+  const perImage = h * w * c;
+  runSplit(args.backend, "maxpool_grad", [pointerOf(args.backend, input), pointerOf(args.backend, dy), pointerOf(args.backend, dx),
+    n, h, w, c, ho, wo, kh, kw, sh, sw, info.padInfo.top, info.padInfo.left], n, 1, Math.ceil(splitPolicy.minPoolElementsPerThread / Math.max(1, perImage)));
+  return dx;
+}
+
 const KERNELS: KernelConfig[] = [
+  { kernelName: MaxPoolGrad, backendName: BACKEND, kernelFunc: maxPoolGradWasm as unknown as KernelConfig["kernelFunc"] },
   { kernelName: Conv2DBackpropFilter, backendName: BACKEND, kernelFunc: conv2dBackpropFilterWasm as unknown as KernelConfig["kernelFunc"] },
   { kernelName: Conv2DBackpropInput, backendName: BACKEND, kernelFunc: conv2dBackpropInputWasm as unknown as KernelConfig["kernelFunc"] },
 ];
@@ -374,6 +408,7 @@ let registered = false;
 /** Registers (or replaces) our wasm kernels. Idempotent. */
 export function registerWasmKernels(): void {
   if (registered) return;
+  stockMaxPoolGrad = getKernel(MaxPoolGrad, BACKEND);
   for (const kernel of KERNELS) {
     if (getKernel(kernel.kernelName, kernel.backendName)) unregisterKernel(kernel.kernelName, kernel.backendName);
     registerKernel(kernel);
