@@ -49,7 +49,7 @@ describe("SIMD filter gradient on 2 threads vs the cpu backend", () => {
   for (const c of CASES) {
     it(`x ${c.x.join("x")}, ${c.k}x${c.k} -> ${c.co}, stride ${c.stride}, pad ${c.pad}`, async () => {
       const [, cpuDw] = await grads("cpu", c.x, c.k, c.co, c.stride, c.pad);
-      setFilterGradientStrategy("simd");
+      setFilterGradientStrategy("simd-kernel");
       const before = poolStats.splitCalls;
       const [, dw] = await grads("wasm", c.x, c.k, c.co, c.stride, c.pad);
       let diff = 0;

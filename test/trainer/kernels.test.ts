@@ -74,8 +74,8 @@ describe("wasm Conv2DBackpropFilter / Conv2DBackpropInput vs the cpu backend", (
         return tf.grads((a, b) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad), r)))([x, w]);
       };
       const [cpuDx, cpuDw] = await on("cpu", grads);
-      // Every formulation of the filter gradient: the SIMD kernel (default), im2col + matmul, dilated convolution.
-      for (const strategy of ["simd", "auto-old", "im2col", "conv"] as const) {
+      // Every formulation of the filter gradient: the default (SIMD kernel, small 1x1 as a matmul), the kernel alone, im2col + matmul, dilated convolution.
+      for (const strategy of ["simd", "simd-kernel", "auto-old", "im2col", "conv"] as const) {
         setFilterGradientStrategy(strategy);
         const [wasmDx, wasmDw] = await on("wasm", grads);
         expect(maxAbsDiff(cpuDx!, wasmDx!)).toBeLessThan(1e-5 * Math.max(1, maxAbs(cpuDx!)));

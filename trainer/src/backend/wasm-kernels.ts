@@ -226,7 +226,12 @@ function convInfoFor(xShape: number[], filterShape: number[], attrs: { strides: 
 
 /**
  * Which formulation of the filter gradient runs:
- * - "simd" (default): our wasm SIMD kernel (trainer/wasm/kernels.c) straight on the tensors;
+ * - "simd" (default): our wasm SIMD kernel (trainer/wasm/kernels.c) straight on the tensors, except a
+ *   1x1 stride-1 gradient over at most MATMUL_1X1_MAX_ROWS rows (N*H*W), which is one XNNPACK matmul
+ *   (x^T dy): with few rows and many channels the kernel's strided columns lose (ResNet-50 at 64 px:
+ *   [1,1,512,2048] over 32x2x2 rows, 13.2 ms vs 5.7 on 2 threads; at 16x16 rows the kernel wins,
+ *   4.9 vs 10.7 for [1,1,256,64]);
+ * - "simd-kernel": the kernel for every shape (tests);
  * - "im2col": im2col + BatchMatMul, "conv": a dilated forward convolution in XNNPACK (the earlier
  *   formulations, kept for comparison in bench/train/kernels.ts and as test references);
  * - "auto-old": what "auto" was before the SIMD kernel (im2col where Ci*kh*kw <= 32, else conv; 1x1
@@ -234,7 +239,8 @@ function convInfoFor(xShape: number[], filterShape: number[], attrs: { strides: 
  * Measured (CPU ms, batch 32, 1 thread): first layer (Ci=3, stride 2) im2col 8 vs conv 21 at 64 px
  * and 44 vs 81 at 128 px; from Ci=32 on the two are within +-15% of each other, or im2col loses.
  */
-export type FilterGradientStrategy = "simd" | "auto-old" | "im2col" | "conv";
+export type FilterGradientStrategy = "simd" | "simd-kernel" | "auto-old" | "im2col" | "conv";
+const MATMUL_1X1_MAX_ROWS = 4096;
 let strategy: FilterGradientStrategy = "simd";
 const IM2COL_MAX_ROWS = 32;
 
@@ -267,10 +273,14 @@ export function conv2dBackpropFilterWasm(args: { inputs: Inputs; backend: Kernel
   if (info.strideHeight !== info.strideWidth) throw new Error("wasm Conv2DBackpropFilter: unequal strides are not supported");
   const stride = info.strideHeight;
   const { filterHeight: kh, filterWidth: kw, inHeight: h, inWidth: w, outHeight: ho, outWidth: wo } = info;
-  if (strategy === "simd") return filterGradientSimd(args.backend, x, dy, info);
-  const s = new Scratch(args.backend);
   const p = info.padInfo;
-  if (strategy === "auto-old" && kh === 1 && kw === 1 && stride === 1 && p.top + p.bottom + p.left + p.right === 0) {
+  const plain1x1 = kh === 1 && kw === 1 && stride === 1 && p.top + p.bottom + p.left + p.right === 0;
+  const rows = info.batchSize * h * w;
+  if (strategy === "simd-kernel" || (strategy === "simd" && !(plain1x1 && rows <= MATMUL_1X1_MAX_ROWS))) {
+    return filterGradientSimd(args.backend, x, dy, info);
+  }
+  const s = new Scratch(args.backend);
+  if ((strategy === "auto-old" || strategy === "simd") && plain1x1) {
     const [n, , , ci] = x.shape as [number, number, number, number];
     const co = dy.shape[3]!;
     const x2 = s.op(Reshape, { x }, { shape: [n * h * w, ci] });
