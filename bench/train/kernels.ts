@@ -14,11 +14,11 @@
 import { spawnSync } from "node:child_process";
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
-import { Conv2DBackpropFilter, MaxPoolGrad, getKernel, registerKernel, unregisterKernel } from "@tensorflow/tfjs-core";
+import { Conv2D, Conv2DBackpropFilter, MaxPoolGrad, getKernel, registerKernel, unregisterKernel } from "@tensorflow/tfjs-core";
 import type { KernelConfig, NamedAttrMap, TensorInfo } from "@tensorflow/tfjs-core";
 import { initBackend } from "../../trainer/src/backend/init-backend.ts";
 import { setKernelThreads } from "../../trainer/src/backend/simd-kernels.ts";
-import { setFilterGradientStrategy, setSimdMaxPoolGrad } from "../../trainer/src/backend/wasm-kernels.ts";
+import { setFilterGradientStrategy, setSimdConv2D, setSimdMaxPoolGrad } from "../../trainer/src/backend/wasm-kernels.ts";
 import { setFusedBatchNorm } from "../../trainer/src/backend/batch-norm-kernels.ts";
 import { ensureGradients } from "../../trainer/src/learner/gradients.ts";
 import { archSpec, createModel } from "../../trainer/src/model/index.ts";
@@ -43,7 +43,7 @@ await initBackend("wasm", { threads });
 interface Call { kernel: string; names: string[]; inputs: number[][]; attrs: Record<string, unknown>; count: number }
 const calls = new Map<string, Call>();
 let recording = true;
-const RECORDED = [Conv2DBackpropFilter, MaxPoolGrad];
+const RECORDED = [Conv2D, Conv2DBackpropFilter, MaxPoolGrad];
 for (const name of RECORDED) {
   const original = getKernel(name, "wasm")!;
   unregisterKernel(name, "wasm");
@@ -76,6 +76,11 @@ for (const name of RECORDED) {
 // ---- time each shape
 // The first variant is ours as the trainer runs it, the second the reference the ratio is taken to.
 const VARIANTS: Record<string, Array<{ name: string; set: () => void }>> = {
+  [Conv2D]: [
+    { name: "simd", set: () => { setSimdConv2D(true); setKernelThreads(undefined); } },
+    { name: "before (XNNPACK)", set: () => setSimdConv2D(false) },
+    ...(threads > 1 ? [{ name: "simd 1 thread", set: () => { setSimdConv2D(true); setKernelThreads(1); } }] : []),
+  ],
   [Conv2DBackpropFilter]: [
     { name: "simd", set: () => { setFilterGradientStrategy("simd"); setKernelThreads(undefined); } },
     { name: "before (XNNPACK conv / im2col)", set: () => setFilterGradientStrategy("auto-old") },
@@ -115,6 +120,7 @@ for (const c of calls.values()) {
 }
 setFilterGradientStrategy("simd");
 setSimdMaxPoolGrad(true);
+setSimdConv2D(true);
 setKernelThreads(undefined);
 
 // ---- PyTorch: torch.nn.grad.conv2d_weight on the same shapes, channels-last
@@ -163,18 +169,25 @@ for (const kernel of RECORDED) {
   for (const r of rs.sort((a, b) => b.ms[names[0]!]! * b.call.count - a.ms[names[0]!]! * a.call.count)) {
     const shapes = r.call.names.map((n, i) => `${n} ${r.call.inputs[i]!.join("x")}`).join(", ");
     const attrs = ["filterShape", "filterSize", "strides", "pad"].filter((a) => r.call.attrs[a] !== undefined).map((a) => `${a} ${JSON.stringify(r.call.attrs[a])}`).join(", ");
-    const fs = r.call.attrs.filterShape as number[] | undefined;
-    const dy = r.call.inputs[r.call.names.indexOf("dy")]!;
-    const macs = fs ? fs[0]! * fs[1]! * fs[2]! * dy[0]! * dy[1]! * dy[2]! * dy[3]! : NaN;
+    const fs = (r.call.attrs.filterShape as number[] | undefined);
+      const dy = r.call.inputs[r.call.names.indexOf("dy")];
+    const f = r.call.inputs[r.call.names.indexOf("filter")];
+    let macs = fs && dy ? fs[0]! * fs[1]! * fs[2]! * dy[0]! * dy[1]! * dy[2]! * dy[3]! : NaN;
+    if (f) {
+      const info = tf.backend_util.computeConv2DInfo(r.call.inputs[0] as [number, number, number, number], f as [number, number, number, number],
+        r.call.attrs.strides as number, 1, r.call.attrs.pad as "same");
+      macs = f[0]! * f[1]! * f[2]! * info.outShape.reduce((a, b) => a * b, 1);
+    }
     console.log(`| ${shapes} | ${attrs} | ${r.call.count} | ${names.map((n) => r.ms[n]!.toFixed(1)).join(" | ")} |` +
-      `${withTorch ? ` ${r.torchMs?.toFixed(1)} |` : ""} ${fs ? (macs / r.ms[names[0]!]! / 1e6).toFixed(1) : "-"} |`);
+      `${withTorch ? ` ${r.torchMs?.toFixed(1)} |` : ""} ${Number.isFinite(macs) ? (macs / r.ms[names[0]!]! / 1e6).toFixed(1) : "-"} |`);
   }
 }
 // ---- whole steps, our kernels on and off
 const CONFIGS: Array<{ name: string; set: () => void }> = [
-  { name: "all ours", set: () => { setFilterGradientStrategy("simd"); setFusedBatchNorm(true); setSimdMaxPoolGrad(true); } },
-  { name: "without fused BatchNorm", set: () => { setFilterGradientStrategy("simd"); setFusedBatchNorm(false); setSimdMaxPoolGrad(true); } },
-  { name: "before (old filter grad, no fused BN, tfjs MaxPoolGrad)", set: () => { setFilterGradientStrategy("auto-old"); setFusedBatchNorm(false); setSimdMaxPoolGrad(false); } },
+  { name: "all ours", set: () => { setFilterGradientStrategy("simd"); setFusedBatchNorm(true); setSimdMaxPoolGrad(true); setSimdConv2D(true); setKernelThreads(undefined); } },
+  { name: "all ours but XNNPACK's Conv2D", set: () => { setFilterGradientStrategy("simd"); setFusedBatchNorm(true); setSimdMaxPoolGrad(true); setSimdConv2D(false); setKernelThreads(undefined); } },
+  ...(threads > 1 ? [{ name: "all ours, our kernels on 1 thread", set: () => { setFilterGradientStrategy("simd"); setFusedBatchNorm(true); setSimdMaxPoolGrad(true); setSimdConv2D(true); setKernelThreads(1); } }] : []),
+  { name: "before (XNNPACK Conv2D, old filter grad, no fused BN, tfjs MaxPoolGrad)", set: () => { setFilterGradientStrategy("auto-old"); setFusedBatchNorm(false); setSimdMaxPoolGrad(false); setSimdConv2D(false); setKernelThreads(undefined); } },
 ];
 const steps = Number(values.steps);
 if (steps > 0) {

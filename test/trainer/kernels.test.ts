@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../../trainer/src/backend/init-backend.ts";
-import { setFilterGradientStrategy, setSimdMaxPoolGrad } from "../../trainer/src/backend/wasm-kernels.ts";
+import { setFilterGradientStrategy, setSimdConv2D, setSimdMaxPoolGrad } from "../../trainer/src/backend/wasm-kernels.ts";
 import { ensureGradients } from "../../trainer/src/learner/gradients.ts";
 import { BN_SHAPES, checkBatchNormKernels } from "./batch-norm-kernels-cases.ts";
 import { BN_EPS, batchNormTrain } from "../../trainer/src/model/ops/batch-norm.ts";
@@ -59,6 +59,9 @@ const CONV_CASES: Array<{ x: [number, number, number, number]; k: number; co: nu
   { x: [3, 10, 10, 8], k: 3, co: 16, stride: 1, pad: "same" },
   { x: [2, 6, 5, 12], k: 1, co: 24, stride: 1, pad: "valid" },
   { x: [2, 33, 9, 4], k: 3, co: 8, stride: 1, pad: 1 }, // more rows than one chunk (256 positions)
+  { x: [2, 11, 13, 10], k: 3, co: 19, stride: 1, pad: "same" }, // forward: 4-pixel tiles and edge pixels, 8+8+3 channels
+  { x: [1, 12, 12, 9], k: 5, co: 10, stride: 2, pad: 2 },
+  { x: [2, 6, 20, 16], k: 1, co: 40, stride: 2, pad: "valid" },
 ];
 
 describe("wasm Conv2DBackpropFilter / Conv2DBackpropInput vs the cpu backend", () => {
@@ -71,9 +74,16 @@ describe("wasm Conv2DBackpropFilter / Conv2DBackpropInput vs the cpu backend", (
         const w = tf.tensor4d(wv, [c.k, c.k, c.x[3], c.co]);
         const y = tf.conv2d(x, w, c.stride, c.pad);
         const r = tf.tensor(randnFixed(y.size), y.shape); // a fixed, non-uniform upstream gradient
-        return tf.grads((a, b) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad), r)))([x, w]);
+        return [...tf.grads((a, b) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad), r)))([x, w]), y];
       };
-      const [cpuDx, cpuDw] = await on("cpu", grads);
+      const [cpuDx, cpuDw, cpuY] = await on("cpu", grads);
+      // the forward convolution: ours (SIMD) and XNNPACK's
+      for (const simd of [true, false]) {
+        setSimdConv2D(simd);
+        const [, , wasmY] = await on("wasm", grads);
+        expect(maxAbsDiff(cpuY!, wasmY!), simd ? "ours" : "xnnpack").toBeLessThan(1e-5 * Math.max(1, maxAbs(cpuY!)));
+      }
+      setSimdConv2D(true);
       // Every formulation of the filter gradient: the default (SIMD kernel, small 1x1 as a matmul), the kernel alone, im2col + matmul, dilated convolution.
       for (const strategy of ["simd", "simd-kernel", "auto-old", "im2col", "conv"] as const) {
         setFilterGradientStrategy(strategy);

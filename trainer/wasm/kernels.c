@@ -292,3 +292,124 @@ void maxpool_grad(const float *x, const float *dy, float *dx, int N, int H, int 
     }
   }
 }
+
+/* dst[0 .. n-1] = the first n lanes of v (n < 4; no stack) */
+static inline void store_lanes(float *dst, v128_t v, int n) {
+  if (n > 0) dst[0] = wasm_f32x4_extract_lane(v, 0);
+  if (n > 1) dst[1] = wasm_f32x4_extract_lane(v, 1);
+  if (n > 2) dst[2] = wasm_f32x4_extract_lane(v, 2);
+}
+
+/* y[0 .. n-1] = the first n of the 8 lanes of (lo, hi), n <= 8 */
+static inline void store8(float *y, v128_t lo, v128_t hi, int n) {
+  if (n >= 8) {
+    wasm_v128_store(y, lo);
+    wasm_v128_store(y + 4, hi);
+  } else if (n >= 4) {
+    wasm_v128_store(y, lo);
+    store_lanes(y + 4, hi, n - 4);
+  } else {
+    store_lanes(y, lo, n);
+  }
+}
+
+/*
+ * Forward convolution, NHWC, filter [kh, kw, Ci, Co], stride s, dilation 1, pads padTop/padLeft
+ * (zeros), for output channels [o_begin, o_end) (o_begin a multiple of 8):
+ *   y[n, p, q, o] = sum_{i, j, c} x[n, s*p + i - padTop, s*q + j - padLeft, c] * w[i, j, c, o]
+ * `wp` is scratch for the packed filter: ceil(Co / 8) blocks of kh*kw*Ci x 8 floats (each thread
+ * packs its own blocks). Tiles of 4 output pixels x 8 output channels (8 f32x4 accumulators, per
+ * filter tap and input channel 2 loads of the packed filter and 4 splatted loads of x); pixels whose
+ * window crosses the left or right edge go one at a time. The blocks are visited in groups whose
+ * packed filter fits in ~128 KB, each group over all pixels, so a pixel tile's inputs are reused
+ * from L1 across the group's blocks.
+ */
+EXPORT(conv2d_forward)
+void conv2d_forward(const float *x, const float *w, float *y, float *wp, int N, int H, int W, int Ci, int Ho, int Wo,
+                    int Co, int kh, int kw, int s, int padTop, int padLeft, int o_begin, int o_end) {
+  const int KK = kh * kw * Ci;
+  for (int o0 = o_begin; o0 < o_end; o0 += 8) {
+    float *dst = wp + (long)(o0 / 8) * KK * 8;
+    const int on = imin(8, Co - o0);
+    for (int t = 0; t < KK; t++)
+      for (int l = 0; l < 8; l++) dst[t * 8 + l] = l < on ? w[(long)t * Co + o0 + l] : 0.f;
+  }
+  const int blocksPerGroup = imax(1, (128 * 1024 / 4) / (KK * 8));
+  /* pixels whose whole window lies inside the row: s*q - padLeft >= 0 and s*q - padLeft + kw <= W */
+  int qs = imin(Wo, imax(0, cdiv(padLeft, s)));
+  int qe = imin(Wo, imax(qs, fdiv(W - kw + padLeft, s) + 1));
+  const int sCi = s * Ci;
+  for (int g0 = o_begin; g0 < o_end; g0 += 8 * blocksPerGroup) {
+    const int g1 = imin(o_end, g0 + 8 * blocksPerGroup);
+    for (int n = 0; n < N; n++) {
+      for (int p = 0; p < Ho; p++) {
+        const int r0 = s * p - padTop;
+        const int iLo = imax(0, -r0), iHi = imin(kh, H - r0);
+        float *yrow = y + ((long)n * Ho + p) * Wo * Co;
+        int q = 0;
+        while (q < Wo) {
+          const int tile = (q >= qs && q + 4 <= qe) ? 4 : 1;
+          const int c0 = s * q - padLeft;
+          const int jLo = imax(0, -c0), jHi = imin(kw, W - c0);
+          for (int o0 = g0; o0 < g1; o0 += 8) {
+            const float *wb = wp + (long)(o0 / 8) * KK * 8;
+            const int on = imin(8, Co - o0);
+            if (tile == 4) {
+              v128_t a00 = wasm_f32x4_splat(0.f), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+              for (int i = iLo; i < iHi; i++) {
+                for (int j = 0; j < kw; j++) {
+                  const float *xp = x + (((long)n * H + r0 + i) * W + c0 + j) * Ci;
+                  const float *wq = wb + ((i * kw + j) * Ci) * 8;
+                  for (int c = 0; c < Ci; c++, wq += 8) {
+                    const v128_t w0 = wasm_v128_load(wq), w1 = wasm_v128_load(wq + 4);
+                    v128_t b = wasm_v128_load32_splat(xp + c);
+                    a00 = wasm_f32x4_add(a00, wasm_f32x4_mul(b, w0));
+                    a01 = wasm_f32x4_add(a01, wasm_f32x4_mul(b, w1));
+                    b = wasm_v128_load32_splat(xp + sCi + c);
+                    a10 = wasm_f32x4_add(a10, wasm_f32x4_mul(b, w0));
+                    a11 = wasm_f32x4_add(a11, wasm_f32x4_mul(b, w1));
+                    b = wasm_v128_load32_splat(xp + 2 * sCi + c);
+                    a20 = wasm_f32x4_add(a20, wasm_f32x4_mul(b, w0));
+                    a21 = wasm_f32x4_add(a21, wasm_f32x4_mul(b, w1));
+                    b = wasm_v128_load32_splat(xp + 3 * sCi + c);
+                    a30 = wasm_f32x4_add(a30, wasm_f32x4_mul(b, w0));
+                    a31 = wasm_f32x4_add(a31, wasm_f32x4_mul(b, w1));
+                  }
+                }
+              }
+              float *yp = yrow + (long)q * Co + o0;
+              store8(yp, a00, a01, on);
+              store8(yp + Co, a10, a11, on);
+              store8(yp + 2 * Co, a20, a21, on);
+              store8(yp + 3 * Co, a30, a31, on);
+            } else {
+              /* one pixel: two accumulator pairs (even and odd c) for independent add chains */
+              v128_t a0 = wasm_f32x4_splat(0.f), a1 = a0, e0 = a0, e1 = a0;
+              for (int i = iLo; i < iHi; i++) {
+                for (int j = jLo; j < jHi; j++) {
+                  const float *xp = x + (((long)n * H + r0 + i) * W + c0 + j) * Ci;
+                  const float *wq = wb + ((i * kw + j) * Ci) * 8;
+                  int c = 0;
+                  for (; c + 2 <= Ci; c += 2, wq += 16) {
+                    const v128_t b = wasm_v128_load32_splat(xp + c), d = wasm_v128_load32_splat(xp + c + 1);
+                    a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(b, wasm_v128_load(wq)));
+                    a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(b, wasm_v128_load(wq + 4)));
+                    e0 = wasm_f32x4_add(e0, wasm_f32x4_mul(d, wasm_v128_load(wq + 8)));
+                    e1 = wasm_f32x4_add(e1, wasm_f32x4_mul(d, wasm_v128_load(wq + 12)));
+                  }
+                  if (c < Ci) {
+                    const v128_t b = wasm_v128_load32_splat(xp + c);
+                    a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(b, wasm_v128_load(wq)));
+                    a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(b, wasm_v128_load(wq + 4)));
+                  }
+                }
+              }
+              store8(yrow + (long)q * Co + o0, wasm_f32x4_add(a0, e0), wasm_f32x4_add(a1, e1), on);
+            }
+          }
+          q += tile;
+        }
+      }
+    }
+  }
+}

@@ -23,6 +23,7 @@ interface KernelExports {
   bn_grad_sums: Fn;
   channel_affine: Fn;
   maxpool_grad: Fn;
+  conv2d_forward: Fn;
 }
 
 /** The parts of BackendWasm (and its Emscripten module) this needs. */
@@ -32,7 +33,7 @@ interface WasmBackendInternals {
 }
 
 type KernelName = keyof KernelExports;
-const KERNEL_NAMES: KernelName[] = ["conv2d_filter_grad", "bn_moments", "bn_grad_sums", "channel_affine", "maxpool_grad"];
+const KERNEL_NAMES: KernelName[] = ["conv2d_filter_grad", "bn_moments", "bn_grad_sums", "channel_affine", "maxpool_grad", "conv2d_forward"];
 
 /** Control block shared with the workers (Int32 slots). */
 const SEQ = 0; // bumped by the main thread for each job; workers wait on it

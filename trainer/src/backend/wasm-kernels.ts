@@ -16,7 +16,7 @@ import {
   unregisterKernel,
 } from "@tensorflow/tfjs-core";
 import { pointerOf, runSplit } from "./simd-kernels.ts";
-import type { MaxPoolGradAttrs, Conv2DBackpropFilterAttrs, Conv2DBackpropInputAttrs, KernelBackend, KernelConfig, NamedAttrMap, TensorInfo } from "@tensorflow/tfjs-core";
+import type { Conv2DAttrs, MaxPoolGradAttrs, Conv2DBackpropFilterAttrs, Conv2DBackpropInputAttrs, KernelBackend, KernelConfig, NamedAttrMap, TensorInfo } from "@tensorflow/tfjs-core";
 
 /**
  * Convolution gradients for tfjs-backend-wasm, expressed as forward convolutions that XNNPACK runs
@@ -407,7 +407,49 @@ export function maxPoolGradWasm(args: { inputs: Inputs; backend: KernelBackend; 
   return dx;
 }
 
+let useSimdConv2D = true;
+/** For benchmarks and tests: XNNPACK's Conv2D (false) or ours (true). */
+export function setSimdConv2D(on: boolean): void {
+  useSimdConv2D = on;
+}
+let stockConv2D: KernelConfig | undefined;
+const stockConvReady = new WeakSet<object>();
+
+/**
+ * Conv2D (NHWC, dilation 1, equal strides) as our SIMD kernel, split by output channels across our
+ * threads: XNNPACK's convolution in tfjs-backend-wasm 4.22 runs at ~17 GMAC/s whether the backend has
+ * 1 or 2 threads (measured: bench/train/kernels.ts), ours at about that per thread. Everything else
+ * (dilations, NCHW, fewer than 8 input channels) goes to XNNPACK. The input gradients above run
+ * through this too.
+ */
+export function conv2dWasm(args: { inputs: Inputs; backend: KernelBackend; attrs: NamedAttrMap }): TensorInfo {
+  const { x, filter } = args.inputs as unknown as { x: TensorInfo; filter: TensorInfo };
+  const attrs = args.attrs as unknown as Conv2DAttrs;
+  const dil = attrs.dilations ?? 1;
+  const dilated = typeof dil === "number" ? dil !== 1 : dil[0] !== 1 || dil[1] !== 1;
+  const strides = typeof attrs.strides === "number" ? [attrs.strides, attrs.strides] : attrs.strides;
+  const channels = x.shape[attrs.dataFormat === "NCHW" ? 1 : 3] ?? 0;
+  // Below 8 input channels (the stem's RGB) the kernel's per-tap overhead dominates: XNNPACK.
+  if (!useSimdConv2D || dilated || attrs.dataFormat === "NCHW" || strides[0] !== strides[1] || x.dtype !== "float32" || channels < 8) {
+    if (!stockConv2D) throw new Error("bug: tfjs-backend-wasm's Conv2D was not found");
+    if (!stockConvReady.has(args.backend)) stockConv2D.setupFunc?.(args.backend);
+    stockConvReady.add(args.backend);
+    return stockConv2D.kernelFunc(args as Parameters<KernelConfig["kernelFunc"]>[0]) as TensorInfo;
+  }
+  const info = convInfoFor(x.shape, filter.shape, attrs);
+  const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci, outHeight: ho, outWidth: wo, outChannels: co, filterHeight: kh, filterWidth: kw, strideHeight: stride } = info;
+  const heap = args.backend as WasmHeapBackend;
+  const y = heap.makeOutput([n, ho, wo, co], "float32");
+  const packed = heap.makeOutput([Math.ceil(co / 8) * 8 * kh * kw * ci], "float32");
+  const macsPerChannel = kh * kw * ci * n * ho * wo;
+  runSplit(args.backend, "conv2d_forward", [pointerOf(args.backend, x), pointerOf(args.backend, filter), pointerOf(args.backend, y), pointerOf(args.backend, packed),
+    n, h, w, ci, ho, wo, co, kh, kw, stride, info.padInfo.top, info.padInfo.left], co, 8, Math.max(8, Math.ceil(splitPolicy.minMacsPerThread / macsPerChannel)));
+  args.backend.disposeData(packed.dataId);
+  return y;
+}
+
 const KERNELS: KernelConfig[] = [
+  { kernelName: Conv2D, backendName: BACKEND, kernelFunc: conv2dWasm as unknown as KernelConfig["kernelFunc"] },
   { kernelName: MaxPoolGrad, backendName: BACKEND, kernelFunc: maxPoolGradWasm as unknown as KernelConfig["kernelFunc"] },
   { kernelName: Conv2DBackpropFilter, backendName: BACKEND, kernelFunc: conv2dBackpropFilterWasm as unknown as KernelConfig["kernelFunc"] },
   { kernelName: Conv2DBackpropInput, backendName: BACKEND, kernelFunc: conv2dBackpropInputWasm as unknown as KernelConfig["kernelFunc"] },
@@ -419,6 +461,7 @@ let registered = false;
 export function registerWasmKernels(): void {
   if (registered) return;
   stockMaxPoolGrad = getKernel(MaxPoolGrad, BACKEND);
+  stockConv2D = getKernel(Conv2D, BACKEND);
   for (const kernel of KERNELS) {
     if (getKernel(kernel.kernelName, kernel.backendName)) unregisterKernel(kernel.kernelName, kernel.backendName);
     registerKernel(kernel);
