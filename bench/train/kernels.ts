@@ -84,6 +84,7 @@ const VARIANTS: Record<string, Array<{ name: string; set: () => void }>> = {
   [Conv2DBackpropFilter]: [
     { name: "simd", set: () => { setFilterGradientStrategy("simd"); setKernelThreads(undefined); } },
     { name: "before (XNNPACK conv / im2col)", set: () => setFilterGradientStrategy("auto-old") },
+    { name: "simd unpacked", set: () => { setFilterGradientStrategy("simd-strided"); setKernelThreads(undefined); } },
     ...(threads > 1 ? [{ name: "simd 1 thread", set: () => { setFilterGradientStrategy("simd"); setKernelThreads(1); } }] : []),
   ],
   [MaxPoolGrad]: [

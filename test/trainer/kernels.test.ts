@@ -85,7 +85,7 @@ describe("wasm Conv2DBackpropFilter / Conv2DBackpropInput vs the cpu backend", (
       }
       setSimdConv2D(true);
       // Every formulation of the filter gradient: the default (SIMD kernel, small 1x1 as a matmul), the kernel alone, im2col + matmul, dilated convolution.
-      for (const strategy of ["simd", "simd-kernel", "auto-old", "im2col", "conv"] as const) {
+      for (const strategy of ["simd", "simd-kernel", "simd-strided", "auto-old", "im2col", "conv"] as const) {
         setFilterGradientStrategy(strategy);
         const [wasmDx, wasmDw] = await on("wasm", grads);
         expect(maxAbsDiff(cpuDx!, wasmDx!)).toBeLessThan(1e-5 * Math.max(1, maxAbs(cpuDx!)));

@@ -413,3 +413,99 @@ void conv2d_forward(const float *x, const float *w, float *y, float *wp, int N, 
     }
   }
 }
+
+/*
+ * The filter gradient again (same definition as conv2d_filter_grad), as a packed GEMM: for each
+ * chunk of output rows and each filter tap, the tap's valid positions k are gathered once into
+ * contiguous panels, x as [Ci/4][k][4] (zero-padded channels) and, per block of 8 output channels,
+ * dy as [k][8], so the 4x8 tile loop reads only contiguous memory: with the plain strided layout,
+ * channel counts that are powers of two put a chunk's rows in a few L1 sets (256 channels: 4 sets).
+ * Output channels [o_begin, o_end), o_begin a multiple of 8; channels beyond the last whole block of
+ * 8 go through the strided kernel. `scratch` + slot * (chunkRows*Wo*(ceil4(Ci) + 8) + chunkRows*Wo)
+ * floats is this thread's: the x panel, the dy panel, then the positions' dy offsets (ints).
+ */
+EXPORT(conv2d_filter_grad_packed)
+void conv2d_filter_grad_packed(const float *x, const float *dy, float *dw, float *scratch, int N, int H, int W, int Ci,
+                               int Ho, int Wo, int Co, int kh, int kw, int s, int padTop, int padLeft, int chunkRows,
+                               int o_begin, int o_end, int slot) {
+  const int ci4 = (Ci + 3) & ~3;
+  const int kMax = chunkRows * Wo;
+  float *xpan = scratch + (long)slot * ((long)kMax * (ci4 + 8) + kMax);
+  float *dpan = xpan + (long)kMax * ci4;
+  int *offs = (int *)(dpan + (long)kMax * 8);
+  const int oFull = o_begin + ((o_end - o_begin) / 8) * 8; /* end of the whole 8-blocks */
+  for (int i = 0; i < kh; i++)
+    for (int j = 0; j < kw; j++)
+      for (int c = 0; c < Ci; c++) {
+        float *d = dw + ((i * kw + j) * Ci + c) * Co;
+        for (int o = o_begin; o < oFull; o++) d[o] = 0.f;
+      }
+  const int rows = N * Ho;
+  for (int r0 = 0; r0 < rows; r0 += chunkRows) {
+    const int r1 = imin(rows, r0 + chunkRows);
+    for (int i = 0; i < kh; i++) {
+      for (int j = 0; j < kw; j++) {
+        const int qLo = imin(Wo, imax(0, cdiv(padLeft - j, s)));
+        const int qHi = imax(qLo, imin(Wo, fdiv(W - 1 + padLeft - j, s) + 1));
+        if (qLo == qHi) continue;
+        /* gather this tap's positions: x panel and dy offsets */
+        int K = 0;
+        for (int r = r0; r < r1; r++) {
+          const int n = r / Ho, p = r - n * Ho;
+          const int row = s * p + i - padTop;
+          if (row < 0 || row >= H) continue;
+          const float *xr = x + (((long)n * H + row) * W + s * qLo + j - padLeft) * Ci;
+          for (int q = qLo; q < qHi; q++, xr += s * Ci, K++) {
+            offs[K] = (r * Wo + q) * Co;
+            int c = 0;
+            for (; c + 4 <= Ci; c += 4) wasm_v128_store(xpan + ((long)(c / 4) * kMax + K) * 4, wasm_v128_load(xr + c));
+            if (c < Ci) {
+              float *dst = xpan + ((long)(c / 4) * kMax + K) * 4;
+              for (int l = 0; l < 4; l++) dst[l] = c + l < Ci ? xr[c + l] : 0.f;
+            }
+          }
+        }
+        if (K == 0) continue;
+        float *dwTap = dw + (i * kw + j) * Ci * Co;
+        for (int o0 = o_begin; o0 < oFull; o0 += 8) {
+          for (int k = 0; k < K; k++) {
+            const float *g = dy + offs[k] + o0;
+            wasm_v128_store(dpan + k * 8, wasm_v128_load(g));
+            wasm_v128_store(dpan + k * 8 + 4, wasm_v128_load(g + 4));
+          }
+          for (int c0 = 0; c0 < Ci; c0 += 4) {
+            const int cn = imin(4, Ci - c0);
+            float *d = dwTap + c0 * Co + o0;
+            v128_t a00 = wasm_v128_load(d), a01 = wasm_v128_load(d + 4);
+            v128_t a10 = cn > 1 ? wasm_v128_load(d + Co) : wasm_f32x4_splat(0.f), a11 = cn > 1 ? wasm_v128_load(d + Co + 4) : a10;
+            v128_t a20 = cn > 2 ? wasm_v128_load(d + 2 * Co) : wasm_f32x4_splat(0.f), a21 = cn > 2 ? wasm_v128_load(d + 2 * Co + 4) : a20;
+            v128_t a30 = cn > 3 ? wasm_v128_load(d + 3 * Co) : wasm_f32x4_splat(0.f), a31 = cn > 3 ? wasm_v128_load(d + 3 * Co + 4) : a30;
+            const float *xp = xpan + (long)(c0 / 4) * kMax * 4;
+            const float *gp = dpan;
+            for (int k = 0; k < K; k++, xp += 4, gp += 8) {
+              const v128_t g0 = wasm_v128_load(gp), g1 = wasm_v128_load(gp + 4);
+              v128_t b = wasm_v128_load32_splat(xp);
+              a00 = wasm_f32x4_add(a00, wasm_f32x4_mul(b, g0));
+              a01 = wasm_f32x4_add(a01, wasm_f32x4_mul(b, g1));
+              b = wasm_v128_load32_splat(xp + 1);
+              a10 = wasm_f32x4_add(a10, wasm_f32x4_mul(b, g0));
+              a11 = wasm_f32x4_add(a11, wasm_f32x4_mul(b, g1));
+              b = wasm_v128_load32_splat(xp + 2);
+              a20 = wasm_f32x4_add(a20, wasm_f32x4_mul(b, g0));
+              a21 = wasm_f32x4_add(a21, wasm_f32x4_mul(b, g1));
+              b = wasm_v128_load32_splat(xp + 3);
+              a30 = wasm_f32x4_add(a30, wasm_f32x4_mul(b, g0));
+              a31 = wasm_f32x4_add(a31, wasm_f32x4_mul(b, g1));
+            }
+            wasm_v128_store(d, a00); wasm_v128_store(d + 4, a01);
+            if (cn > 1) { wasm_v128_store(d + Co, a10); wasm_v128_store(d + Co + 4, a11); }
+            if (cn > 2) { wasm_v128_store(d + 2 * Co, a20); wasm_v128_store(d + 2 * Co + 4, a21); }
+            if (cn > 3) { wasm_v128_store(d + 3 * Co, a30); wasm_v128_store(d + 3 * Co + 4, a31); }
+          }
+        }
+      }
+    }
+  }
+  if (oFull < o_end)
+    conv2d_filter_grad(x, dy, dw, N, H, W, Ci, Ho, Wo, Co, kh, kw, s, padTop, padLeft, oFull, o_end);
+}

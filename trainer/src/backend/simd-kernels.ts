@@ -24,6 +24,7 @@ interface KernelExports {
   channel_affine: Fn;
   maxpool_grad: Fn;
   conv2d_forward: Fn;
+  conv2d_filter_grad_packed: Fn;
 }
 
 /** The parts of BackendWasm (and its Emscripten module) this needs. */
@@ -33,7 +34,7 @@ interface WasmBackendInternals {
 }
 
 type KernelName = keyof KernelExports;
-const KERNEL_NAMES: KernelName[] = ["conv2d_filter_grad", "bn_moments", "bn_grad_sums", "channel_affine", "maxpool_grad", "conv2d_forward"];
+const KERNEL_NAMES: KernelName[] = ["conv2d_filter_grad", "bn_moments", "bn_grad_sums", "channel_affine", "maxpool_grad", "conv2d_forward", "conv2d_filter_grad_packed"];
 
 /** Control block shared with the workers (Int32 slots). */
 const SEQ = 0; // bumped by the main thread for each job; workers wait on it
@@ -58,7 +59,7 @@ for (;;) {
   if (fn < 0) break;
   try {
     const begin = c[${RANGES} + 2 * index], end = c[${RANGES} + 2 * index + 1];
-    if (end > begin) exports[names[fn]](...Array.from(c.subarray(${ARGS}, ${ARGS} + c[${NARGS}])), begin, end);
+    if (end > begin) exports[names[fn]](...Array.from(c.subarray(${ARGS}, ${ARGS} + c[${NARGS}])), begin, end, index + 1);
   } catch (e) {
     Atomics.store(c, ${FAILED}, 1);
   }
@@ -138,8 +139,14 @@ export function simdKernels(backend: KernelBackend): KernelExports {
   return kernelsFor(backend).exports;
 }
 
+/** How many threads (slots 0..n-1) a split call may use: a kernel's per-thread scratch is sized by this. */
+export function kernelSlots(backend: KernelBackend): number {
+  return 1 + (kernelsFor(backend).pool?.workers.length ?? 0);
+}
+
 /**
- * Runs kernel `name` with `args` followed by a [begin, end) range, over [0, total) split across the
+ * Runs kernel `name` with `args` followed by a [begin, end) range and the thread's slot (0 = the
+ * calling thread; kernels that need no scratch ignore it), over [0, total) split across the
  * threads in pieces that are multiples of `align`, on as many threads as have about `minPerThread` each.
  */
 export function runSplit(backend: KernelBackend, name: KernelName, args: number[], total: number, align: number, minPerThread = align): void {
@@ -150,7 +157,7 @@ export function runSplit(backend: KernelBackend, name: KernelName, args: number[
   const units = Math.ceil(total / align);
   const threads = Math.max(1, Math.min(maxThreads, units, Math.ceil(total / Math.max(1, minPerThread))));
   if (!pool || threads < 2) {
-    fn(...args, 0, total);
+    fn(...args, 0, total, 0);
     return;
   }
   poolStats.splitCalls++;
@@ -168,7 +175,7 @@ export function runSplit(backend: KernelBackend, name: KernelName, args: number[
   Atomics.store(c, FAILED, 0);
   Atomics.add(c, SEQ, 1);
   Atomics.notify(c, SEQ);
-  fn(...args, bounds[0]!, bounds[1]!);
+  fn(...args, bounds[0]!, bounds[1]!, 0);
   const expected = pool.workers.length;
   for (let done = Atomics.load(c, DONE); done < expected; done = Atomics.load(c, DONE)) Atomics.wait(c, DONE, done);
   if (Atomics.load(c, FAILED)) throw new Error(`wasm kernel ${name} failed in a worker thread`);

@@ -15,7 +15,7 @@ import {
   Transpose,
   unregisterKernel,
 } from "@tensorflow/tfjs-core";
-import { pointerOf, runSplit } from "./simd-kernels.ts";
+import { kernelSlots, pointerOf, runSplit } from "./simd-kernels.ts";
 import type { Conv2DAttrs, MaxPoolGradAttrs, Conv2DBackpropFilterAttrs, Conv2DBackpropInputAttrs, KernelBackend, KernelConfig, NamedAttrMap, TensorInfo } from "@tensorflow/tfjs-core";
 
 /**
@@ -232,6 +232,7 @@ function convInfoFor(xShape: number[], filterShape: number[], attrs: { strides: 
  *   [1,1,512,2048] over 32x2x2 rows, 13.2 ms vs 5.7 on 2 threads; at 16x16 rows the kernel wins,
  *   4.9 vs 10.7 for [1,1,256,64]);
  * - "simd-kernel": the kernel for every shape (tests);
+ * - "simd-strided": the first version of the kernel, without packing (bench/train/kernels.ts, tests);
  * - "im2col": im2col + BatchMatMul, "conv": a dilated forward convolution in XNNPACK (the earlier
  *   formulations, kept for comparison in bench/train/kernels.ts and as test references);
  * - "auto-old": what "auto" was before the SIMD kernel (im2col where Ci*kh*kw <= 32, else conv; 1x1
@@ -239,7 +240,7 @@ function convInfoFor(xShape: number[], filterShape: number[], attrs: { strides: 
  * Measured (CPU ms, batch 32, 1 thread): first layer (Ci=3, stride 2) im2col 8 vs conv 21 at 64 px
  * and 44 vs 81 at 128 px; from Ci=32 on the two are within +-15% of each other, or im2col loses.
  */
-export type FilterGradientStrategy = "simd" | "simd-kernel" | "auto-old" | "im2col" | "conv";
+export type FilterGradientStrategy = "simd" | "simd-kernel" | "simd-strided" | "auto-old" | "im2col" | "conv";
 const MATMUL_1X1_MAX_ROWS = 4096;
 let strategy: FilterGradientStrategy = "simd";
 const IM2COL_MAX_ROWS = 32;
@@ -261,8 +262,24 @@ function filterGradientSimd(backend: KernelBackend, x: TensorInfo, dy: TensorInf
   const out = heap.makeOutput([kh, kw, ci, co], "float32");
   // Split by output channels in whole 8-channel tiles.
   const macsPerChannel = kh * kw * ci * n * ho * wo;
-  runSplit(backend, "conv2d_filter_grad", [pointerOf(backend, x), pointerOf(backend, dy), pointerOf(backend, out),
-    n, h, w, ci, ho, wo, co, kh, kw, stride, info.padInfo.top, info.padInfo.left], co, 8, Math.max(8, Math.ceil(splitPolicy.minMacsPerThread / macsPerChannel)));
+  const minPerThread = Math.max(8, Math.ceil(splitPolicy.minMacsPerThread / macsPerChannel));
+  // Unpacked where the channel counts are small (its strided rows then spread over the L1 sets, and
+  // packing costs more than it saves: [3,3,64,64] at 32x32, 63 vs 79 ms), packed from 128 channels on
+  // ([3,3,256,256] at 8x8: 53 vs 102 ms). ResNet-18 128 px, 2 threads, same run, under contention.
+  if (strategy === "simd-strided" || (strategy === "simd" && Math.max(ci, co) < 128)) {
+    runSplit(backend, "conv2d_filter_grad", [pointerOf(backend, x), pointerOf(backend, dy), pointerOf(backend, out),
+      n, h, w, ci, ho, wo, co, kh, kw, stride, info.padInfo.top, info.padInfo.left], co, 8, minPerThread);
+    return out;
+  }
+  // Chunks of output rows with about 64 K floats of x panel (64..512 positions), at least one row.
+  const ci4 = Math.ceil(ci / 4) * 4;
+  const chunkPositions = Math.max(64, Math.min(512, Math.floor(65536 / ci4)));
+  const chunkRows = Math.max(1, Math.floor(chunkPositions / wo));
+  const kMax = chunkRows * wo;
+  const scratch = heap.makeOutput([kernelSlots(backend) * (kMax * (ci4 + 8) + kMax)], "float32");
+  runSplit(backend, "conv2d_filter_grad_packed", [pointerOf(backend, x), pointerOf(backend, dy), pointerOf(backend, out), pointerOf(backend, scratch),
+    n, h, w, ci, ho, wo, co, kh, kw, stride, info.padInfo.top, info.padInfo.left, chunkRows], co, 8, minPerThread);
+  backend.disposeData(scratch.dataId);
   return out;
 }
 
@@ -276,7 +293,7 @@ export function conv2dBackpropFilterWasm(args: { inputs: Inputs; backend: Kernel
   const p = info.padInfo;
   const plain1x1 = kh === 1 && kw === 1 && stride === 1 && p.top + p.bottom + p.left + p.right === 0;
   const rows = info.batchSize * h * w;
-  if (strategy === "simd-kernel" || (strategy === "simd" && !(plain1x1 && rows <= MATMUL_1X1_MAX_ROWS))) {
+  if (strategy === "simd-kernel" || strategy === "simd-strided" || (strategy === "simd" && !(plain1x1 && rows <= MATMUL_1X1_MAX_ROWS))) {
     return filterGradientSimd(args.backend, x, dy, info);
   }
   const s = new Scratch(args.backend);
