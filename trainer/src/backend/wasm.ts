@@ -7,8 +7,9 @@ import { createThreadedWasmBackend } from "./wasm-threads.ts";
 let activeThreads: number | undefined;
 
 /**
- * tfjs-backend-wasm plus our kernels (wasm-kernels.ts). threads > 1 swaps in the threaded SIMD
- * build (wasm-threads.ts). The wasm backend cannot be re-created with another thread count inside
+ * tfjs-backend-wasm plus our kernels (wasm-kernels.ts, batch-norm-kernels.ts: wasm SIMD from
+ * trainer/wasm/kernels.c, run by simd-kernels.ts). threads > 1 swaps in the threaded SIMD build
+ * (wasm-threads.ts), and our kernels then split their work across threads-1 worker threads. The wasm backend cannot be re-created with another thread count inside
  * one process: the first initialisation wins, and a later different request gets a notice.
  */
 export async function initWasmBackend(opts: { threads: number }): Promise<{ name: string; notice?: string }> {
