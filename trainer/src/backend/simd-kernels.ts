@@ -45,12 +45,18 @@ const NARGS = 4;
 const ARGS = 8; // up to 32 arguments
 const RANGES = 40; // [begin, end) per worker
 const MAX_WORKERS = 16;
+const WORKER_TIMEOUT_MS = 120_000;
 
 const WORKER_SOURCE = `
 const { workerData } = require("node:worker_threads");
 const { module, memory, control, index, names } = workerData;
 const c = new Int32Array(control);
-const exports = new WebAssembly.Instance(module, { env: { memory } }).exports;
+let exports;
+try {
+  exports = new WebAssembly.Instance(module, { env: { memory } }).exports;
+} catch (e) {
+  exports = undefined; // every job of this worker then fails (below), so the caller never waits forever
+}
 let seq = 0;
 for (;;) {
   Atomics.wait(c, ${SEQ}, seq);
@@ -58,6 +64,7 @@ for (;;) {
   const fn = c[${FN}];
   if (fn < 0) break;
   try {
+    if (!exports) throw new Error("no kernel instance");
     const begin = c[${RANGES} + 2 * index], end = c[${RANGES} + 2 * index + 1];
     if (end > begin) exports[names[fn]](...Array.from(c.subarray(${ARGS}, ${ARGS} + c[${NARGS}])), begin, end, index + 1);
   } catch (e) {
@@ -177,7 +184,15 @@ export function runSplit(backend: KernelBackend, name: KernelName, args: number[
   Atomics.notify(c, SEQ);
   fn(...args, bounds[0]!, bounds[1]!, 0);
   const expected = pool.workers.length;
-  for (let done = Atomics.load(c, DONE); done < expected; done = Atomics.load(c, DONE)) Atomics.wait(c, DONE, done);
+  // A worker that never answers (it could not start) would block this thread for good: give up after
+  // WORKER_TIMEOUT_MS without progress (a whole call takes well under a second at batch 32).
+  let last = performance.now();
+  for (let done = Atomics.load(c, DONE); done < expected; done = Atomics.load(c, DONE)) {
+    if (Atomics.wait(c, DONE, done, 1000) !== "timed-out") last = performance.now();
+    else if (performance.now() - last > WORKER_TIMEOUT_MS) {
+      throw new Error(`wasm kernel ${name}: a worker thread did not answer within ${WORKER_TIMEOUT_MS / 1000} s; run with --threads 1`);
+    }
+  }
   if (Atomics.load(c, FAILED)) throw new Error(`wasm kernel ${name} failed in a worker thread`);
 }
 
