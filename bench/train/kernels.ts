@@ -18,7 +18,7 @@ import { Conv2D, Conv2DBackpropFilter, MaxPoolGrad, getKernel, registerKernel, u
 import type { KernelConfig, NamedAttrMap, TensorInfo } from "@tensorflow/tfjs-core";
 import { initBackend } from "../../trainer/src/backend/init-backend.ts";
 import { setKernelThreads } from "../../trainer/src/backend/simd-kernels.ts";
-import { setFilterGradientStrategy, setSimdConv2D, setSimdMaxPoolGrad } from "../../trainer/src/backend/wasm-kernels.ts";
+import { setFilterGradientStrategy, setSharedIdentity, setSimdConv2D, setSimdMaxPoolGrad } from "../../trainer/src/backend/wasm-kernels.ts";
 import { setFusedBatchNorm } from "../../trainer/src/backend/batch-norm-kernels.ts";
 import { ensureGradients } from "../../trainer/src/learner/gradients.ts";
 import { archSpec, createModel } from "../../trainer/src/model/index.ts";
@@ -185,10 +185,11 @@ for (const kernel of RECORDED) {
 }
 // ---- whole steps, our kernels on and off
 const CONFIGS: Array<{ name: string; set: () => void }> = [
-  { name: "all ours", set: () => { setFilterGradientStrategy("simd"); setFusedBatchNorm(true); setSimdMaxPoolGrad(true); setSimdConv2D(true); setKernelThreads(undefined); } },
-  { name: "all ours but XNNPACK's Conv2D", set: () => { setFilterGradientStrategy("simd"); setFusedBatchNorm(true); setSimdMaxPoolGrad(true); setSimdConv2D(false); setKernelThreads(undefined); } },
-  ...(threads > 1 ? [{ name: "all ours, our kernels on 1 thread", set: () => { setFilterGradientStrategy("simd"); setFusedBatchNorm(true); setSimdMaxPoolGrad(true); setSimdConv2D(true); setKernelThreads(1); } }] : []),
-  { name: "before (XNNPACK Conv2D, old filter grad, no fused BN, tfjs MaxPoolGrad)", set: () => { setFilterGradientStrategy("auto-old"); setFusedBatchNorm(false); setSimdMaxPoolGrad(false); setSimdConv2D(false); setKernelThreads(undefined); } },
+  { name: "all ours", set: () => { setFilterGradientStrategy("simd"); setFusedBatchNorm(true); setSimdMaxPoolGrad(true); setSimdConv2D(true); setSharedIdentity(true); setKernelThreads(undefined); } },
+  { name: "all ours but a copying Identity", set: () => { setFilterGradientStrategy("simd"); setFusedBatchNorm(true); setSimdMaxPoolGrad(true); setSimdConv2D(true); setSharedIdentity(false); setKernelThreads(undefined); } },
+  { name: "all ours but XNNPACK's Conv2D", set: () => { setFilterGradientStrategy("simd"); setFusedBatchNorm(true); setSimdMaxPoolGrad(true); setSimdConv2D(false); setSharedIdentity(true); setKernelThreads(undefined); } },
+  ...(threads > 1 ? [{ name: "all ours, our kernels on 1 thread", set: () => { setFilterGradientStrategy("simd"); setFusedBatchNorm(true); setSimdMaxPoolGrad(true); setSimdConv2D(true); setSharedIdentity(true); setKernelThreads(1); } }] : []),
+  { name: "before (XNNPACK Conv2D, old filter grad, no fused BN, tfjs MaxPoolGrad)", set: () => { setFilterGradientStrategy("auto-old"); setFusedBatchNorm(false); setSimdMaxPoolGrad(false); setSimdConv2D(false); setSharedIdentity(false); setKernelThreads(undefined); } },
 ];
 const steps = Number(values.steps);
 if (steps > 0) {

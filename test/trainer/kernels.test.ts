@@ -136,6 +136,26 @@ describe("wasm MaxPoolGrad (ours) vs the cpu backend, ties included", () => {
   }
 });
 
+describe("wasm Identity shares memory safely", () => {
+  it("a clone keeps its values after the original is disposed, and the memory is freed with the last reference", async () => {
+    await tf.setBackend("wasm");
+    const before = tf.memory().numBytes;
+    const x = tf.tensor2d([[1, 2, 3], [4, 5, 6]]);
+    const y = tf.clone(x); // the Identity kernel
+    expect(y.dataId).toBe(x.dataId); // shared, not copied
+    const z = tf.add(y, 1);
+    x.dispose();
+    expect(Array.from(y.dataSync())).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(Array.from(z.dataSync())).toEqual([2, 3, 4, 5, 6, 7]);
+    const backend = tf.backend() as unknown as { dataIdMap: { has(id: object): boolean } };
+    const id = y.dataId;
+    y.dispose();
+    z.dispose();
+    expect(backend.dataIdMap.has(id)).toBe(false);
+    expect(tf.memory().numBytes).toBe(before);
+  });
+});
+
 describe("fused BatchNorm kernels (wasm) vs tfjs ops on the cpu backend", () => {
   for (const shape of BN_SHAPES) it(shape.join("x"), () => checkBatchNormKernels(shape));
 });

@@ -8,6 +8,7 @@ import {
   Conv2DBackpropInput,
   Fill,
   getKernel,
+  Identity,
   MaxPoolGrad,
   registerKernel,
   Reshape,
@@ -465,7 +466,31 @@ export function conv2dWasm(args: { inputs: Inputs; backend: KernelBackend; attrs
   return y;
 }
 
+let stockIdentity: KernelConfig | undefined;
+let shareIdentity = true;
+/** For benchmarks and tests: tfjs-backend-wasm's copying Identity (false) or the sharing one (true). */
+export function setSharedIdentity(on: boolean): void {
+  shareIdentity = on;
+}
+
+/**
+ * Identity shares the input's memory (a reference count, as the wasm Reshape and the cpu backend's
+ * Identity do) instead of copying it: tfjs tensors are immutable and no wasm kernel writes into its
+ * inputs. tf.customGrad clones every tensor it saves for the backward pass (BatchNorm saves its
+ * input), so tfjs-backend-wasm's copying Identity cost a full copy of every BatchNorm input per step.
+ */
+export function identityWasm(args: { inputs: Inputs; backend: KernelBackend; attrs: NamedAttrMap }): TensorInfo {
+  const { x } = args.inputs as unknown as { x: TensorInfo };
+  if (!shareIdentity || x.dtype === "string") {
+    if (!stockIdentity) throw new Error("bug: tfjs-backend-wasm's Identity was not found");
+    return stockIdentity.kernelFunc(args as Parameters<KernelConfig["kernelFunc"]>[0]) as TensorInfo;
+  }
+  (args.backend as unknown as { incRef(dataId: object): void }).incRef(x.dataId);
+  return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
+}
+
 const KERNELS: KernelConfig[] = [
+  { kernelName: Identity, backendName: BACKEND, kernelFunc: identityWasm as unknown as KernelConfig["kernelFunc"] },
   { kernelName: Conv2D, backendName: BACKEND, kernelFunc: conv2dWasm as unknown as KernelConfig["kernelFunc"] },
   { kernelName: MaxPoolGrad, backendName: BACKEND, kernelFunc: maxPoolGradWasm as unknown as KernelConfig["kernelFunc"] },
   { kernelName: Conv2DBackpropFilter, backendName: BACKEND, kernelFunc: conv2dBackpropFilterWasm as unknown as KernelConfig["kernelFunc"] },
@@ -479,6 +504,7 @@ export function registerWasmKernels(): void {
   if (registered) return;
   stockMaxPoolGrad = getKernel(MaxPoolGrad, BACKEND);
   stockConv2D = getKernel(Conv2D, BACKEND);
+  stockIdentity = getKernel(Identity, BACKEND);
   for (const kernel of KERNELS) {
     if (getKernel(kernel.kernelName, kernel.backendName)) unregisterKernel(kernel.kernelName, kernel.backendName);
     registerKernel(kernel);
