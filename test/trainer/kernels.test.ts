@@ -1,8 +1,9 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../../trainer/src/backend/init-backend.ts";
-import { setFilterGradientStrategy } from "../../trainer/src/backend/wasm-kernels.ts";
+import { setFilterGradientStrategy, setSimdConv2D, setSimdMaxPoolGrad } from "../../trainer/src/backend/wasm-kernels.ts";
 import { ensureGradients } from "../../trainer/src/learner/gradients.ts";
+import { BN_SHAPES, checkBatchNormKernels } from "./batch-norm-kernels-cases.ts";
 import { BN_EPS, batchNormTrain } from "../../trainer/src/model/ops/batch-norm.ts";
 import { conv2dSymmetric } from "../../trainer/src/model/ops/conv.ts";
 import { avgPoolCeil, maxPoolSymmetric } from "../../trainer/src/model/ops/pool.ts";
@@ -52,6 +53,15 @@ const CONV_CASES: Array<{ x: [number, number, number, number]; k: number; co: nu
   { x: [2, 13, 10, 4], k: 3, co: 3, stride: 3, pad: 1 },
   { x: [2, 9, 9, 4], k: 2, co: 3, stride: 2, pad: "valid" },
   { x: [4, 4, 4, 16], k: 3, co: 8, stride: 1, pad: 1 },
+  // the SIMD filter gradient's tiles (4 input x 8 output channels) with leftovers, batch 1 and odd sizes
+  { x: [1, 7, 7, 5], k: 1, co: 9, stride: 2, pad: "valid" },
+  { x: [2, 9, 9, 6], k: 3, co: 11, stride: 2, pad: 1 },
+  { x: [3, 10, 10, 8], k: 3, co: 16, stride: 1, pad: "same" },
+  { x: [2, 6, 5, 12], k: 1, co: 24, stride: 1, pad: "valid" },
+  { x: [2, 33, 9, 4], k: 3, co: 8, stride: 1, pad: 1 }, // more rows than one chunk (256 positions)
+  { x: [2, 11, 13, 10], k: 3, co: 19, stride: 1, pad: "same" }, // forward: 4-pixel tiles and edge pixels, 8+8+3 channels
+  { x: [1, 12, 12, 9], k: 5, co: 10, stride: 2, pad: 2 },
+  { x: [2, 6, 20, 16], k: 1, co: 40, stride: 2, pad: "valid" },
 ];
 
 describe("wasm Conv2DBackpropFilter / Conv2DBackpropInput vs the cpu backend", () => {
@@ -64,17 +74,24 @@ describe("wasm Conv2DBackpropFilter / Conv2DBackpropInput vs the cpu backend", (
         const w = tf.tensor4d(wv, [c.k, c.k, c.x[3], c.co]);
         const y = tf.conv2d(x, w, c.stride, c.pad);
         const r = tf.tensor(randnFixed(y.size), y.shape); // a fixed, non-uniform upstream gradient
-        return tf.grads((a, b) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad), r)))([x, w]);
+        return [...tf.grads((a, b) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad), r)))([x, w]), y];
       };
-      const [cpuDx, cpuDw] = await on("cpu", grads);
-      // Both formulations of the filter gradient (im2col + matmul, dilated convolution), whichever "auto" picks.
-      for (const strategy of ["auto", "im2col", "conv"] as const) {
+      const [cpuDx, cpuDw, cpuY] = await on("cpu", grads);
+      // the forward convolution: ours (SIMD) and XNNPACK's
+      for (const simd of [true, false]) {
+        setSimdConv2D(simd);
+        const [, , wasmY] = await on("wasm", grads);
+        expect(maxAbsDiff(cpuY!, wasmY!), simd ? "ours" : "xnnpack").toBeLessThan(1e-5 * Math.max(1, maxAbs(cpuY!)));
+      }
+      setSimdConv2D(true);
+      // Every formulation of the filter gradient: the default (SIMD kernel, small 1x1 as a matmul), the kernel alone, im2col + matmul, dilated convolution.
+      for (const strategy of ["simd", "simd-kernel", "simd-strided", "auto-old", "im2col", "conv"] as const) {
         setFilterGradientStrategy(strategy);
         const [wasmDx, wasmDw] = await on("wasm", grads);
         expect(maxAbsDiff(cpuDx!, wasmDx!)).toBeLessThan(1e-5 * Math.max(1, maxAbs(cpuDx!)));
         expect(maxAbsDiff(cpuDw!, wasmDw!), strategy).toBeLessThan(1e-5 * Math.max(1, maxAbs(cpuDw!)));
       }
-      setFilterGradientStrategy("auto");
+      setFilterGradientStrategy("simd");
     });
   }
 });
@@ -84,6 +101,64 @@ function randnFixed(size: number): Float32Array {
   for (let i = 0; i < size; i++) out[i] = Math.sin(i * 12.9898) * 2;
   return out;
 }
+
+const POOL_CASES: Array<{ x: [number, number, number, number]; k: number; stride: number; pad: Pad }> = [
+  { x: [2, 9, 9, 8], k: 3, stride: 2, pad: 1 },
+  { x: [1, 8, 8, 5], k: 3, stride: 2, pad: 1 },
+  { x: [3, 7, 10, 6], k: 3, stride: 2, pad: "same" },
+  { x: [2, 9, 7, 1], k: 2, stride: 2, pad: "valid" },
+  { x: [2, 6, 6, 12], k: 3, stride: 1, pad: 1 },
+  { x: [1, 5, 5, 16], k: 3, stride: 3, pad: "valid" },
+];
+
+// (tfjs-backend-wasm's own MaxPoolGrad is not a reference: it differs from the cpu backend on ties and
+// even on some untied odd-sized inputs, e.g. 2x9x7x1 with a 2x2 stride-2 "valid" window.)
+describe("wasm MaxPoolGrad (ours) vs the cpu backend, ties included", () => {
+  for (const c of POOL_CASES) {
+    for (const ties of [false, true]) {
+      it(`x ${c.x.join("x")}, ${c.k}x${c.k} stride ${c.stride} pad ${c.pad}${ties ? ", ReLU'd integers (ties)" : ""}`, async () => {
+        // ties: many equal values (ReLU zeros, small integers), where the first maximum must win
+        const xv = randn(c.x).map((v) => (ties ? Math.max(0, Math.round(v * 1.5)) : v));
+        const grad = () => {
+          const x = tf.tensor4d(xv, c.x);
+          const y = tf.maxPool(x, c.k, c.stride, c.pad);
+          const r = tf.tensor(randnFixed(y.size), y.shape);
+          return [tf.grad((a) => tf.sum(tf.mul(tf.maxPool(a as tf.Tensor4D, c.k, c.stride, c.pad), r)))(x)];
+        };
+        const [cpu] = await on("cpu", grad);
+        setSimdMaxPoolGrad(true);
+        const [wasm] = await on("wasm", grad);
+        // the same cells receive the gradient; overlapping windows add in another order (float rounding)
+        expect(maxAbsDiff(cpu!, wasm!)).toBeLessThan(1e-6 * Math.max(1, maxAbs(cpu!)));
+        expect(wasm!.filter((v) => v !== 0).length).toBe(cpu!.filter((v) => v !== 0).length);
+      });
+    }
+  }
+});
+
+describe("wasm Identity shares memory safely", () => {
+  it("a clone keeps its values after the original is disposed, and the memory is freed with the last reference", async () => {
+    await tf.setBackend("wasm");
+    const before = tf.memory().numBytes;
+    const x = tf.tensor2d([[1, 2, 3], [4, 5, 6]]);
+    const y = tf.clone(x); // the Identity kernel
+    expect(y.dataId).toBe(x.dataId); // shared, not copied
+    const z = tf.add(y, 1);
+    x.dispose();
+    expect(Array.from(y.dataSync())).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(Array.from(z.dataSync())).toEqual([2, 3, 4, 5, 6, 7]);
+    const backend = tf.backend() as unknown as { dataIdMap: { has(id: object): boolean } };
+    const id = y.dataId;
+    y.dispose();
+    z.dispose();
+    expect(backend.dataIdMap.has(id)).toBe(false);
+    expect(tf.memory().numBytes).toBe(before);
+  });
+});
+
+describe("fused BatchNorm kernels (wasm) vs tfjs ops on the cpu backend", () => {
+  for (const shape of BN_SHAPES) it(shape.join("x"), () => checkBatchNormKernels(shape));
+});
 
 describe("BatchNorm with the hand-written backward", () => {
   it("matches tfjs's stock gradient of moments + batchNorm, and updates running stats like PyTorch", async () => {

@@ -8,7 +8,7 @@ export const BACKEND_CHOICES = ["auto", "tensorflow", "webgpu", "wasm", "cpu"] a
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
 
 export interface BackendOptions {
-  /** XNNPACK threads for wasm (default: 1; 2 on a quiet 2-core machine is worth ~1.7x on inference). */
+  /** wasm threads, for XNNPACK and our kernels (default: 1; 2 on a quiet 2-core machine is worth ~1.7x on inference). */
   threads?: number;
   /** Where one-line notices and the final choice are reported (the CLI passes console.error). */
   log?: (line: string) => void;

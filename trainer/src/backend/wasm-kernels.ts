@@ -8,13 +8,16 @@ import {
   Conv2DBackpropInput,
   Fill,
   getKernel,
+  Identity,
+  MaxPoolGrad,
   registerKernel,
   Reshape,
   Slice,
   Transpose,
   unregisterKernel,
 } from "@tensorflow/tfjs-core";
-import type { Conv2DBackpropFilterAttrs, Conv2DBackpropInputAttrs, KernelBackend, KernelConfig, NamedAttrMap, TensorInfo } from "@tensorflow/tfjs-core";
+import { kernelSlots, pointerOf, runSplit } from "./simd-kernels.ts";
+import type { Conv2DAttrs, MaxPoolGradAttrs, Conv2DBackpropFilterAttrs, Conv2DBackpropInputAttrs, KernelBackend, KernelConfig, NamedAttrMap, TensorInfo } from "@tensorflow/tfjs-core";
 
 /**
  * Convolution gradients for tfjs-backend-wasm, expressed as forward convolutions that XNNPACK runs
@@ -223,17 +226,62 @@ function convInfoFor(xShape: number[], filterShape: number[], attrs: { strides: 
 }
 
 /**
- * Where the im2col formulation beats the dilated convolution. Measured (CPU ms, batch 32, 1 thread):
- * first layer (Ci=3, stride 2) 8 vs 21 at 64 px and 44 vs 81 at 128 px; from Ci=32 on the two are
- * within +-15% of each other, or im2col loses (32->64 at 64x64: 904 vs 608).
+ * Which formulation of the filter gradient runs:
+ * - "simd" (default): our wasm SIMD kernel (trainer/wasm/kernels.c) straight on the tensors, except a
+ *   1x1 stride-1 gradient over at most MATMUL_1X1_MAX_ROWS rows (N*H*W), which is one XNNPACK matmul
+ *   (x^T dy): with few rows and many channels the kernel's strided columns lose (ResNet-50 at 64 px:
+ *   [1,1,512,2048] over 32x2x2 rows, 13.2 ms vs 5.7 on 2 threads; at 16x16 rows the kernel wins,
+ *   4.9 vs 10.7 for [1,1,256,64]);
+ * - "simd-kernel": the kernel for every shape (tests);
+ * - "simd-strided": the first version of the kernel, without packing (bench/train/kernels.ts, tests);
+ * - "im2col": im2col + BatchMatMul, "conv": a dilated forward convolution in XNNPACK (the earlier
+ *   formulations, kept for comparison in bench/train/kernels.ts and as test references);
+ * - "auto-old": what "auto" was before the SIMD kernel (im2col where Ci*kh*kw <= 32, else conv; 1x1
+ *   stride-1 as one matmul).
+ * Measured (CPU ms, batch 32, 1 thread): first layer (Ci=3, stride 2) im2col 8 vs conv 21 at 64 px
+ * and 44 vs 81 at 128 px; from Ci=32 on the two are within +-15% of each other, or im2col loses.
  */
-export let useIm2col = (info: backend_util.Conv2DInfo): boolean => info.inChannels * info.filterHeight * info.filterWidth <= IM2COL_MAX_ROWS;
-let IM2COL_MAX_ROWS = 32;
+export type FilterGradientStrategy = "simd" | "simd-kernel" | "simd-strided" | "auto-old" | "im2col" | "conv";
+const MATMUL_1X1_MAX_ROWS = 4096;
+let strategy: FilterGradientStrategy = "simd";
+const IM2COL_MAX_ROWS = 32;
 
 /** For benchmarks and tests: force one formulation of the filter gradient. */
-export function setFilterGradientStrategy(strategy: "auto" | "im2col" | "conv", maxRows = 32): void {
-  IM2COL_MAX_ROWS = maxRows;
-  useIm2col = strategy === "auto" ? (info) => info.inChannels * info.filterHeight * info.filterWidth <= IM2COL_MAX_ROWS : () => strategy === "im2col";
+export function setFilterGradientStrategy(next: FilterGradientStrategy): void {
+  strategy = next;
+}
+
+/**
+ * Work below which a kernel is not split across threads (the wake-up of a worker costs ~0.05 ms);
+ * tests set it to 0 to force splitting on small shapes.
+ */
+export const splitPolicy = { minMacsPerThread: 1e6, minPoolElementsPerThread: 1 << 16 };
+
+function filterGradientSimd(backend: KernelBackend, x: TensorInfo, dy: TensorInfo, info: backend_util.Conv2DInfo): TensorInfo {
+  const heap = backend as WasmHeapBackend;
+  const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci, outHeight: ho, outWidth: wo, outChannels: co, filterHeight: kh, filterWidth: kw, strideHeight: stride } = info;
+  const out = heap.makeOutput([kh, kw, ci, co], "float32");
+  // Split by output channels in whole 8-channel tiles.
+  const macsPerChannel = kh * kw * ci * n * ho * wo;
+  const minPerThread = Math.max(8, Math.ceil(splitPolicy.minMacsPerThread / macsPerChannel));
+  // Unpacked where the channel counts are small (its strided rows then spread over the L1 sets, and
+  // packing costs more than it saves: [3,3,64,64] at 32x32, 63 vs 79 ms), packed from 128 channels on
+  // ([3,3,256,256] at 8x8: 53 vs 102 ms). ResNet-18 128 px, 2 threads, same run, under contention.
+  if (strategy === "simd-strided" || (strategy === "simd" && Math.max(ci, co) < 128)) {
+    runSplit(backend, "conv2d_filter_grad", [pointerOf(backend, x), pointerOf(backend, dy), pointerOf(backend, out),
+      n, h, w, ci, ho, wo, co, kh, kw, stride, info.padInfo.top, info.padInfo.left], co, 8, minPerThread);
+    return out;
+  }
+  // Chunks of output rows with about 64 K floats of x panel (64..512 positions), at least one row.
+  const ci4 = Math.ceil(ci / 4) * 4;
+  const chunkPositions = Math.max(64, Math.min(512, Math.floor(65536 / ci4)));
+  const chunkRows = Math.max(1, Math.floor(chunkPositions / wo));
+  const kMax = chunkRows * wo;
+  const scratch = heap.makeOutput([kernelSlots(backend) * (kMax * (ci4 + 8) + kMax)], "float32");
+  runSplit(backend, "conv2d_filter_grad_packed", [pointerOf(backend, x), pointerOf(backend, dy), pointerOf(backend, out), pointerOf(backend, scratch),
+    n, h, w, ci, ho, wo, co, kh, kw, stride, info.padInfo.top, info.padInfo.left, chunkRows], co, 8, minPerThread);
+  backend.disposeData(scratch.dataId);
+  return out;
 }
 
 export function conv2dBackpropFilterWasm(args: { inputs: Inputs; backend: KernelBackend; attrs: NamedAttrMap }): TensorInfo {
@@ -243,9 +291,14 @@ export function conv2dBackpropFilterWasm(args: { inputs: Inputs; backend: Kernel
   if (info.strideHeight !== info.strideWidth) throw new Error("wasm Conv2DBackpropFilter: unequal strides are not supported");
   const stride = info.strideHeight;
   const { filterHeight: kh, filterWidth: kw, inHeight: h, inWidth: w, outHeight: ho, outWidth: wo } = info;
-  const s = new Scratch(args.backend);
   const p = info.padInfo;
-  if (kh === 1 && kw === 1 && stride === 1 && p.top + p.bottom + p.left + p.right === 0) {
+  const plain1x1 = kh === 1 && kw === 1 && stride === 1 && p.top + p.bottom + p.left + p.right === 0;
+  const rows = info.batchSize * h * w;
+  if (strategy === "simd-kernel" || strategy === "simd-strided" || (strategy === "simd" && !(plain1x1 && rows <= MATMUL_1X1_MAX_ROWS))) {
+    return filterGradientSimd(args.backend, x, dy, info);
+  }
+  const s = new Scratch(args.backend);
+  if ((strategy === "auto-old" || strategy === "simd") && plain1x1) {
     const [n, , , ci] = x.shape as [number, number, number, number];
     const co = dy.shape[3]!;
     const x2 = s.op(Reshape, { x }, { shape: [n * h * w, ci] });
@@ -255,7 +308,7 @@ export function conv2dBackpropFilterWasm(args: { inputs: Inputs; backend: Kernel
     const g = s.op(BatchMatMul, { a, b }, { transposeA: false, transposeB: false });
     return s.finish(s.op(Reshape, { x: g }, { shape: [1, 1, ci, co] }));
   }
-  if (useIm2col(info)) return s.finish(filterGradientIm2col(s, args.backend, x, dy, info));
+  if (strategy === "im2col" || (strategy === "auto-old" && info.inChannels * kh * kw <= IM2COL_MAX_ROWS)) return s.finish(filterGradientIm2col(s, args.backend, x, dy, info));
   const top = info.padInfo.top;
   const left = info.padInfo.left;
   const bottom = kh + (ho - 1) * stride - h - top;
@@ -340,7 +393,106 @@ export function conv2dBackpropInputWasm(args: { inputs: Inputs; backend: KernelB
   return s.finish(conv2d(s, cropped.x, rotated, cropped.pads, 1));
 }
 
+let useSimdMaxPoolGrad = true;
+/** For benchmarks and tests: tfjs's own MaxPoolGrad (false) or ours (true). */
+export function setSimdMaxPoolGrad(on: boolean): void {
+  useSimdMaxPoolGrad = on;
+}
+let stockMaxPoolGrad: KernelConfig | undefined;
+const stockReady = new WeakSet<object>();
+
+/**
+ * MaxPoolGrad as our SIMD kernel (trainer/wasm/kernels.c), split by images across our threads;
+ * tfjs-backend-wasm's is a scalar loop on one thread. The same tie rule as the cpu backend: the
+ * first maximum of a window in row-major order gets the gradient.
+ */
+export function maxPoolGradWasm(args: { inputs: Inputs; backend: KernelBackend; attrs: NamedAttrMap }): TensorInfo {
+  if (!useSimdMaxPoolGrad && stockMaxPoolGrad) {
+    // Unregistered, the stock kernel's setup (its cwrap) did not run on this backend.
+    if (!stockReady.has(args.backend)) stockMaxPoolGrad.setupFunc?.(args.backend);
+    stockReady.add(args.backend);
+    return stockMaxPoolGrad.kernelFunc(args as Parameters<KernelConfig["kernelFunc"]>[0]) as TensorInfo;
+  }
+  const { dy, input } = args.inputs as unknown as { dy: TensorInfo; input: TensorInfo };
+  const attrs = args.attrs as unknown as MaxPoolGradAttrs;
+  if (input.dtype !== "float32") throw new Error(`wasm MaxPoolGrad: float32 only, got ${input.dtype}`);
+  const info = backend_util.computePool2DInfo(input.shape as [number, number, number, number], attrs.filterSize, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
+  const { batchSize: n, inHeight: h, inWidth: w, inChannels: c, outHeight: ho, outWidth: wo, filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
+  const dx = (args.backend as WasmHeapBackend).makeOutput([...input.shape], "float32");
+  const perImage = h * w * c;
+  runSplit(args.backend, "maxpool_grad", [pointerOf(args.backend, input), pointerOf(args.backend, dy), pointerOf(args.backend, dx),
+    n, h, w, c, ho, wo, kh, kw, sh, sw, info.padInfo.top, info.padInfo.left], n, 1, Math.ceil(splitPolicy.minPoolElementsPerThread / Math.max(1, perImage)));
+  return dx;
+}
+
+let useSimdConv2D = true;
+/** For benchmarks and tests: XNNPACK's Conv2D (false) or ours (true). */
+export function setSimdConv2D(on: boolean): void {
+  useSimdConv2D = on;
+}
+let stockConv2D: KernelConfig | undefined;
+const stockConvReady = new WeakSet<object>();
+
+/**
+ * Conv2D (NHWC, dilation 1, equal strides) as our SIMD kernel, split by output channels across our
+ * threads: XNNPACK's convolution in tfjs-backend-wasm 4.22 runs at ~17 GMAC/s whether the backend has
+ * 1 or 2 threads (measured: bench/train/kernels.ts), ours at about that per thread. Everything else
+ * (dilations, NCHW, fewer than 8 input channels) goes to XNNPACK. The input gradients above run
+ * through this too.
+ */
+export function conv2dWasm(args: { inputs: Inputs; backend: KernelBackend; attrs: NamedAttrMap }): TensorInfo {
+  const { x, filter } = args.inputs as unknown as { x: TensorInfo; filter: TensorInfo };
+  const attrs = args.attrs as unknown as Conv2DAttrs;
+  const dil = attrs.dilations ?? 1;
+  const dilated = typeof dil === "number" ? dil !== 1 : dil[0] !== 1 || dil[1] !== 1;
+  const strides = typeof attrs.strides === "number" ? [attrs.strides, attrs.strides] : attrs.strides;
+  const channels = x.shape[attrs.dataFormat === "NCHW" ? 1 : 3] ?? 0;
+  // Below 8 input channels (the stem's RGB) the kernel's per-tap overhead dominates: XNNPACK.
+  if (!useSimdConv2D || dilated || attrs.dataFormat === "NCHW" || strides[0] !== strides[1] || x.dtype !== "float32" || channels < 8) {
+    if (!stockConv2D) throw new Error("bug: tfjs-backend-wasm's Conv2D was not found");
+    if (!stockConvReady.has(args.backend)) stockConv2D.setupFunc?.(args.backend);
+    stockConvReady.add(args.backend);
+    return stockConv2D.kernelFunc(args as Parameters<KernelConfig["kernelFunc"]>[0]) as TensorInfo;
+  }
+  const info = convInfoFor(x.shape, filter.shape, attrs);
+  const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci, outHeight: ho, outWidth: wo, outChannels: co, filterHeight: kh, filterWidth: kw, strideHeight: stride } = info;
+  const heap = args.backend as WasmHeapBackend;
+  const y = heap.makeOutput([n, ho, wo, co], "float32");
+  const packed = heap.makeOutput([Math.ceil(co / 8) * 8 * kh * kw * ci], "float32");
+  const macsPerChannel = kh * kw * ci * n * ho * wo;
+  runSplit(args.backend, "conv2d_forward", [pointerOf(args.backend, x), pointerOf(args.backend, filter), pointerOf(args.backend, y), pointerOf(args.backend, packed),
+    n, h, w, ci, ho, wo, co, kh, kw, stride, info.padInfo.top, info.padInfo.left], co, 8, Math.max(8, Math.ceil(splitPolicy.minMacsPerThread / macsPerChannel)));
+  args.backend.disposeData(packed.dataId);
+  return y;
+}
+
+let stockIdentity: KernelConfig | undefined;
+let shareIdentity = true;
+/** For benchmarks and tests: tfjs-backend-wasm's copying Identity (false) or the sharing one (true). */
+export function setSharedIdentity(on: boolean): void {
+  shareIdentity = on;
+}
+
+/**
+ * Identity shares the input's memory (a reference count, as the wasm Reshape and the cpu backend's
+ * Identity do) instead of copying it: tfjs tensors are immutable and no wasm kernel writes into its
+ * inputs. tf.customGrad clones every tensor it saves for the backward pass (BatchNorm saves its
+ * input), so tfjs-backend-wasm's copying Identity cost a full copy of every BatchNorm input per step.
+ */
+export function identityWasm(args: { inputs: Inputs; backend: KernelBackend; attrs: NamedAttrMap }): TensorInfo {
+  const { x } = args.inputs as unknown as { x: TensorInfo };
+  if (!shareIdentity || x.dtype === "string") {
+    if (!stockIdentity) throw new Error("bug: tfjs-backend-wasm's Identity was not found");
+    return stockIdentity.kernelFunc(args as Parameters<KernelConfig["kernelFunc"]>[0]) as TensorInfo;
+  }
+  (args.backend as unknown as { incRef(dataId: object): void }).incRef(x.dataId);
+  return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
+}
+
 const KERNELS: KernelConfig[] = [
+  { kernelName: Identity, backendName: BACKEND, kernelFunc: identityWasm as unknown as KernelConfig["kernelFunc"] },
+  { kernelName: Conv2D, backendName: BACKEND, kernelFunc: conv2dWasm as unknown as KernelConfig["kernelFunc"] },
+  { kernelName: MaxPoolGrad, backendName: BACKEND, kernelFunc: maxPoolGradWasm as unknown as KernelConfig["kernelFunc"] },
   { kernelName: Conv2DBackpropFilter, backendName: BACKEND, kernelFunc: conv2dBackpropFilterWasm as unknown as KernelConfig["kernelFunc"] },
   { kernelName: Conv2DBackpropInput, backendName: BACKEND, kernelFunc: conv2dBackpropInputWasm as unknown as KernelConfig["kernelFunc"] },
 ];
@@ -350,6 +502,9 @@ let registered = false;
 /** Registers (or replaces) our wasm kernels. Idempotent. */
 export function registerWasmKernels(): void {
   if (registered) return;
+  stockMaxPoolGrad = getKernel(MaxPoolGrad, BACKEND);
+  stockConv2D = getKernel(Conv2D, BACKEND);
+  stockIdentity = getKernel(Identity, BACKEND);
   for (const kernel of KERNELS) {
     if (getKernel(kernel.kernelName, kernel.backendName)) unregisterKernel(kernel.kernelName, kernel.backendName);
     registerKernel(kernel);

@@ -1,18 +1,21 @@
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-wasm";
+import { registerBatchNormKernels } from "./batch-norm-kernels.ts";
 import { registerWasmKernels } from "./wasm-kernels.ts";
 import { createThreadedWasmBackend } from "./wasm-threads.ts";
 
 let activeThreads: number | undefined;
 
 /**
- * tfjs-backend-wasm plus our kernels (wasm-kernels.ts). threads > 1 swaps in the threaded SIMD
- * build (wasm-threads.ts). The wasm backend cannot be re-created with another thread count inside
+ * tfjs-backend-wasm plus our kernels (wasm-kernels.ts, batch-norm-kernels.ts: wasm SIMD from
+ * trainer/wasm/kernels.c, run by simd-kernels.ts). threads > 1 swaps in the threaded SIMD build
+ * (wasm-threads.ts), and our kernels then split their work across threads-1 worker threads. The wasm backend cannot be re-created with another thread count inside
  * one process: the first initialisation wins, and a later different request gets a notice.
  */
 export async function initWasmBackend(opts: { threads: number }): Promise<{ name: string; notice?: string }> {
   const threads = Math.max(1, Math.floor(opts.threads));
   registerWasmKernels();
+  registerBatchNormKernels();
   let notice: string | undefined;
   if (activeThreads === undefined) {
     activeThreads = threads;

@@ -1,4 +1,5 @@
 import * as tf from "@tensorflow/tfjs-core";
+import { fusedBatchNormKernels } from "../../backend/batch-norm-kernels.ts";
 
 /** PyTorch conventions: running = (1 - momentum) * running + momentum * batch statistic. */
 export const BN_MOMENTUM = 0.1;
@@ -23,6 +24,8 @@ const REDUCE_AXES = [0, 1, 2];
  *   xhat = (x - mean) * invStd,   M = N*H*W
  *   dbeta = sum(dy), dgamma = sum(dy * xhat)
  *   dx = gamma * invStd * (dy - dbeta/M - xhat * dgamma/M)
+ * On the wasm backend the full-size passes are our fused kernels (backend/batch-norm-kernels.ts):
+ * the moments, the two sums of the backward, and the forward and dx as per-channel affine maps.
  */
 export function batchNormTrain(x: tf.Tensor4D, state: BatchNormState, momentum = BN_MOMENTUM): tf.Tensor4D {
   const [n, h, w] = x.shape;
@@ -38,27 +41,49 @@ export function batchNormTrain(x: tf.Tensor4D, state: BatchNormState, momentum =
   const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [xIn, gamma, beta, save] = args as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D, tf.GradSaveFunc];
     const x4 = xIn;
-    const mean = tf.mean(x4, REDUCE_AXES) as tf.Tensor1D;
-    const variance = tf.mean(tf.squaredDifference(x4, mean), REDUCE_AXES) as tf.Tensor1D;
+    const fused = fusedBatchNormKernels();
+    let mean: tf.Tensor1D;
+    let variance: tf.Tensor1D;
+    if (fused) {
+      [mean, variance] = fused.moments(x4);
+    } else {
+      mean = tf.mean(x4, REDUCE_AXES) as tf.Tensor1D;
+      variance = tf.mean(tf.squaredDifference(x4, mean), REDUCE_AXES) as tf.Tensor1D;
+    }
     batchMean = tf.keep(mean);
     batchVar = tf.keep(variance);
     save([x4, mean, variance, gamma]);
-    const value = tf.batchNorm(x4, mean, variance, beta, gamma, eps);
+    let value: tf.Tensor4D;
+    if (fused) {
+      // y = x * scale + (beta - mean * scale), scale = gamma / sqrt(var + eps)
+      const scale = tf.mul(gamma, tf.rsqrt(tf.add(variance, eps))) as tf.Tensor1D;
+      value = fused.affine(x4, scale, tf.sub(beta, tf.mul(mean, scale)) as tf.Tensor1D);
+    } else {
+      value = tf.batchNorm(x4, mean, variance, beta, gamma, eps);
+    }
     const gradFunc = (dy: tf.Tensor4D, saved: tf.Tensor[]) => {
       const [xs, mu, v, g] = saved as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D];
       const dy4 = dy;
+      const fusedGrad = fusedBatchNormKernels();
       const invStd = tf.rsqrt(tf.add(v, eps));
       // sum(dy * xhat) = invStd * (sum(dy * x) - mean * sum(dy)): no full-size xhat needed.
-      const dbeta = tf.sum(dy4, REDUCE_AXES);
-      const dyx = tf.sum(tf.mul(dy4, xs), REDUCE_AXES);
+      const [dbeta, dyx] = fusedGrad
+        ? fusedGrad.gradSums(dy4, xs)
+        : [tf.sum(dy4, REDUCE_AXES) as tf.Tensor1D, tf.sum(tf.mul(dy4, xs), REDUCE_AXES) as tf.Tensor1D];
       const dgamma = tf.mul(invStd, tf.sub(dyx, tf.mul(mu, dbeta)));
-      const k = tf.mul(g, invStd);
+      const k = tf.mul(g, invStd) as tf.Tensor1D;
       // dx = k*dy - [(x - mean) * (k * invStd * dgamma / M) + k * dbeta / M]; the bracket is one fused
       // batchNorm pass (variance 1, eps 0: plain scale and offset).
-      const scale = tf.div(tf.mul(tf.mul(k, invStd), dgamma), count);
-      const offset = tf.div(tf.mul(k, dbeta), count);
-      const correction = tf.batchNorm(xs, mu, tf.onesLike(mu), offset, scale, 0);
-      const dx = tf.sub(tf.mul(dy4, k), correction);
+      const scale = tf.div(tf.mul(tf.mul(k, invStd), dgamma), count) as tf.Tensor1D;
+      const offset = tf.div(tf.mul(k, dbeta), count) as tf.Tensor1D;
+      let dx: tf.Tensor4D;
+      if (fusedGrad) {
+        // the same as one pass: dx = dy * k + x * (-scale) + (mean * scale - offset)
+        dx = fusedGrad.affine(dy4, k, tf.sub(tf.mul(mu, scale), offset) as tf.Tensor1D, xs, tf.neg(scale) as tf.Tensor1D);
+      } else {
+        const correction = tf.batchNorm(xs, mu, tf.onesLike(mu), offset, scale, 0);
+        dx = tf.sub(tf.mul(dy4, k), correction);
+      }
       return [dx, dgamma, dbeta];
     };
     return { value, gradFunc };

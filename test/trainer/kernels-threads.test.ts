@@ -1,0 +1,108 @@
+import * as tf from "@tensorflow/tfjs-core";
+import { beforeAll, describe, expect, it } from "vitest";
+import { initBackend } from "../../trainer/src/backend/init-backend.ts";
+import { poolStats } from "../../trainer/src/backend/simd-kernels.ts";
+import { bnSplitPolicy } from "../../trainer/src/backend/batch-norm-kernels.ts";
+import { setFilterGradientStrategy, splitPolicy } from "../../trainer/src/backend/wasm-kernels.ts";
+import { ensureGradients } from "../../trainer/src/learner/gradients.ts";
+import { BN_SHAPES, checkBatchNormKernels } from "./batch-norm-kernels-cases.ts";
+
+// Our SIMD kernels split across worker threads on the threaded build's shared memory (its own file:
+// the wasm backend is created once per process, this one with 2 threads), against the cpu backend.
+
+beforeAll(async () => {
+  await ensureGradients();
+  await initBackend("cpu");
+  const lines: string[] = [];
+  await initBackend("wasm", { threads: 2, log: (l) => lines.push(l) });
+  expect(lines.at(-1)).toBe("backend: wasm (2 threads)");
+  splitPolicy.minMacsPerThread = 0; // split even these small shapes
+  splitPolicy.minPoolElementsPerThread = 0;
+  bnSplitPolicy.minElementsPerThread = 0;
+});
+
+function values(shape: number[], seed: number): Float32Array {
+  return tf.tidy(() => tf.randomNormal(shape, 0, 1, "float32", seed).dataSync() as Float32Array);
+}
+
+async function grads(backend: string, xShape: [number, number, number, number], k: number, co: number, stride: number, pad: "same" | "valid" | number) {
+  await tf.setBackend(backend);
+  const wShape: [number, number, number, number] = [k, k, xShape[3], co];
+  return tf.tidy(() => {
+    const x = tf.tensor4d(values(xShape, 3), xShape);
+    const w = tf.tensor4d(values(wShape, 4), wShape);
+    const f = (a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, stride, pad);
+    const y = f(x, w);
+    const r = tf.reshape(tf.sin(tf.range(0, y.size)), y.shape); // fixed, non-uniform upstream gradient
+    return [...tf.grads((a, b) => tf.sum(tf.mul(f(a, b), r)))([x, w]), y].map((t) => t.dataSync() as Float32Array);
+  });
+}
+
+const CASES: Array<{ x: [number, number, number, number]; k: number; co: number; stride: number; pad: "same" | "valid" | number }> = [
+  { x: [2, 9, 9, 6], k: 3, co: 11, stride: 2, pad: 1 }, // shares of 8 and 3 output channels
+  { x: [2, 9, 11, 12], k: 3, co: 20, stride: 1, pad: 1 },
+  { x: [3, 10, 10, 8], k: 3, co: 24, stride: 1, pad: "same" },
+  { x: [1, 7, 7, 5], k: 1, co: 4, stride: 1, pad: "valid" }, // one tile: not split
+  { x: [4, 16, 16, 16], k: 3, co: 64, stride: 2, pad: 1 },
+];
+
+describe("SIMD forward convolution and filter gradient on 2 threads vs the cpu backend", () => {
+  for (const c of CASES) {
+    for (const strategy of ["simd-kernel", "simd-strided"] as const) it(`${strategy}: x ${c.x.join("x")}, ${c.k}x${c.k} -> ${c.co}, stride ${c.stride}, pad ${c.pad}`, async () => {
+      const cpu = await grads("cpu", c.x, c.k, c.co, c.stride, c.pad);
+      setFilterGradientStrategy(strategy);
+      const before = poolStats.splitCalls;
+      const wasm = await grads("wasm", c.x, c.k, c.co, c.stride, c.pad);
+      ["dx", "dw", "y"].forEach((what, k) => {
+        let diff = 0;
+        let scale = 0;
+        for (let i = 0; i < cpu[k]!.length; i++) {
+          diff = Math.max(diff, Math.abs(cpu[k]![i]! - wasm[k]![i]!));
+          scale = Math.max(scale, Math.abs(cpu[k]![i]!));
+        }
+        expect(diff, what).toBeLessThan(1e-5 * Math.max(1, scale));
+      });
+      // with more than 8 output channels the filter gradient is split, and the forward convolution
+      // too from 8 input channels on (below, it is XNNPACK's)
+      if (c.co > 8) expect(poolStats.splitCalls - before, "calls split across the 2 threads").toBeGreaterThanOrEqual(c.x[3] >= 8 ? 2 : 1);
+      else expect(poolStats.splitCalls - before).toBeLessThanOrEqual(1); // only dx's convolution (Ci channels) may be
+    });
+  }
+});
+
+describe("fused BatchNorm kernels on 2 threads vs tfjs ops on the cpu backend", () => {
+  for (const shape of BN_SHAPES) {
+    it(shape.join("x"), async () => {
+      const before = poolStats.splitCalls;
+      await checkBatchNormKernels(shape);
+      // moments and sums split by 16-channel groups, the affine maps by rows
+      const channelSplits = shape.at(-1)! > 16 ? 2 : 0;
+      const rows = shape.slice(0, -1).reduce((a, b) => a * b, 1);
+      expect(poolStats.splitCalls - before).toBe(channelSplits + (rows > 1 ? 2 : 0));
+    });
+  }
+});
+
+describe("SIMD MaxPoolGrad on 2 threads (split by images) vs the cpu backend", () => {
+  for (const [shape, ties] of [[[3, 9, 9, 8], false], [[2, 8, 8, 64], true], [[1, 7, 7, 5], false]] as const) {
+    it(`${shape.join("x")}, 3x3 stride 2 pad 1${ties ? ", ties" : ""}`, async () => {
+      const xv = values([...shape], 7).map((v) => (ties ? Math.max(0, Math.round(v)) : v));
+      const grad = async (backend: string) => {
+        await tf.setBackend(backend);
+        return tf.tidy(() => {
+          const x = tf.tensor4d(xv, [...shape] as [number, number, number, number]);
+          const y = tf.maxPool(x, 3, 2, 1);
+          const r = tf.reshape(tf.sin(tf.range(0, y.size)), y.shape);
+          return tf.grad((a) => tf.sum(tf.mul(tf.maxPool(a as tf.Tensor4D, 3, 2, 1), r)))(x).dataSync() as Float32Array;
+        });
+      };
+      const cpu = await grad("cpu");
+      const before = poolStats.splitCalls;
+      const wasm = await grad("wasm");
+      expect(poolStats.splitCalls - before).toBe(shape[0] > 1 ? 1 : 0);
+      let diff = 0;
+      for (let i = 0; i < cpu.length; i++) diff = Math.max(diff, Math.abs(cpu[i]! - wasm[i]!));
+      expect(diff).toBeLessThan(1e-6 * 4);
+    });
+  }
+});

@@ -1,0 +1,112 @@
+import * as tf from "@tensorflow/tfjs-core";
+import { getKernel, registerKernel, unregisterKernel } from "@tensorflow/tfjs-core";
+import type { KernelBackend, KernelConfig, TensorInfo } from "@tensorflow/tfjs-core";
+import { pointerOf, runSplit } from "./simd-kernels.ts";
+
+/**
+ * BatchNorm's full-size passes as single kernels on the wasm backend (trainer/wasm/kernels.c), split
+ * across our worker threads. tfjs's Mean/Sum over N, H, W transpose the tensor first and run on one
+ * thread, and FusedBatchNorm and the elementwise backward are single-threaded passes each.
+ *   BatchNormMoments   (x [.., C])         -> [mean, variance]   (biased; two passes over x)
+ *   BatchNormGradSums  (dy, x [.., C])     -> [sum(dy), sum(dy * x)] over all but the last axis
+ *   ChannelAffine      (a, ka, bias [, b, kb]) -> a * ka + bias (+ b * kb), ka, kb, bias per channel
+ * Other backends do not have them: batchNormTrain (model/ops/batch-norm.ts) asks
+ * `fusedBatchNormKernels()` and otherwise uses tfjs ops.
+ */
+
+export const BATCH_NORM_MOMENTS = "ResnetEdgeBatchNormMoments";
+export const BATCH_NORM_GRAD_SUMS = "ResnetEdgeBatchNormGradSums";
+export const CHANNEL_AFFINE = "ResnetEdgeChannelAffine";
+
+/** Elements below which a pass is not split across threads (measured: below ~64 K a worker's wake-up costs more than it saves). */
+export const bnSplitPolicy = { minElementsPerThread: 1 << 16 };
+
+interface HeapBackend extends KernelBackend {
+  makeOutput(shape: number[], dtype: "float32"): TensorInfo;
+}
+
+function rowsAndChannels(t: TensorInfo, kernel: string): [number, number] {
+  if (t.dtype !== "float32") throw new Error(`${kernel}: float32 only, got ${t.dtype}`);
+  const c = t.shape[t.shape.length - 1] ?? 1;
+  const size = t.shape.reduce((a, b) => a * b, 1);
+  return [c === 0 ? 0 : size / c, c];
+}
+
+/** Channel split: whole 64-byte lines per thread (16 floats), no thread below the element threshold. */
+function channelSplit(m: number): [number, number] {
+  return [16, Math.max(16, Math.ceil(bnSplitPolicy.minElementsPerThread / Math.max(1, m)))];
+}
+
+function moments({ inputs, backend }: { inputs: tf.NamedTensorInfoMap; backend: KernelBackend }): TensorInfo[] {
+  const x = inputs.x!;
+  const [m, c] = rowsAndChannels(x, BATCH_NORM_MOMENTS);
+  const heap = backend as HeapBackend;
+  const mean = heap.makeOutput([c], "float32");
+  const variance = heap.makeOutput([c], "float32");
+  const scratch = heap.makeOutput([c], "float32");
+  const [align, min] = channelSplit(m);
+  runSplit(backend, "bn_moments", [pointerOf(backend, x), m, c, pointerOf(backend, mean), pointerOf(backend, variance), pointerOf(backend, scratch)], c, align, min);
+  backend.disposeData(scratch.dataId);
+  return [mean, variance];
+}
+
+function gradSums({ inputs, backend }: { inputs: tf.NamedTensorInfoMap; backend: KernelBackend }): TensorInfo[] {
+  const { dy, x } = inputs as { dy: TensorInfo; x: TensorInfo };
+  const [m, c] = rowsAndChannels(x, BATCH_NORM_GRAD_SUMS);
+  if (dy.shape.join() !== x.shape.join()) throw new Error(`${BATCH_NORM_GRAD_SUMS}: dy ${dy.shape} and x ${x.shape} differ`);
+  const heap = backend as HeapBackend;
+  const sumDy = heap.makeOutput([c], "float32");
+  const sumDyX = heap.makeOutput([c], "float32");
+  const scratch = heap.makeOutput([2 * c], "float32");
+  const [align, min] = channelSplit(m);
+  runSplit(backend, "bn_grad_sums", [pointerOf(backend, dy), pointerOf(backend, x), m, c, pointerOf(backend, sumDy), pointerOf(backend, sumDyX), pointerOf(backend, scratch)], c, align, min);
+  backend.disposeData(scratch.dataId);
+  return [sumDy, sumDyX];
+}
+
+function channelAffine({ inputs, backend }: { inputs: tf.NamedTensorInfoMap; backend: KernelBackend }): TensorInfo {
+  const { a, ka, bias, b, kb } = inputs as { a: TensorInfo; ka: TensorInfo; bias: TensorInfo; b?: TensorInfo; kb?: TensorInfo };
+  const [m, c] = rowsAndChannels(a, CHANNEL_AFFINE);
+  for (const v of [ka, bias, ...(kb ? [kb] : [])]) {
+    if (v.shape.length !== 1 || v.shape[0] !== c) throw new Error(`${CHANNEL_AFFINE}: per-channel vectors must be [${c}], got [${v.shape}]`);
+  }
+  if (b && b.shape.join() !== a.shape.join()) throw new Error(`${CHANNEL_AFFINE}: b ${b.shape} and a ${a.shape} differ`);
+  if (!b !== !kb) throw new Error(`${CHANNEL_AFFINE}: b and kb come together`);
+  const out = (backend as HeapBackend).makeOutput([...a.shape], "float32");
+  runSplit(backend, "channel_affine", [pointerOf(backend, a), b ? pointerOf(backend, b) : 0, pointerOf(backend, ka), kb ? pointerOf(backend, kb) : 0,
+    pointerOf(backend, bias), pointerOf(backend, out), m, c], m, 1, Math.ceil(bnSplitPolicy.minElementsPerThread / Math.max(1, c)));
+  return out;
+}
+
+const KERNELS: KernelConfig[] = [
+  { kernelName: BATCH_NORM_MOMENTS, backendName: "wasm", kernelFunc: moments as unknown as KernelConfig["kernelFunc"] },
+  { kernelName: BATCH_NORM_GRAD_SUMS, backendName: "wasm", kernelFunc: gradSums as unknown as KernelConfig["kernelFunc"] },
+  { kernelName: CHANNEL_AFFINE, backendName: "wasm", kernelFunc: channelAffine as unknown as KernelConfig["kernelFunc"] },
+];
+
+export function registerBatchNormKernels(): void {
+  for (const kernel of KERNELS) {
+    if (getKernel(kernel.kernelName, kernel.backendName)) unregisterKernel(kernel.kernelName, kernel.backendName);
+    registerKernel(kernel);
+  }
+}
+
+let enabled = true;
+/** For benchmarks and tests: use tfjs ops instead of the fused kernels (false), or the kernels where registered (true). */
+export function setFusedBatchNorm(on: boolean): void {
+  enabled = on;
+}
+
+/** The fused kernels when the active backend has them, else undefined (then use tfjs ops). */
+export function fusedBatchNormKernels() {
+  const backend = tf.getBackend();
+  if (!enabled || !getKernel(BATCH_NORM_MOMENTS, backend)) return undefined;
+  const run = (name: string, inputs: tf.NamedTensorMap) => tf.engine().runKernel(name, inputs, {});
+  return {
+    moments: (x: tf.Tensor) => run(BATCH_NORM_MOMENTS, { x }) as [tf.Tensor1D, tf.Tensor1D],
+    gradSums: (dy: tf.Tensor, x: tf.Tensor) => run(BATCH_NORM_GRAD_SUMS, { dy, x }) as [tf.Tensor1D, tf.Tensor1D],
+    /** a * ka + bias (+ b * kb), per-channel vectors along the last axis */
+    affine: <T extends tf.Tensor>(a: T, ka: tf.Tensor1D, bias: tf.Tensor1D, b?: T, kb?: tf.Tensor1D) =>
+      run(CHANNEL_AFFINE, b && kb ? { a, ka, bias, b, kb } : { a, ka, bias }) as T,
+  };
+}

@@ -1,0 +1,511 @@
+/*
+ * Training kernels for tfjs-backend-wasm, in wasm SIMD (built by build.sh into kernels.wasm and
+ * kernels-shared.wasm). The module has no runtime, no static data and no stack use: it imports
+ * tfjs's own WebAssembly.Memory and works on tensor pointers (byte offsets into that memory), so
+ * nothing is copied. Each function computes a slice of its output (a range of output channels),
+ * so the caller can split one call across threads that share the memory.
+ */
+#include <wasm_simd128.h>
+
+#define EXPORT(name) __attribute__((export_name(#name)))
+
+/*
+ * Filter gradient of y = conv2d(x, w, stride s, pads padTop/padLeft), NHWC, for output channels
+ * [o_begin, o_end):
+ *   dw[i, j, c, o] = sum_{n, p, q} x[n, s*p + i - padTop, s*q + j - padLeft, c] * dy[n, p, q, o]
+ * (terms outside x are zero). dw is [kh, kw, Ci, Co] and is overwritten in that channel range.
+ *
+ * The sum over k = (n, p, q) runs in chunks of output rows (about CHUNK_K positions), so that the
+ * chunk's dy and x stay in cache while every (tap, c-block, o-block) tile of dw passes over it.
+ * The inner tile is 4 input channels x 8 output channels: 8 f32x4 accumulators, per k one 8-wide
+ * load of dy and 4 splatted loads of x.
+ */
+#define CHUNK_K 256
+
+static inline int imin(int a, int b) { return a < b ? a : b; }
+static inline int imax(int a, int b) { return a > b ? a : b; }
+/* ceil(a / b) for b > 0, any sign of a */
+static inline int cdiv(int a, int b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); }
+/* floor(a / b) for b > 0, any sign of a */
+static inline int fdiv(int a, int b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+EXPORT(conv2d_filter_grad)
+void conv2d_filter_grad(const float *x, const float *dy, float *dw, int N, int H, int W, int Ci, int Ho, int Wo,
+                        int Co, int kh, int kw, int s, int padTop, int padLeft, int o_begin, int o_end) {
+  for (int i = 0; i < kh; i++)
+    for (int j = 0; j < kw; j++)
+      for (int c = 0; c < Ci; c++) {
+        float *d = dw + ((i * kw + j) * Ci + c) * Co;
+        for (int o = o_begin; o < o_end; o++) d[o] = 0.f;
+      }
+  const int rows = N * Ho;
+  const int rowsPerChunk = imax(1, CHUNK_K / imax(1, Wo));
+  const int xStep = s * Ci;
+  for (int r0 = 0; r0 < rows; r0 += rowsPerChunk) {
+    const int r1 = imin(rows, r0 + rowsPerChunk);
+    for (int i = 0; i < kh; i++) {
+      for (int j = 0; j < kw; j++) {
+        /* q range whose column s*q + j - padLeft lies in [0, W) */
+        const int qLo = imin(Wo, imax(0, cdiv(padLeft - j, s)));
+        const int qHi = imax(qLo, imin(Wo, fdiv(W - 1 + padLeft - j, s) + 1));
+        if (qLo == qHi) continue;
+        float *dwTap = dw + (i * kw + j) * Ci * Co;
+        int o0 = o_begin;
+        for (; o0 + 8 <= o_end; o0 += 8) {
+          int c0 = 0;
+          for (; c0 + 4 <= Ci; c0 += 4) {
+            float *d = dwTap + c0 * Co + o0;
+            v128_t a00 = wasm_v128_load(d), a01 = wasm_v128_load(d + 4);
+            v128_t a10 = wasm_v128_load(d + Co), a11 = wasm_v128_load(d + Co + 4);
+            v128_t a20 = wasm_v128_load(d + 2 * Co), a21 = wasm_v128_load(d + 2 * Co + 4);
+            v128_t a30 = wasm_v128_load(d + 3 * Co), a31 = wasm_v128_load(d + 3 * Co + 4);
+            for (int r = r0; r < r1; r++) {
+              const int n = r / Ho, p = r - n * Ho;
+              const int row = s * p + i - padTop;
+              if (row < 0 || row >= H) continue;
+              const float *xp = x + ((n * H + row) * W + s * qLo + j - padLeft) * Ci + c0;
+              const float *gp = dy + (r * Wo + qLo) * Co + o0;
+              for (int q = qLo; q < qHi; q++, xp += xStep, gp += Co) {
+                const v128_t g0 = wasm_v128_load(gp), g1 = wasm_v128_load(gp + 4);
+                v128_t b = wasm_v128_load32_splat(xp);
+                a00 = wasm_f32x4_add(a00, wasm_f32x4_mul(b, g0));
+                a01 = wasm_f32x4_add(a01, wasm_f32x4_mul(b, g1));
+                b = wasm_v128_load32_splat(xp + 1);
+                a10 = wasm_f32x4_add(a10, wasm_f32x4_mul(b, g0));
+                a11 = wasm_f32x4_add(a11, wasm_f32x4_mul(b, g1));
+                b = wasm_v128_load32_splat(xp + 2);
+                a20 = wasm_f32x4_add(a20, wasm_f32x4_mul(b, g0));
+                a21 = wasm_f32x4_add(a21, wasm_f32x4_mul(b, g1));
+                b = wasm_v128_load32_splat(xp + 3);
+                a30 = wasm_f32x4_add(a30, wasm_f32x4_mul(b, g0));
+                a31 = wasm_f32x4_add(a31, wasm_f32x4_mul(b, g1));
+              }
+            }
+            wasm_v128_store(d, a00); wasm_v128_store(d + 4, a01);
+            wasm_v128_store(d + Co, a10); wasm_v128_store(d + Co + 4, a11);
+            wasm_v128_store(d + 2 * Co, a20); wasm_v128_store(d + 2 * Co + 4, a21);
+            wasm_v128_store(d + 3 * Co, a30); wasm_v128_store(d + 3 * Co + 4, a31);
+          }
+          for (; c0 < Ci; c0++) { /* leftover input channels: one row of 8 */
+            float *d = dwTap + c0 * Co + o0;
+            v128_t a0 = wasm_v128_load(d), a1 = wasm_v128_load(d + 4);
+            for (int r = r0; r < r1; r++) {
+              const int n = r / Ho, p = r - n * Ho;
+              const int row = s * p + i - padTop;
+              if (row < 0 || row >= H) continue;
+              const float *xp = x + ((n * H + row) * W + s * qLo + j - padLeft) * Ci + c0;
+              const float *gp = dy + (r * Wo + qLo) * Co + o0;
+              for (int q = qLo; q < qHi; q++, xp += xStep, gp += Co) {
+                const v128_t b = wasm_v128_load32_splat(xp);
+                a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(b, wasm_v128_load(gp)));
+                a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(b, wasm_v128_load(gp + 4)));
+              }
+            }
+            wasm_v128_store(d, a0); wasm_v128_store(d + 4, a1);
+          }
+        }
+        for (; o0 < o_end; o0++) { /* leftover output channels: scalar */
+          for (int c = 0; c < Ci; c++) {
+            float acc = dwTap[c * Co + o0];
+            for (int r = r0; r < r1; r++) {
+              const int n = r / Ho, p = r - n * Ho;
+              const int row = s * p + i - padTop;
+              if (row < 0 || row >= H) continue;
+              const float *xp = x + ((n * H + row) * W + s * qLo + j - padLeft) * Ci + c;
+              const float *gp = dy + (r * Wo + qLo) * Co + o0;
+              for (int q = qLo; q < qHi; q++, xp += xStep, gp += Co) acc += *xp * *gp;
+            }
+            dwTap[c * Co + o0] = acc;
+          }
+        }
+      }
+    }
+  }
+}
+
+/*
+ * BatchNorm over the rows of an [M, C] matrix (NHWC with M = N*H*W), for channels [c_begin, c_end).
+ * Rows are read whole (channels inner, vectorised), so the tensor is streamed once per pass. Rows
+ * are summed in blocks of ROW_BLOCK into `scratch` (C floats per sum, the caller's), whose block sums
+ * are then added to the totals: shorter float sums than one running total over M rows.
+ */
+#define ROW_BLOCK 256
+
+static inline void zero(float *p, int n) {
+  for (int k = 0; k < n; k++) p[k] = 0.f;
+}
+
+/* t[k] += s[k] for k < n */
+static inline void add_into(float *t, const float *s, int n) {
+  int k = 0;
+  for (; k + 4 <= n; k += 4) wasm_v128_store(t + k, wasm_f32x4_add(wasm_v128_load(t + k), wasm_v128_load(s + k)));
+  for (; k < n; k++) t[k] += s[k];
+}
+
+/* mean[c] = sum_r x[r, c] / M;  var[c] = sum_r (x[r, c] - mean[c])^2 / M  (biased; two passes). scratch: C floats. */
+EXPORT(bn_moments)
+void bn_moments(const float *x, int M, int C, float *mean, float *var, float *scratch, int c_begin, int c_end) {
+  const int n = c_end - c_begin;
+  float *m = mean + c_begin, *v = var + c_begin, *blk = scratch + c_begin;
+  zero(m, n);
+  zero(v, n);
+  for (int r0 = 0; r0 < M; r0 += ROW_BLOCK) {
+    const int r1 = imin(M, r0 + ROW_BLOCK);
+    zero(blk, n);
+    for (int r = r0; r < r1; r++) add_into(blk, x + (long)r * C + c_begin, n);
+    add_into(m, blk, n);
+  }
+  for (int k = 0; k < n; k++) m[k] /= (float)M;
+  for (int r0 = 0; r0 < M; r0 += ROW_BLOCK) {
+    const int r1 = imin(M, r0 + ROW_BLOCK);
+    zero(blk, n);
+    for (int r = r0; r < r1; r++) {
+      const float *row = x + (long)r * C + c_begin;
+      int k = 0;
+      for (; k + 4 <= n; k += 4) {
+        const v128_t d = wasm_f32x4_sub(wasm_v128_load(row + k), wasm_v128_load(m + k));
+        wasm_v128_store(blk + k, wasm_f32x4_add(wasm_v128_load(blk + k), wasm_f32x4_mul(d, d)));
+      }
+      for (; k < n; k++) {
+        const float d = row[k] - m[k];
+        blk[k] += d * d;
+      }
+    }
+    add_into(v, blk, n);
+  }
+  for (int k = 0; k < n; k++) v[k] /= (float)M;
+}
+
+/* sum_dy[c] = sum_r dy[r, c];  sum_dyx[c] = sum_r dy[r, c] * x[r, c]  (one pass over both). scratch: 2*C floats. */
+EXPORT(bn_grad_sums)
+void bn_grad_sums(const float *dy, const float *x, int M, int C, float *sum_dy, float *sum_dyx, float *scratch, int c_begin, int c_end) {
+  const int n = c_end - c_begin;
+  float *sa = sum_dy + c_begin, *sb = sum_dyx + c_begin, *ba = scratch + c_begin, *bb = scratch + C + c_begin;
+  zero(sa, n);
+  zero(sb, n);
+  for (int r0 = 0; r0 < M; r0 += ROW_BLOCK) {
+    const int r1 = imin(M, r0 + ROW_BLOCK);
+    zero(ba, n);
+    zero(bb, n);
+    for (int r = r0; r < r1; r++) {
+      const float *g = dy + (long)r * C + c_begin;
+      const float *xr = x + (long)r * C + c_begin;
+      int k = 0;
+      for (; k + 4 <= n; k += 4) {
+        const v128_t gv = wasm_v128_load(g + k);
+        wasm_v128_store(ba + k, wasm_f32x4_add(wasm_v128_load(ba + k), gv));
+        wasm_v128_store(bb + k, wasm_f32x4_add(wasm_v128_load(bb + k), wasm_f32x4_mul(gv, wasm_v128_load(xr + k))));
+      }
+      for (; k < n; k++) {
+        ba[k] += g[k];
+        bb[k] += g[k] * xr[k];
+      }
+    }
+    add_into(sa, ba, n);
+    add_into(sb, bb, n);
+  }
+}
+
+/*
+ * out[r, c] = a[r, c] * ka[c] + b[r, c] * kb[c] + bias[c] for rows [r_begin, r_end) (b may be 0:
+ * then out = a * ka + bias). The BatchNorm forward (a = x) and its input gradient (a = dy, b = x).
+ */
+EXPORT(channel_affine)
+void channel_affine(const float *a, const float *b, const float *ka, const float *kb, const float *bias, float *out,
+                    int M, int C, int r_begin, int r_end) {
+  (void)M;
+  const int vn = C / 4;
+  for (int r = r_begin; r < r_end; r++) {
+    const float *ar = a + (long)r * C;
+    float *o = out + (long)r * C;
+    if (b) {
+      const float *br = b + (long)r * C;
+      for (int v = 0; v < vn; v++) {
+        const v128_t t = wasm_f32x4_add(wasm_f32x4_mul(wasm_v128_load(ar + 4 * v), wasm_v128_load(ka + 4 * v)),
+                                        wasm_f32x4_mul(wasm_v128_load(br + 4 * v), wasm_v128_load(kb + 4 * v)));
+        wasm_v128_store(o + 4 * v, wasm_f32x4_add(t, wasm_v128_load(bias + 4 * v)));
+      }
+      for (int k = 4 * vn; k < C; k++) o[k] = ar[k] * ka[k] + br[k] * kb[k] + bias[k];
+    } else {
+      for (int v = 0; v < vn; v++)
+        wasm_v128_store(o + 4 * v, wasm_f32x4_add(wasm_f32x4_mul(wasm_v128_load(ar + 4 * v), wasm_v128_load(ka + 4 * v)),
+                                                  wasm_v128_load(bias + 4 * v)));
+      for (int k = 4 * vn; k < C; k++) o[k] = ar[k] * ka[k] + bias[k];
+    }
+  }
+}
+
+/*
+ * MaxPool gradient, NHWC, for images [n_begin, n_end): dx (same shape as x, overwritten) receives
+ * each dy[n, p, q, c] at the first position (row-major in the window) holding the window's maximum,
+ * the maximum taken with a strict '>' from -inf over the in-bounds cells: tfjs's cpu backend's rule
+ * (a window with no value above -inf, e.g. all -inf or NaN, passes nothing on). Vectorised over 4
+ * channels: a running max and its window index per lane, then each window cell adds dy where the
+ * index matches.
+ */
+EXPORT(maxpool_grad)
+void maxpool_grad(const float *x, const float *dy, float *dx, int N, int H, int W, int C, int Ho, int Wo, int kh, int kw,
+                  int sh, int sw, int padTop, int padLeft, int n_begin, int n_end) {
+  (void)N;
+  const int vn = C / 4;
+  const float ninf = -__builtin_inff();
+  for (int n = n_begin; n < n_end; n++) {
+    float *dxn = dx + (long)n * H * W * C;
+    const float *xn = x + (long)n * H * W * C;
+    zero(dxn, H * W * C);
+    for (int p = 0; p < Ho; p++) {
+      const int r0 = p * sh - padTop;
+      const int rLo = imax(0, r0), rHi = imin(H, r0 + kh);
+      for (int q = 0; q < Wo; q++) {
+        const int c0 = q * sw - padLeft;
+        const int cLo = imax(0, c0), cHi = imin(W, c0 + kw);
+        const float *g = dy + (((long)n * Ho + p) * Wo + q) * C;
+        for (int v = 0; v < vn; v++) {
+          v128_t best = wasm_f32x4_splat(ninf);
+          v128_t at = wasm_i32x4_splat(-1);
+          for (int r = rLo; r < rHi; r++)
+            for (int c = cLo; c < cHi; c++) {
+              const v128_t val = wasm_v128_load(xn + ((long)r * W + c) * C + 4 * v);
+              const v128_t gt = wasm_f32x4_gt(val, best);
+              best = wasm_v128_bitselect(val, best, gt);
+              at = wasm_v128_bitselect(wasm_i32x4_splat(r * W + c), at, gt);
+            }
+          const v128_t gv = wasm_v128_load(g + 4 * v);
+          for (int r = rLo; r < rHi; r++)
+            for (int c = cLo; c < cHi; c++) {
+              float *d = dxn + ((long)r * W + c) * C + 4 * v;
+              const v128_t hit = wasm_i32x4_eq(at, wasm_i32x4_splat(r * W + c));
+              wasm_v128_store(d, wasm_f32x4_add(wasm_v128_load(d), wasm_v128_and(gv, hit)));
+            }
+        }
+        for (int k = 4 * vn; k < C; k++) {
+          float best = ninf;
+          int at = -1;
+          for (int r = rLo; r < rHi; r++)
+            for (int c = cLo; c < cHi; c++) {
+              const float val = xn[((long)r * W + c) * C + k];
+              if (val > best) { best = val; at = r * W + c; }
+            }
+          if (at >= 0) dxn[(long)at * C + k] += g[k];
+        }
+      }
+    }
+  }
+}
+
+/* dst[0 .. n-1] = the first n lanes of v (n < 4; no stack) */
+static inline void store_lanes(float *dst, v128_t v, int n) {
+  if (n > 0) dst[0] = wasm_f32x4_extract_lane(v, 0);
+  if (n > 1) dst[1] = wasm_f32x4_extract_lane(v, 1);
+  if (n > 2) dst[2] = wasm_f32x4_extract_lane(v, 2);
+}
+
+/* y[0 .. n-1] = the first n of the 8 lanes of (lo, hi), n <= 8 */
+static inline void store8(float *y, v128_t lo, v128_t hi, int n) {
+  if (n >= 8) {
+    wasm_v128_store(y, lo);
+    wasm_v128_store(y + 4, hi);
+  } else if (n >= 4) {
+    wasm_v128_store(y, lo);
+    store_lanes(y + 4, hi, n - 4);
+  } else {
+    store_lanes(y, lo, n);
+  }
+}
+
+/*
+ * Forward convolution, NHWC, filter [kh, kw, Ci, Co], stride s, dilation 1, pads padTop/padLeft
+ * (zeros), for output channels [o_begin, o_end) (o_begin a multiple of 8):
+ *   y[n, p, q, o] = sum_{i, j, c} x[n, s*p + i - padTop, s*q + j - padLeft, c] * w[i, j, c, o]
+ * `wp` is scratch for the packed filter: ceil(Co / 8) blocks of kh*kw*Ci x 8 floats (each thread
+ * packs its own blocks). Tiles of 4 output pixels x 8 output channels (8 f32x4 accumulators, per
+ * filter tap and input channel 2 loads of the packed filter and 4 splatted loads of x); pixels whose
+ * window crosses the left or right edge go one at a time. The blocks are visited in groups whose
+ * packed filter fits in ~128 KB, each group over all pixels, so a pixel tile's inputs are reused
+ * from L1 across the group's blocks.
+ */
+EXPORT(conv2d_forward)
+void conv2d_forward(const float *x, const float *w, float *y, float *wp, int N, int H, int W, int Ci, int Ho, int Wo,
+                    int Co, int kh, int kw, int s, int padTop, int padLeft, int o_begin, int o_end) {
+  const int KK = kh * kw * Ci;
+  for (int o0 = o_begin; o0 < o_end; o0 += 8) {
+    float *dst = wp + (long)(o0 / 8) * KK * 8;
+    const int on = imin(8, Co - o0);
+    for (int t = 0; t < KK; t++)
+      for (int l = 0; l < 8; l++) dst[t * 8 + l] = l < on ? w[(long)t * Co + o0 + l] : 0.f;
+  }
+  const int blocksPerGroup = imax(1, (128 * 1024 / 4) / (KK * 8));
+  /* pixels whose whole window lies inside the row: s*q - padLeft >= 0 and s*q - padLeft + kw <= W */
+  int qs = imin(Wo, imax(0, cdiv(padLeft, s)));
+  int qe = imin(Wo, imax(qs, fdiv(W - kw + padLeft, s) + 1));
+  const int sCi = s * Ci;
+  for (int g0 = o_begin; g0 < o_end; g0 += 8 * blocksPerGroup) {
+    const int g1 = imin(o_end, g0 + 8 * blocksPerGroup);
+    for (int n = 0; n < N; n++) {
+      for (int p = 0; p < Ho; p++) {
+        const int r0 = s * p - padTop;
+        const int iLo = imax(0, -r0), iHi = imin(kh, H - r0);
+        float *yrow = y + ((long)n * Ho + p) * Wo * Co;
+        int q = 0;
+        while (q < Wo) {
+          const int tile = (q >= qs && q + 4 <= qe) ? 4 : 1;
+          const int c0 = s * q - padLeft;
+          const int jLo = imax(0, -c0), jHi = imin(kw, W - c0);
+          for (int o0 = g0; o0 < g1; o0 += 8) {
+            const float *wb = wp + (long)(o0 / 8) * KK * 8;
+            const int on = imin(8, Co - o0);
+            if (tile == 4) {
+              v128_t a00 = wasm_f32x4_splat(0.f), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+              for (int i = iLo; i < iHi; i++) {
+                for (int j = 0; j < kw; j++) {
+                  const float *xp = x + (((long)n * H + r0 + i) * W + c0 + j) * Ci;
+                  const float *wq = wb + ((i * kw + j) * Ci) * 8;
+                  for (int c = 0; c < Ci; c++, wq += 8) {
+                    const v128_t w0 = wasm_v128_load(wq), w1 = wasm_v128_load(wq + 4);
+                    v128_t b = wasm_v128_load32_splat(xp + c);
+                    a00 = wasm_f32x4_add(a00, wasm_f32x4_mul(b, w0));
+                    a01 = wasm_f32x4_add(a01, wasm_f32x4_mul(b, w1));
+                    b = wasm_v128_load32_splat(xp + sCi + c);
+                    a10 = wasm_f32x4_add(a10, wasm_f32x4_mul(b, w0));
+                    a11 = wasm_f32x4_add(a11, wasm_f32x4_mul(b, w1));
+                    b = wasm_v128_load32_splat(xp + 2 * sCi + c);
+                    a20 = wasm_f32x4_add(a20, wasm_f32x4_mul(b, w0));
+                    a21 = wasm_f32x4_add(a21, wasm_f32x4_mul(b, w1));
+                    b = wasm_v128_load32_splat(xp + 3 * sCi + c);
+                    a30 = wasm_f32x4_add(a30, wasm_f32x4_mul(b, w0));
+                    a31 = wasm_f32x4_add(a31, wasm_f32x4_mul(b, w1));
+                  }
+                }
+              }
+              float *yp = yrow + (long)q * Co + o0;
+              store8(yp, a00, a01, on);
+              store8(yp + Co, a10, a11, on);
+              store8(yp + 2 * Co, a20, a21, on);
+              store8(yp + 3 * Co, a30, a31, on);
+            } else {
+              /* one pixel: two accumulator pairs (even and odd c) for independent add chains */
+              v128_t a0 = wasm_f32x4_splat(0.f), a1 = a0, e0 = a0, e1 = a0;
+              for (int i = iLo; i < iHi; i++) {
+                for (int j = jLo; j < jHi; j++) {
+                  const float *xp = x + (((long)n * H + r0 + i) * W + c0 + j) * Ci;
+                  const float *wq = wb + ((i * kw + j) * Ci) * 8;
+                  int c = 0;
+                  for (; c + 2 <= Ci; c += 2, wq += 16) {
+                    const v128_t b = wasm_v128_load32_splat(xp + c), d = wasm_v128_load32_splat(xp + c + 1);
+                    a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(b, wasm_v128_load(wq)));
+                    a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(b, wasm_v128_load(wq + 4)));
+                    e0 = wasm_f32x4_add(e0, wasm_f32x4_mul(d, wasm_v128_load(wq + 8)));
+                    e1 = wasm_f32x4_add(e1, wasm_f32x4_mul(d, wasm_v128_load(wq + 12)));
+                  }
+                  if (c < Ci) {
+                    const v128_t b = wasm_v128_load32_splat(xp + c);
+                    a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(b, wasm_v128_load(wq)));
+                    a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(b, wasm_v128_load(wq + 4)));
+                  }
+                }
+              }
+              store8(yrow + (long)q * Co + o0, wasm_f32x4_add(a0, e0), wasm_f32x4_add(a1, e1), on);
+            }
+          }
+          q += tile;
+        }
+      }
+    }
+  }
+}
+
+/*
+ * The filter gradient again (same definition as conv2d_filter_grad), as a packed GEMM: for each
+ * chunk of output rows and each filter tap, the tap's valid positions k are gathered once into
+ * contiguous panels, x as [Ci/4][k][4] (zero-padded channels) and, per block of 8 output channels,
+ * dy as [k][8], so the 4x8 tile loop reads only contiguous memory: with the plain strided layout,
+ * channel counts that are powers of two put a chunk's rows in a few L1 sets (256 channels: 4 sets).
+ * Output channels [o_begin, o_end), o_begin a multiple of 8; channels beyond the last whole block of
+ * 8 go through the strided kernel. `scratch` + slot * (chunkRows*Wo*(ceil4(Ci) + 8) + chunkRows*Wo)
+ * floats is this thread's: the x panel, the dy panel, then the positions' dy offsets (ints).
+ */
+EXPORT(conv2d_filter_grad_packed)
+void conv2d_filter_grad_packed(const float *x, const float *dy, float *dw, float *scratch, int N, int H, int W, int Ci,
+                               int Ho, int Wo, int Co, int kh, int kw, int s, int padTop, int padLeft, int chunkRows,
+                               int o_begin, int o_end, int slot) {
+  const int ci4 = (Ci + 3) & ~3;
+  const int kMax = chunkRows * Wo;
+  float *xpan = scratch + (long)slot * ((long)kMax * (ci4 + 8) + kMax);
+  float *dpan = xpan + (long)kMax * ci4;
+  int *offs = (int *)(dpan + (long)kMax * 8);
+  const int oFull = o_begin + ((o_end - o_begin) / 8) * 8; /* end of the whole 8-blocks */
+  for (int i = 0; i < kh; i++)
+    for (int j = 0; j < kw; j++)
+      for (int c = 0; c < Ci; c++) {
+        float *d = dw + ((i * kw + j) * Ci + c) * Co;
+        for (int o = o_begin; o < oFull; o++) d[o] = 0.f;
+      }
+  const int rows = N * Ho;
+  for (int r0 = 0; r0 < rows; r0 += chunkRows) {
+    const int r1 = imin(rows, r0 + chunkRows);
+    for (int i = 0; i < kh; i++) {
+      for (int j = 0; j < kw; j++) {
+        const int qLo = imin(Wo, imax(0, cdiv(padLeft - j, s)));
+        const int qHi = imax(qLo, imin(Wo, fdiv(W - 1 + padLeft - j, s) + 1));
+        if (qLo == qHi) continue;
+        /* gather this tap's positions: x panel and dy offsets */
+        int K = 0;
+        for (int r = r0; r < r1; r++) {
+          const int n = r / Ho, p = r - n * Ho;
+          const int row = s * p + i - padTop;
+          if (row < 0 || row >= H) continue;
+          const float *xr = x + (((long)n * H + row) * W + s * qLo + j - padLeft) * Ci;
+          for (int q = qLo; q < qHi; q++, xr += s * Ci, K++) {
+            offs[K] = (r * Wo + q) * Co;
+            int c = 0;
+            for (; c + 4 <= Ci; c += 4) wasm_v128_store(xpan + ((long)(c / 4) * kMax + K) * 4, wasm_v128_load(xr + c));
+            if (c < Ci) {
+              float *dst = xpan + ((long)(c / 4) * kMax + K) * 4;
+              for (int l = 0; l < 4; l++) dst[l] = c + l < Ci ? xr[c + l] : 0.f;
+            }
+          }
+        }
+        if (K == 0) continue;
+        float *dwTap = dw + (i * kw + j) * Ci * Co;
+        for (int o0 = o_begin; o0 < oFull; o0 += 8) {
+          for (int k = 0; k < K; k++) {
+            const float *g = dy + offs[k] + o0;
+            wasm_v128_store(dpan + k * 8, wasm_v128_load(g));
+            wasm_v128_store(dpan + k * 8 + 4, wasm_v128_load(g + 4));
+          }
+          for (int c0 = 0; c0 < Ci; c0 += 4) {
+            const int cn = imin(4, Ci - c0);
+            float *d = dwTap + c0 * Co + o0;
+            v128_t a00 = wasm_v128_load(d), a01 = wasm_v128_load(d + 4);
+            v128_t a10 = cn > 1 ? wasm_v128_load(d + Co) : wasm_f32x4_splat(0.f), a11 = cn > 1 ? wasm_v128_load(d + Co + 4) : a10;
+            v128_t a20 = cn > 2 ? wasm_v128_load(d + 2 * Co) : wasm_f32x4_splat(0.f), a21 = cn > 2 ? wasm_v128_load(d + 2 * Co + 4) : a20;
+            v128_t a30 = cn > 3 ? wasm_v128_load(d + 3 * Co) : wasm_f32x4_splat(0.f), a31 = cn > 3 ? wasm_v128_load(d + 3 * Co + 4) : a30;
+            const float *xp = xpan + (long)(c0 / 4) * kMax * 4;
+            const float *gp = dpan;
+            for (int k = 0; k < K; k++, xp += 4, gp += 8) {
+              const v128_t g0 = wasm_v128_load(gp), g1 = wasm_v128_load(gp + 4);
+              v128_t b = wasm_v128_load32_splat(xp);
+              a00 = wasm_f32x4_add(a00, wasm_f32x4_mul(b, g0));
+              a01 = wasm_f32x4_add(a01, wasm_f32x4_mul(b, g1));
+              b = wasm_v128_load32_splat(xp + 1);
+              a10 = wasm_f32x4_add(a10, wasm_f32x4_mul(b, g0));
+              a11 = wasm_f32x4_add(a11, wasm_f32x4_mul(b, g1));
+              b = wasm_v128_load32_splat(xp + 2);
+              a20 = wasm_f32x4_add(a20, wasm_f32x4_mul(b, g0));
+              a21 = wasm_f32x4_add(a21, wasm_f32x4_mul(b, g1));
+              b = wasm_v128_load32_splat(xp + 3);
+              a30 = wasm_f32x4_add(a30, wasm_f32x4_mul(b, g0));
+              a31 = wasm_f32x4_add(a31, wasm_f32x4_mul(b, g1));
+            }
+            wasm_v128_store(d, a00); wasm_v128_store(d + 4, a01);
+            if (cn > 1) { wasm_v128_store(d + Co, a10); wasm_v128_store(d + Co + 4, a11); }
+            if (cn > 2) { wasm_v128_store(d + 2 * Co, a20); wasm_v128_store(d + 2 * Co + 4, a21); }
+            if (cn > 3) { wasm_v128_store(d + 3 * Co, a30); wasm_v128_store(d + 3 * Co + 4, a31); }
+          }
+        }
+      }
+    }
+  }
+  if (oFull < o_end)
+    conv2d_filter_grad(x, dy, dw, N, H, W, Ci, Ho, Wo, Co, kh, kw, s, padTop, padLeft, oFull, o_end);
+}
