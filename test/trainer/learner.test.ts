@@ -8,6 +8,7 @@ import { fineTune, lrRange } from "../../trainer/src/learner/fine-tune.ts";
 import { fitOneCycle } from "../../trainer/src/learner/one-cycle.ts";
 import { Adam } from "../../trainer/src/learner/optimizer.ts";
 import type { Parameter } from "../../trainer/src/model/types.ts";
+import type { BatchSource } from "../../trainer/src/data/types.ts";
 import { setupTfjs, syntheticLoaders, tinyModel, weightsOf, maxAbsDiff } from "./learner-fixtures.ts";
 
 beforeAll(setupTfjs);
@@ -105,6 +106,37 @@ describe("Learner", () => {
     const late = (losses[10]! + losses[11]!) / 2;
     expect(late).toBeLessThan(early * 0.7);
     expect(records[2]!.accuracy).toBeGreaterThan(0.6);
+    learner.dispose();
+    model.dispose();
+  });
+
+  test("each epoch record says where its time went: data waits, steps, validation, callbacks", async () => {
+    const model = tinyModel(2);
+    const dls = syntheticLoaders();
+    const slow = (source: BatchSource, ms: number): BatchSource => ({
+      ...source,
+      async *batches(epoch) {
+        for await (const b of source.batches(epoch)) {
+          await new Promise((r) => setTimeout(r, ms));
+          yield b;
+        }
+      },
+    });
+    // A data source that makes the loop wait 30 ms per batch, and a callback that takes 20 ms per batch.
+    dls.train = slow(dls.train, 30);
+    const sleepy: Callback = { name: "sleepy", order: 5, afterBatch: () => new Promise((r) => setTimeout(r, 20)) };
+    const learner = new Learner(model, dls, { callbacks: [sleepy] });
+    const [r] = await learner.fit(1, { lr: () => 1e-3, mom: () => 0.9 });
+    const p = r!.phases!;
+    const nBatches = dls.train.nBatches;
+    expect(p.trainData).toBeGreaterThanOrEqual((nBatches * 28) / 1000);
+    expect(p.callbacks).toBeGreaterThanOrEqual((nBatches * 18) / 1000);
+    expect(p.step).toBeGreaterThan(0);
+    expect(p.validForward).toBeGreaterThan(0);
+    expect(p.validData).toBeGreaterThanOrEqual(0);
+    // The phases partition (part of) the epoch: they never add up to more than its wall time.
+    expect(p.trainData + p.step + p.validData + p.validForward + p.callbacks).toBeLessThanOrEqual(r!.seconds + 1e-6);
+    expect(p.trainData + p.step + p.validData + p.validForward + p.callbacks).toBeGreaterThan(r!.seconds * 0.8);
     learner.dispose();
     model.dispose();
   });

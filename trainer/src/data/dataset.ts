@@ -3,7 +3,7 @@ import { decodeImage, ImageError, preprocess, type TtaView, type ViewTensor } fr
 import { createHash } from "node:crypto";
 import { mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { augmentBatch, sampleAugmentation } from "./augment.ts";
+import { resampleImages, sampleAugmentation } from "./augment.ts";
 import { DataError } from "./errors.ts";
 import type { Item } from "./imagenette.ts";
 import { presizeImage } from "./presize.ts";
@@ -231,20 +231,17 @@ class TrainSource implements BatchSource {
     const rng = makeRng(this.opts.seed, epoch, 0xa06);
     const order = rng.shuffle(Array.from({ length: this.nItems }, (_, i) => i));
     const P = this.ds.presize;
-    const per = P * P * 3;
     const { mean, std } = servingPreprocess(this.opts.size);
     // Batch shapes come from their own stream, so the images' augmentations are those of a fixed-size run.
     const shapes = makeRng(this.opts.seed, epoch, 0x512e);
     const { stride, multiSize } = this.opts;
     for (let b = 0; b < this.nBatches; b++) {
       const idx = order.slice(b * this.bs, (b + 1) * this.bs);
-      const pixels = new Uint8Array(idx.length * per);
-      idx.forEach((k, j) => pixels.set(this.ds.trainPixels.subarray(k * per, (k + 1) * per), j * per));
       const [h, w] = multiSize && stride ? drawBatchShape(shapes, this.opts.size, stride) : [this.opts.size, this.opts.size];
       const augs = idx.map(() =>
         sampleAugmentation(rng, P, { size: h, ...(w !== h ? { width: w } : {}), minScale: this.opts.minScale, full: this.opts.augment }),
       );
-      const x = augmentBatch(pixels, P, augs, [h, w], mean, std);
+      const x = tf.tensor4d(resampleImages(this.ds.trainPixels, idx, P, augs, [h, w], mean, std), [idx.length, h, w, 3]);
       const y = tf.tensor1d(Int32Array.from(idx, (k) => this.ds.trainLabels[k]!), "int32");
       yield { x, y };
       // Give pending I/O callbacks a turn between batches.
