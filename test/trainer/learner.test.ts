@@ -7,6 +7,7 @@ import { crossEntropy } from "../../trainer/src/learner/loss.ts";
 import { fineTune, lrRange } from "../../trainer/src/learner/fine-tune.ts";
 import { fitOneCycle } from "../../trainer/src/learner/one-cycle.ts";
 import { Adam } from "../../trainer/src/learner/optimizer.ts";
+import { makeRng } from "../../trainer/src/data/random.ts";
 import type { Parameter } from "../../trainer/src/model/types.ts";
 import type { BatchSource } from "../../trainer/src/data/types.ts";
 import { setupTfjs, syntheticLoaders, tinyModel, weightsOf, maxAbsDiff } from "./learner-fixtures.ts";
@@ -48,6 +49,50 @@ describe("Adam (fastai defaults)", () => {
     const update = 0.1 * (g / (Math.sqrt(g * g) + 1e-5));
     expect(w.variable.dataSync()[0]).toBeCloseTo(1 * (1 - 0.1 * 0.01) - update, 6);
     expect(b.variable.dataSync()[0]).toBeCloseTo(1 - update, 6);
+    opt.dispose();
+  });
+
+  test("three steps on random gradients equal fastai's Adam written as tensor ops (moments, debiasing, decoupled wd)", () => {
+    const rng = makeRng(5);
+    const shape = [3, 5, 7];
+    const n = 3 * 5 * 7;
+    const rand = (scale: number): Float32Array => Float32Array.from({ length: n }, () => (rng.next() - 0.5) * scale);
+    const make = (name: string, kind: Parameter["kind"]): Parameter => ({ name, kind, group: "body", variable: tf.variable(tf.tensor(rand(2), shape), true, `${name}-${Math.random()}`) });
+    const w = make("conv", "conv-weight");
+    const b = make("bn", "bn-beta");
+    const initial = [w, b].map((p) => p.variable.dataSync().slice());
+    const opt = new Adam([w, b], { wd: 0.1 });
+    // The reference: the update as it was written with tfjs ops before it became one fused loop.
+    const ref = [w, b].map((p) => ({ p, v: p.variable.clone(), avg: tf.zerosLike(p.variable), sqr: tf.zerosLike(p.variable), decays: p.kind === "conv-weight" }));
+    for (let step = 1; step <= 3; step++) {
+      const lr = 0.01 * step;
+      const mom = 0.95 - 0.05 * step;
+      opt.setHyper("lr", lr);
+      opt.setHyper("mom", mom);
+      const grads = [rand(1), rand(1)];
+      opt.step({ [w.variable.name]: tf.tensor(grads[0]!, shape), [b.variable.name]: tf.tensor(grads[1]!, shape) });
+      ref.forEach((r, i) => {
+        const g = tf.tensor(grads[i]!, shape);
+        const avg = tf.add(tf.mul(r.avg, mom), tf.mul(g, 1 - mom));
+        const sqr = tf.add(tf.mul(r.sqr, 0.99), tf.mul(tf.square(g), 1 - 0.99));
+        const decayed = r.decays ? tf.mul(r.v, 1 - lr * 0.1) : r.v;
+        const update = tf.div(avg, tf.add(tf.sqrt(tf.div(sqr, 1 - 0.99 ** step)), 1e-5));
+        Object.assign(r, { avg, sqr, v: tf.sub(decayed, tf.mul(update, lr / (1 - mom ** step))) });
+      });
+    }
+    ref.forEach((r, k) => {
+      const got = r.p.variable.dataSync();
+      const want = r.v.dataSync();
+      let worst = 0;
+      for (let i = 0; i < n; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!));
+      expect(worst, r.p.name).toBeLessThan(1e-6);
+      // The weights moved (each step by up to its lr: Adam's update is ~1 per element), so a lost step would show.
+      expect(Math.max(...got.map((v, i) => Math.abs(v - initial[k]![i]!)))).toBeGreaterThan(0.02);
+    });
+    const state = opt.state();
+    expect(state.steps).toEqual({ conv: 3, bn: 3 });
+    expect(Array.from(state.tensors["conv.gradAvg"]!.dataSync()).some((v) => v !== 0)).toBe(true);
+    tf.dispose(Object.values(state.tensors));
     opt.dispose();
   });
 

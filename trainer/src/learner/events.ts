@@ -23,6 +23,11 @@ export interface EpochRecord {
 export interface EpochPhases {
   trainData: number;
   step: number;
+  /**
+   * The optimiser update, a part of `step`. Kernels on the wasm and cpu backends run when called, so this is
+   * their time; on an asynchronous backend (webgpu) it is only the time to issue them.
+   */
+  optimizer: number;
   validData: number;
   validForward: number;
   callbacks: number;

@@ -27,7 +27,7 @@ export interface FitOptions {
   startEpoch?: number;
 }
 
-const emptyPhases = (): EpochPhases => ({ trainData: 0, step: 0, validData: 0, validForward: 0, callbacks: 0 });
+const emptyPhases = (): EpochPhases => ({ trainData: 0, step: 0, optimizer: 0, validData: 0, validForward: 0, callbacks: 0 });
 
 /** `source`'s items, adding the seconds spent waiting for each (and for the end) to `wait`. */
 async function* timedWait<T>(source: AsyncIterable<T>, wait: (seconds: number) => void): AsyncGenerator<T> {
@@ -152,7 +152,9 @@ export class Learner {
       () => crossEntropy(this.model.forward(x, { training: true }), batch.y, lossOpts),
       this.opt.trainableVariables(),
     );
+    const t = performance.now();
     this.opt.step(grads);
+    this.phases.optimizer += (performance.now() - t) / 1000;
     tf.dispose(grads);
     mixedX?.dispose();
     mix?.mixLabels.dispose();
