@@ -188,8 +188,12 @@ export class Learner {
         const loss = crossEntropy(logits, batch.y, { labelSmoothing: this.options.labelSmoothing ?? 0 });
         return [tf.mul(loss, batch.y.shape[0]), correctCount(logits, batch.y)];
       });
-      lossSum += (await l.data())[0]!;
-      correct += (await c.data())[0]!;
+      // One read per batch for both numbers.
+      const both = tf.stack([l, c]);
+      const [batchLoss, batchCorrect] = await both.data();
+      both.dispose();
+      lossSum += batchLoss!;
+      correct += batchCorrect!;
       n += batch.y.shape[0];
       tf.dispose([l, c, batch.x, batch.y]);
       this.phases.validForward += (performance.now() - t) / 1000;
