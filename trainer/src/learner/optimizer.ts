@@ -90,11 +90,12 @@ export class Adam {
    * Apply one update. `grads` is keyed by tf variable name, as `tf.variableGrads` returns it.
    *
    * Per parameter, one fused pass in JS over (weight, gradient, two moments) instead of 14 elementwise
-   * tensor ops, each a full pass over the parameter with its own allocation: on the wasm backend that was
-   * ~270 ms of a ResNet-18 step (11.2M parameters; bench/train/epoch.ts, "of which optimizer"). The
-   * weights and gradients cross between the backend and JS once each way (a copy each); that assumes the
-   * backend keeps tensors in CPU memory (wasm, cpu, tensorflow), which is where this trainer runs. The
-   * arithmetic is the one below in double precision, rounded to float32 once per value.
+   * tensor ops, each a full pass over the parameter with its own allocation. For ResNet-18 (11.2M
+   * parameters) on wasm, 2 threads: 111 vs 124 ms per update, interleaved in one process, under load
+   * (bench/train/epoch.ts reports it as "of which optimizer"), and the moments (90 MB) leave the 4 GB wasm
+   * heap. The weights and gradients cross between the backend and JS once each (a copy each); that
+   * assumes the backend keeps tensors in CPU memory (wasm, cpu, tensorflow), which is where this trainer
+   * runs. The arithmetic is adamUpdate's in double precision, rounded to float32 once per value.
    */
   step(grads: tf.NamedTensorMap): void {
     for (const g of this.groups) {
