@@ -136,7 +136,9 @@ for (const r of results) {
   const te = torch ? epochSeconds(torch) : null;
   const stepRatio = torch && !isTorch ? `${s(r.phases.step / r.run.trainBatches / (torch.phases.step / torch.run.trainBatches), 2)}x` : "";
   const p = r.phases;
-  const notStep = 1 - (p.step / r.run.trainBatches) * r.full.train / e.total;
+  // Everything but the step, each at its mean rate per batch, over the whole epoch.
+  const perTrainBatch = (p.trainData + (p.callbacks ?? 0)) / r.run.trainBatches;
+  const notStep = (perTrainBatch * r.full.train + e.valid + p.checkpoint) / e.total;
   console.log(`| ${r.engine} | ${r.threads} | ${s(e.total / 60, 2)}${e.extrapolated ? " (extrapolated)" : " (measured)"} | ${s(e.train / 60, 2)} | ${s(e.valid / 60, 2)} | ${s(100 * notStep)}% | ${te && !isTorch ? `${s(e.total / te.total, 2)}x` : ""} | ${stepRatio} |`);
 }
 if (!torchOk) console.log(`\nPyTorch: ${values["no-torch"] ? "skipped (--no-torch)" : `not runnable at ${PYTHON} (needs torch, torchvision, Pillow)`}`);

@@ -80,6 +80,19 @@ describe("image folder scan", () => {
   });
 });
 
+describe("presized training set in memory", () => {
+  test("a training set larger than one array can hold is a DataError that says what to lower, before any decoding", async () => {
+    const train = Array.from({ length: 400 }, (_, i) => ({ path: `missing-${i}.jpg`, label: 0 }));
+    // 400 x 2048 x 2048 x 3 bytes = 4.7 GiB > 4 GiB
+    const err = await ImageDataset.load({ classes: ["a"], train, valid: [] }, { presize: 2048 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DataError);
+    expect((err as Error).message).toMatch(/4\.7 GiB .*400 x 2048 x 2048 x 3.*lower --presize/);
+    // Under the limit it goes on to read the files (which here do not exist).
+    const small = await ImageDataset.load({ classes: ["a"], train: train.slice(0, 2), valid: [] }, { presize: 2048 }).catch((e: unknown) => e);
+    expect((small as Error).message).not.toMatch(/GiB/);
+  });
+});
+
 describe("prefetch", () => {
   test("keeps items in flight, yields them in order, disposes what an early stop leaves behind", async () => {
     const produced: number[] = [];
