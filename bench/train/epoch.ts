@@ -15,7 +15,7 @@
  * apart, as they are not paid per epoch.
  *
  * Both train the book's fixed square size unless --multi-size (the trainer's default: each batch's shape
- * drawn around --size, ~15% more pixels per epoch at 64 px) is given. Our augmentation is the trainer's
+ * drawn around --size: 1.32x the pixels per epoch at 64 px, 1.20x at 128; see data/multi-size.ts) is given. Our augmentation is the trainer's
  * (random-resized crop, flip, rotate, zoom, warp, lighting; --no-augment: crop only), the twin's is
  * RandomResizedCrop + flip; both are a few ms of a step of seconds.
  *
