@@ -177,8 +177,9 @@ def epoch_bench(model, a):
     Data held decoded in memory (train presized to --presize, valid at --size, both uint8, decoded before
     the clock starts, as fastai's presize does); each batch: RandomResizedCrop(size, scale=(min_scale, 1),
     ratio 1) + horizontal flip on the batch (torchvision roi_align, bilinear), normalise, channels-last;
-    AdamW (betas 0.9/0.99, eps 1e-5, wd 0.01) on a one-cycle schedule over the full epoch; cross-entropy
-    with label smoothing 0.1; validation in eval mode; a checkpoint (weights + optimiser) after the epoch.
+    AdamW (betas 0.9/0.99, eps 1e-5, wd 0.01 except BatchNorm and biases) on a one-cycle schedule over
+    the full epoch; cross-entropy with label smoothing 0.1; validation in eval mode; a checkpoint
+    (weights + optimiser) after the epoch.
     """
     from torchvision.ops import roi_align
     g = torch.Generator().manual_seed(0)
@@ -201,7 +202,11 @@ def epoch_bench(model, a):
     mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1) * 255
     std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) * 255
     model = model.to(memory_format=torch.channels_last)
-    opt = torch.optim.AdamW(model.parameters(), lr=a.lr, betas=(0.9, 0.99), eps=1e-5, weight_decay=0.01)
+    # fastai's defaults: no weight decay on BatchNorm and bias parameters (the 1-D ones).
+    decay = [p for p in model.parameters() if p.ndim > 1]
+    no_decay = [p for p in model.parameters() if p.ndim <= 1]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}],
+                            lr=a.lr, betas=(0.9, 0.99), eps=1e-5)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=a.lr, total_steps=full_train, pct_start=0.25, div_factor=25,
                                                 final_div_factor=1e5, base_momentum=0.85, max_momentum=0.95)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=0.1)
