@@ -17,7 +17,8 @@ import type { Batch, BatchSource, DataLoaders } from "./types.ts";
 /**
  * An image-classification dataset held in memory the way training wants it:
  * - train: every image decoded once through shared's decoder and presized through shared's ops, kept as
- *   bytes [n, presize, presize, 3], so epochs never re-decode JPEGs; each batch is augmented straight from those bytes (resampleImages);
+ *   bytes [n, presize, presize, 3], so epochs never re-decode JPEGs; each batch is augmented straight from
+ *   those bytes (resampleImages);
  * - valid: the compressed file bytes, turned into model input by shared's `preprocess` (exactly what the
  *   edge runs) once per input size and cached as float32.
  */
