@@ -1,6 +1,7 @@
 /**
- * Training throughput, side by side with the PyTorch twin (bench/train/twin.py, Debian python3-torch),
- * same architecture, batch, input size and thread count: forward + backward + SGD update.
+ * Training throughput, side by side with the PyTorch twin (bench/train/twin.py, Debian python3-torch,
+ * channels-last memory format), same architecture, batch, input size and thread count: forward +
+ * backward + SGD update. For a whole epoch (data, validation, checkpoint) see epoch.ts.
  *
  *   npx tsx bench/train/run.ts [--archs resnet18,resnet50] [--sizes 64,128] [--batch 32]
  *                              [--threads 1,2] [--steps 2] [--warmup 1] [--with-cpu] [--profile]
@@ -81,7 +82,7 @@ for (const arch of archs) {
       if (torchOk) {
         const spec = JSON.stringify(archSpec(arch, { nOut: 10 }));
         const t = runJson(PYTHON, [join(here, "twin.py"), "bench", "--spec", spec, "--size", String(size), "--batch", batch, "--threads", String(threads), "--steps", values.steps!, "--warmup", values.warmup!], { OMP_NUM_THREADS: String(threads) });
-        rows.push("error" in t ? { arch, size, engine: "pytorch", threads, batch: b, note: String(t.error) } : { arch, size, engine: `pytorch ${t.torch}`, threads, batch: b, msPerStep: Number(t.msPerStep), cpuMsPerStep: Number(t.cpuMsPerStep) });
+        rows.push("error" in t ? { arch, size, engine: "pytorch", threads, batch: b, note: String(t.error) } : { arch, size, engine: `pytorch ${t.torch}${t.channelsLast ? " channels-last" : ""}`, threads, batch: b, msPerStep: Number(t.msPerStep), cpuMsPerStep: Number(t.cpuMsPerStep) });
       } else {
         rows.push({ arch, size, engine: "pytorch", threads, batch: b, note: `not installed at ${PYTHON}` });
       }

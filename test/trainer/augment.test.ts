@@ -2,7 +2,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import { beforeAll, describe, expect, test } from "vitest";
 import { initBackend } from "../../trainer/src/backend/init-backend.ts";
-import { augmentBatch, homographyFromPoints, pixelLut, sampleAugmentation, type Mat3 } from "../../trainer/src/data/augment.ts";
+import { augmentBatch, homographyFromPoints, pixelLut, resampleImages, sampleAugmentation, type ImageAug, type Mat3 } from "../../trainer/src/data/augment.ts";
 import { makeRng } from "../../trainer/src/data/random.ts";
 
 const apply = (m: Mat3, x: number, y: number): [number, number] => {
@@ -94,6 +94,51 @@ describe("augmentation geometry", () => {
       tf.dispose([out, norm]);
     });
   }
+
+  // The definition resampleImages implements: the lookup table applied to every byte, then
+  // tf.image.transform (bilinear, reflect, fill 0) of each image on its own (what augmentBatch did before
+  // it resampled the bytes directly; tfjs-backend-cpu's batched Transform stops after the first image).
+  function viaTransform(source: Uint8Array, indices: number[], inSize: number, augs: ImageAug[], [h, w]: [number, number], mean: number[], std: number[]): Float32Array {
+    const per = inSize * inSize * 3;
+    const out: number[] = [];
+    indices.forEach((k, i) => {
+      const lut = pixelLut(augs[i]!, mean, std);
+      const img = Float32Array.from(source.subarray(k * per, (k + 1) * per), (v, j) => lut[(j % 3) * 256 + v]!);
+      const t = tf.tidy(() =>
+        tf.image.transform(tf.tensor4d(img, [1, inSize, inSize, 3]), tf.tensor2d([augs[i]!.matrix.slice(0, 8)]), "bilinear", "reflect", 0, [h, w]),
+      );
+      out.push(...t.dataSync());
+      t.dispose();
+    });
+    return Float32Array.from(out);
+  }
+
+  test("resampleImages equals lookup table + tf.image.transform for random crops, flips, warps, lighting and odd shapes", async () => {
+    await tf.setBackend("cpu");
+    const rng = makeRng(11);
+    const inSize = 37;
+    const nSource = 5;
+    // Smooth gradients plus noise, so interpolation errors and wrong taps both show.
+    const source = Uint8Array.from({ length: nSource * inSize * inSize * 3 }, (_, j) => (j * 7 + Math.floor(j / 111) * 13 + ((j * 2654435761) >>> 27)) & 255);
+    const mean = [0.485, 0.456, 0.406];
+    const std = [0.229, 0.224, 0.225];
+    for (const [h, w] of [[24, 24], [16, 23], [31, 12]] as [number, number][]) {
+      const indices = [4, 0, 2, 2, 1, 3];
+      const augs = indices.map(() => sampleAugmentation(rng, inSize, { size: h, width: w, minScale: 0.35, full: true, maxWarp: 0.4, maxRotate: 30 }));
+      const mine = resampleImages(source, indices, inSize, augs, [h, w], mean, std);
+      const ref = viaTransform(source, indices, inSize, augs, [h, w], mean, std);
+      expect(mine.length).toBe(ref.length);
+      let worst = 0;
+      for (let j = 0; j < ref.length; j++) worst = Math.max(worst, Math.abs(mine[j]! - ref[j]!));
+      expect(worst, `${h}x${w}`).toBeLessThan(1e-6);
+    }
+    // Points outside the image reflect back in (zoom-out of 3x): still equal to the reference.
+    const zoomOut: ImageAug = { matrix: [3, 0, -inSize, 0, 3, -inSize, 0, 0, 1], contrast: 1, brightness: 0 };
+    const a = resampleImages(source, [1], inSize, [zoomOut], [20, 20], mean, std);
+    const b = viaTransform(source, [1], inSize, [zoomOut], [20, 20], mean, std);
+    for (let j = 0; j < a.length; j++) expect(Math.abs(a[j]! - b[j]!)).toBeLessThan(1e-6);
+    expect(() => resampleImages(source, [nSource], inSize, [zoomOut], 4, mean, std)).toThrow(/outside/);
+  });
 
   test("lighting table: identity without lighting, monotone with it, brightness shifts the middle", () => {
     const plain = pixelLut({ contrast: 1, brightness: 0 }, [0.5, 0, 0], [0.5, 1, 1]);

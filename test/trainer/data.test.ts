@@ -80,6 +80,19 @@ describe("image folder scan", () => {
   });
 });
 
+describe("presized training set in memory", () => {
+  test("a training set larger than one array can hold is a DataError that says what to lower, before any decoding", async () => {
+    const train = Array.from({ length: 400 }, (_, i) => ({ path: `missing-${i}.jpg`, label: 0 }));
+    // 400 x 2048 x 2048 x 3 bytes = 4.7 GiB > 4 GiB
+    const err = await ImageDataset.load({ classes: ["a"], train, valid: [] }, { presize: 2048 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DataError);
+    expect((err as Error).message).toMatch(/4\.7 GiB .*400 x 2048 x 2048 x 3.*lower --presize/);
+    // Under the limit it goes on to read the files (which here do not exist).
+    const small = await ImageDataset.load({ classes: ["a"], train: train.slice(0, 2), valid: [] }, { presize: 2048 }).catch((e: unknown) => e);
+    expect((small as Error).message).not.toMatch(/GiB/);
+  });
+});
+
 describe("prefetch", () => {
   test("keeps items in flight, yields them in order, disposes what an early stop leaves behind", async () => {
     const produced: number[] = [];
@@ -158,6 +171,43 @@ describe.skipIf(!hasImagenette)("real Imagenette slice", () => {
     // Another presize is another cache entry.
     const c = await ImageDataset.load(split, { presize: 32, cacheDir });
     expect(c.trainPixels.length).toBe(10 * 32 * 32 * 3);
+  });
+
+  test("an epoch visits every training image exactly once, in a new order each epoch, straight from the presized bytes", async () => {
+    const split = await scanImageFolder(IMAGENETTE_DIR, { limit: 2, validLimit: 1 });
+    const P = 24;
+    const ds = await ImageDataset.load(split, { presize: P });
+    // Crop-only at min_scale 1 and size = presize: the identity resample, so every batch image is one
+    // presized image, normalised, and can be told apart from the others.
+    const dls = ds.loaders({ size: P, bs: 5, minScale: 1, augment: false, seed: 3 });
+    const { mean, std } = servingPreprocess(P);
+    const per = P * P * 3;
+    const normalised = Array.from({ length: ds.nTrain }, (_, k) =>
+      Float32Array.from(ds.trainPixels.subarray(k * per, (k + 1) * per), (v, j) => (v / 255 - mean[j % 3]!) / std[j % 3]!),
+    );
+    const whichImage = (x: Float32Array): number[] =>
+      normalised.map((ref, k) => ({ k, d: ref.reduce((m, v, j) => Math.max(m, Math.abs(v - x[j]!)), 0) })).filter((c) => c.d < 1e-4).map((c) => c.k);
+    const visit = async (epoch: number): Promise<number[]> => {
+      const seen: number[] = [];
+      for await (const b of dls.train.batches(epoch)) {
+        const x = b.x.dataSync() as Float32Array;
+        const y = b.y.dataSync();
+        for (let i = 0; i < b.x.shape[0]; i++) {
+          const match = whichImage(x.subarray(i * per, (i + 1) * per));
+          expect(match).toHaveLength(1);
+          expect(y[i]).toBe(ds.trainLabels[match[0]!]);
+          seen.push(match[0]!);
+        }
+        tf.dispose([b.x, b.y]);
+      }
+      return seen;
+    };
+    const e0 = await visit(0);
+    const e1 = await visit(1);
+    expect(ds.nTrain).toBe(20);
+    expect([...e0].sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    expect([...e1].sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    expect(e1).not.toEqual(e0);
   });
 
   test("training batches: shuffled per epoch, deterministic per (seed, epoch), augmented, normalised", async () => {

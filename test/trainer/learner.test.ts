@@ -7,7 +7,9 @@ import { crossEntropy } from "../../trainer/src/learner/loss.ts";
 import { fineTune, lrRange } from "../../trainer/src/learner/fine-tune.ts";
 import { fitOneCycle } from "../../trainer/src/learner/one-cycle.ts";
 import { Adam } from "../../trainer/src/learner/optimizer.ts";
+import { makeRng } from "../../trainer/src/data/random.ts";
 import type { Parameter } from "../../trainer/src/model/types.ts";
+import type { BatchSource } from "../../trainer/src/data/types.ts";
 import { setupTfjs, syntheticLoaders, tinyModel, weightsOf, maxAbsDiff } from "./learner-fixtures.ts";
 
 beforeAll(setupTfjs);
@@ -47,6 +49,50 @@ describe("Adam (fastai defaults)", () => {
     const update = 0.1 * (g / (Math.sqrt(g * g) + 1e-5));
     expect(w.variable.dataSync()[0]).toBeCloseTo(1 * (1 - 0.1 * 0.01) - update, 6);
     expect(b.variable.dataSync()[0]).toBeCloseTo(1 - update, 6);
+    opt.dispose();
+  });
+
+  test("three steps on random gradients equal fastai's Adam written as tensor ops (moments, debiasing, decoupled wd)", () => {
+    const rng = makeRng(5);
+    const shape = [3, 5, 7];
+    const n = 3 * 5 * 7;
+    const rand = (scale: number): Float32Array => Float32Array.from({ length: n }, () => (rng.next() - 0.5) * scale);
+    const make = (name: string, kind: Parameter["kind"]): Parameter => ({ name, kind, group: "body", variable: tf.variable(tf.tensor(rand(2), shape), true, `${name}-${Math.random()}`) });
+    const w = make("conv", "conv-weight");
+    const b = make("bn", "bn-beta");
+    const initial = [w, b].map((p) => p.variable.dataSync().slice());
+    const opt = new Adam([w, b], { wd: 0.1 });
+    // The reference: the update as it was written with tfjs ops before it became one fused loop.
+    const ref = [w, b].map((p) => ({ p, v: p.variable.clone(), avg: tf.zerosLike(p.variable), sqr: tf.zerosLike(p.variable), decays: p.kind === "conv-weight" }));
+    for (let step = 1; step <= 3; step++) {
+      const lr = 0.01 * step;
+      const mom = 0.95 - 0.05 * step;
+      opt.setHyper("lr", lr);
+      opt.setHyper("mom", mom);
+      const grads = [rand(1), rand(1)];
+      opt.step({ [w.variable.name]: tf.tensor(grads[0]!, shape), [b.variable.name]: tf.tensor(grads[1]!, shape) });
+      ref.forEach((r, i) => {
+        const g = tf.tensor(grads[i]!, shape);
+        const avg = tf.add(tf.mul(r.avg, mom), tf.mul(g, 1 - mom));
+        const sqr = tf.add(tf.mul(r.sqr, 0.99), tf.mul(tf.square(g), 1 - 0.99));
+        const decayed = r.decays ? tf.mul(r.v, 1 - lr * 0.1) : r.v;
+        const update = tf.div(avg, tf.add(tf.sqrt(tf.div(sqr, 1 - 0.99 ** step)), 1e-5));
+        Object.assign(r, { avg, sqr, v: tf.sub(decayed, tf.mul(update, lr / (1 - mom ** step))) });
+      });
+    }
+    ref.forEach((r, k) => {
+      const got = r.p.variable.dataSync();
+      const want = r.v.dataSync();
+      let worst = 0;
+      for (let i = 0; i < n; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!));
+      expect(worst, r.p.name).toBeLessThan(1e-6);
+      // The weights moved (each step by up to its lr: Adam's update is ~1 per element), so a lost step would show.
+      expect(Math.max(...got.map((v, i) => Math.abs(v - initial[k]![i]!)))).toBeGreaterThan(0.02);
+    });
+    const state = opt.state();
+    expect(state.steps).toEqual({ conv: 3, bn: 3 });
+    expect(Array.from(state.tensors["conv.gradAvg"]!.dataSync()).some((v) => v !== 0)).toBe(true);
+    tf.dispose(Object.values(state.tensors));
     opt.dispose();
   });
 
@@ -105,6 +151,37 @@ describe("Learner", () => {
     const late = (losses[10]! + losses[11]!) / 2;
     expect(late).toBeLessThan(early * 0.7);
     expect(records[2]!.accuracy).toBeGreaterThan(0.6);
+    learner.dispose();
+    model.dispose();
+  });
+
+  test("each epoch record says where its time went: data waits, steps, validation, callbacks", async () => {
+    const model = tinyModel(2);
+    const dls = syntheticLoaders();
+    const slow = (source: BatchSource, ms: number): BatchSource => ({
+      ...source,
+      async *batches(epoch) {
+        for await (const b of source.batches(epoch)) {
+          await new Promise((r) => setTimeout(r, ms));
+          yield b;
+        }
+      },
+    });
+    // A data source that makes the loop wait 30 ms per batch, and a callback that takes 20 ms per batch.
+    dls.train = slow(dls.train, 30);
+    const sleepy: Callback = { name: "sleepy", order: 5, afterBatch: () => new Promise((r) => setTimeout(r, 20)) };
+    const learner = new Learner(model, dls, { callbacks: [sleepy] });
+    const [r] = await learner.fit(1, { lr: () => 1e-3, mom: () => 0.9 });
+    const p = r!.phases!;
+    const nBatches = dls.train.nBatches;
+    expect(p.trainData).toBeGreaterThanOrEqual((nBatches * 28) / 1000);
+    expect(p.callbacks).toBeGreaterThanOrEqual((nBatches * 18) / 1000);
+    expect(p.step).toBeGreaterThan(0);
+    expect(p.validForward).toBeGreaterThan(0);
+    expect(p.validData).toBeGreaterThanOrEqual(0);
+    // The phases partition (part of) the epoch: they never add up to more than its wall time.
+    expect(p.trainData + p.step + p.validData + p.validForward + p.callbacks).toBeLessThanOrEqual(r!.seconds + 1e-6);
+    expect(p.trainData + p.step + p.validData + p.validForward + p.callbacks).toBeGreaterThan(r!.seconds * 0.8);
     learner.dispose();
     model.dispose();
   });

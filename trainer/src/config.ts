@@ -1,4 +1,5 @@
 import { ConfigError } from "@resnet-edge/shared/errors";
+import { availableParallelism } from "node:os";
 import { ARCH_NAMES, type ArchName } from "./model/arch-table.ts";
 import { PRESETS, type PresetName } from "./presets.ts";
 
@@ -63,7 +64,7 @@ export interface TrainConfig {
   /** Progressive resizing after the first stage, e.g. "128:2:1e-3" (size:epochs[:lr]); empty = none. */
   stages: Stage[];
   backend: BackendChoice;
-  /** wasm backend: XNNPACK threads (1 on a shared machine). */
+  /** wasm backend: XNNPACK threads (default: defaultThreads()). */
   threads: number;
   seed: number;
 }
@@ -71,6 +72,19 @@ export interface TrainConfig {
 export const ARCHS: readonly Arch[] = ARCH_NAMES;
 export const BACKENDS: readonly BackendChoice[] = ["auto", "tensorflow", "webgpu", "wasm", "cpu"];
 const NOISE_LEVELS = [0, 1, 5, 25, 50];
+
+/**
+ * Whether `--threads` defaults to every core. The one switch for that default: set it from the idle-machine
+ * measurement `npx tsx bench/train/epoch.ts --data <imagenette> --threads 1,2` (BENCHMARKS.md, "Whole
+ * epoch"): true when the epoch at all cores beats the epoch at 1 thread. TBD by that rerun; until then 1,
+ * the value the trainer always had.
+ */
+export const THREADS_DEFAULT_ALL_CORES = false;
+
+/** The `--threads` default: every core (os.availableParallelism) or 1, per THREADS_DEFAULT_ALL_CORES. */
+export function defaultThreads(cores: number = availableParallelism()): number {
+  return THREADS_DEFAULT_ALL_CORES ? Math.max(1, cores) : 1;
+}
 
 export const DEFAULT_CONFIG: Readonly<TrainConfig> = Object.freeze({
   arch: "resnet18",
@@ -96,7 +110,7 @@ export const DEFAULT_CONFIG: Readonly<TrainConfig> = Object.freeze({
   noisy: null,
   stages: [],
   backend: "auto",
-  threads: 1,
+  threads: defaultThreads(),
   seed: 42,
 });
 

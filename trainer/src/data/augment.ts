@@ -6,7 +6,8 @@ import type { Rng } from "./random.ts";
  *   RandomResizedCropGPU(size, min_scale, ratio=(1,1)) + Flip(p=0.5) + Rotate(10 deg, p=.75)
  *   + Zoom(1..1.1, p=.75) + Warp(0.2, p=.75), pad_mode reflection, bilinear
  *   + Brightness(0.2, p=.75) + Contrast(0.2, p=.75) in logit space.
- * All geometry for one image composes into one projective matrix, applied with tf.image.transform.
+ * All geometry for one image composes into one projective matrix, applied with tf.image.transform's
+ * definition (bilinear, reflection) straight on the cached bytes by resampleImages.
  * This is augmentation, not preprocessing: validation never comes here (it uses shared's preprocess).
  */
 export interface AugmentOptions {
@@ -158,10 +159,90 @@ export function pixelLut(aug: Pick<ImageAug, "contrast" | "brightness">, mean: r
 }
 
 /**
+ * tf.image.transform's "reflect" fill mode for a coordinate (tensorflow/core/kernels/image/image_ops.h,
+ * as tfjs-backend-cpu's Transform ports it): reflect [abcd] to [dcba|abcd|dcba], then clamp.
+ */
+function reflectCoord(c: number, len: number): number {
+  if (c < 0) {
+    if (len <= 1) return 0;
+    const sz2 = 2 * len;
+    if (c < sz2) c = sz2 * Math.trunc(-c / sz2) + c;
+    c = c < -len ? c + sz2 : -c - 1;
+  } else if (c > len - 1) {
+    if (len <= 1) return 0;
+    const sz2 = 2 * len;
+    c -= sz2 * Math.trunc(c / sz2);
+    if (c >= len) c = sz2 - c - 1;
+  }
+  return Math.min(Math.max(c, 0), len - 1);
+}
+
+/**
+ * Augment images straight from the presized bytes: image `indices[i]` of `source` (inSize x inSize x 3
+ * bytes each, back to back) becomes image i of the result, [n, outH, outW, 3] float32 NHWC.
+ *
+ * The definition is tf.image.transform(lut(image), matrix, "bilinear", "reflect", fill 0): each output
+ * pixel maps through its image's projective matrix to an input point, reflected into the image, and
+ * bilinearly interpolates the four neighbours' lookup-table values (pixelLut: lighting + normalisation).
+ * Evaluated here in one pass per output pixel on the bytes (4 taps x 3 channels), it never builds the
+ * float copy of the whole presized batch (at presize 160 and size 64, 6x the output) nor a tensor for it,
+ * and it is plain JS, so it can run off the main thread. test/trainer/augment.test.ts checks it against
+ * tf.image.transform on the cpu backend.
+ */
+export function resampleImages(
+  source: Uint8Array,
+  indices: readonly number[],
+  inSize: number,
+  augs: readonly ImageAug[],
+  size: number | readonly [number, number],
+  mean: readonly number[],
+  std: readonly number[],
+): Float32Array {
+  const n = indices.length;
+  if (augs.length !== n) throw new Error(`resampleImages: ${augs.length} augmentations for ${n} images`);
+  const [outH, outW] = typeof size === "number" ? [size, size] : size;
+  const per = inSize * inSize * 3;
+  const row = inSize * 3;
+  const out = new Float32Array(n * outH * outW * 3);
+  for (let i = 0; i < n; i++) {
+    const base = indices[i]! * per;
+    if (base < 0 || base + per > source.length) throw new Error(`resampleImages: image ${indices[i]} is outside the ${source.length}-byte source`);
+    const lut = pixelLut(augs[i]!, mean, std);
+    // float32 like the transforms tensor tf.image.transform takes, so the crops are exactly its crops.
+    const [m0, m1, m2, m3, m4, m5, m6, m7] = augs[i]!.matrix.map(Math.fround) as Mat3;
+    let o = i * outH * outW * 3;
+    for (let oy = 0; oy < outH; oy++) {
+      for (let ox = 0; ox < outW; ox++, o += 3) {
+        const proj = m6 * ox + m7 * oy + 1;
+        // Infinite coordinates: the fill value (0), as tf.image.transform leaves them.
+        if (proj === 0) continue;
+        const x = reflectCoord((m0 * ox + m1 * oy + m2) / proj, inSize);
+        const y = reflectCoord((m3 * ox + m4 * oy + m5) / proj, inSize);
+        const x0 = Math.floor(x);
+        const y0 = Math.floor(y);
+        const fx = x - x0;
+        const fy = y - y0;
+        // At the last row/column the weight of the next one is exactly 0 (x is clamped to len - 1).
+        const x1 = x0 + 1 < inSize ? x0 + 1 : x0;
+        const y1 = y0 + 1 < inSize ? y0 + 1 : y0;
+        const p00 = base + y0 * row + x0 * 3;
+        const p01 = base + y0 * row + x1 * 3;
+        const p10 = base + y1 * row + x0 * 3;
+        const p11 = base + y1 * row + x1 * 3;
+        for (let c = 0, l = 0; c < 3; c++, l += 256) {
+          const top = (1 - fx) * lut[l + source[p00 + c]!]! + fx * lut[l + source[p01 + c]!]!;
+          const bottom = (1 - fx) * lut[l + source[p10 + c]!]! + fx * lut[l + source[p11 + c]!]!;
+          out[o + c] = (1 - fy) * top + fy * bottom;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/**
  * Augment a batch of presized RGB images: `pixels` holds `augs.length` images of inSize x inSize x 3
- * bytes back to back. Lighting + normalisation through each image's lookup table, then all geometry in
- * one batched projective resample to [B, size, size, 3], or [B, h, w, 3] for `size` = [h, w] (bilinear,
- * reflection padding).
+ * bytes back to back; returns [B, size, size, 3], or [B, h, w, 3] for `size` = [h, w] (see resampleImages).
  */
 export function augmentBatch(
   pixels: Uint8Array,
@@ -175,27 +256,6 @@ export function augmentBatch(
   const [outH, outW] = typeof size === "number" ? [size, size] : size;
   const per = inSize * inSize * 3;
   if (pixels.length !== n * per) throw new Error(`augmentBatch: ${pixels.length} bytes for ${n} images of ${inSize}x${inSize}x3`);
-  const values = new Float32Array(n * per);
-  for (let i = 0; i < n; i++) {
-    const lut = pixelLut(augs[i]!, mean, std);
-    const base = i * per;
-    for (let k = 0; k < per; k += 3) {
-      values[base + k] = lut[pixels[base + k]!]!;
-      values[base + k + 1] = lut[256 + pixels[base + k + 1]!]!;
-      values[base + k + 2] = lut[512 + pixels[base + k + 2]!]!;
-    }
-  }
-  return tf.tidy(() => {
-    const x = tf.tensor4d(values, [n, inSize, inSize, 3]);
-    const warp = (img: tf.Tensor4D, m: number[]): tf.Tensor4D =>
-      tf.image.transform(img, tf.tensor2d(m, [img.shape[0], 8]), "bilinear", "reflect", 0, [outH, outW]);
-    // tfjs-backend-cpu 4.22's Transform kernel returns after the first image of a batch (the rest come
-    // back as fill value), so on that backend each image is resampled on its own. The wasm kernel is
-    // correct batched and ~15x faster that way.
-    if (tf.getBackend() === "cpu") {
-      const images = tf.split(x, n, 0) as tf.Tensor4D[];
-      return tf.concat(images.map((img, i) => warp(img, augs[i]!.matrix.slice(0, 8))), 0) as tf.Tensor4D;
-    }
-    return warp(x, augs.flatMap((a) => a.matrix.slice(0, 8)));
-  });
+  const values = resampleImages(pixels, Array.from({ length: n }, (_, i) => i), inSize, augs, [outH, outW], mean, std);
+  return tf.tensor4d(values, [n, outH, outW, 3]);
 }

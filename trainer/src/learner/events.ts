@@ -11,6 +11,26 @@ export interface EpochRecord {
   validLoss: number;
   accuracy: number;
   seconds: number;
+  /** Where the epoch's wall time went (seconds); absent in records written before it was measured. */
+  phases?: EpochPhases;
+}
+
+/**
+ * Wall seconds of one epoch by phase. The data phases are the time the loop waited for the next batch
+ * (what prefetching did not hide); `callbacks` is every event handler up to afterValidate (afterEpoch's,
+ * e.g. the checkpoint, run after the record is made: bench/train/epoch.ts times that one itself).
+ */
+export interface EpochPhases {
+  trainData: number;
+  step: number;
+  /**
+   * The optimiser update, a part of `step`. Kernels on the wasm and cpu backends run when called, so this is
+   * their time; on an asynchronous backend (webgpu) it is only the time to issue them.
+   */
+  optimizer: number;
+  validData: number;
+  validForward: number;
+  callbacks: number;
 }
 
 export type LearnerEvent =

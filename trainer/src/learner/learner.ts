@@ -2,7 +2,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { BatchSource, DataLoaders, Batch } from "../data/types.ts";
 import { makeRng, type Rng } from "../data/random.ts";
 import type { Model } from "../model/types.ts";
-import type { Callback, EpochRecord, EventOf, EventType, LearnerEvent } from "./events.ts";
+import type { Callback, EpochPhases, EpochRecord, EventOf, EventType, LearnerEvent } from "./events.ts";
 import { correctCount, crossEntropy } from "./loss.ts";
 import { Adam, type Hyper } from "./optimizer.ts";
 import type { Schedule } from "./schedules.ts";
@@ -25,6 +25,29 @@ export interface FitSchedules {
 export interface FitOptions {
   /** Continue an interrupted fit: skip epochs before this one, schedules keep their positions. */
   startEpoch?: number;
+}
+
+const emptyPhases = (): EpochPhases => ({ trainData: 0, step: 0, optimizer: 0, validData: 0, validForward: 0, callbacks: 0 });
+
+/** `source`'s items, adding the seconds spent waiting for each (and for the end) to `wait`. */
+async function* timedWait<T>(source: AsyncIterable<T>, wait: (seconds: number) => void): AsyncGenerator<T> {
+  const it = source[Symbol.asyncIterator]();
+  let done = false;
+  try {
+    for (;;) {
+      const t = performance.now();
+      const r = await it.next();
+      wait((performance.now() - t) / 1000);
+      if (r.done) {
+        done = true;
+        return;
+      }
+      yield r.value;
+    }
+  } finally {
+    // An early stop (an exception in the loop body) hands the source's prefetched items back.
+    if (!done) await it.return?.();
+  }
 }
 
 /** Smoothing factor of fastai's AvgSmoothLoss. */
@@ -77,7 +100,19 @@ export class Learner {
     if (i >= 0) this.callbacks.splice(i, 1);
   }
 
+  /** Phase times of the epoch in progress (see EpochPhases); emit() adds to `callbacks`. */
+  private phases: EpochPhases = emptyPhases();
+
   private async emit<T extends EventType>(event: EventOf<T>): Promise<void> {
+    const t0 = performance.now();
+    try {
+      await this.emitNow(event);
+    } finally {
+      this.phases.callbacks += (performance.now() - t0) / 1000;
+    }
+  }
+
+  private async emitNow<T extends EventType>(event: EventOf<T>): Promise<void> {
     const ordered = [...this.callbacks].sort((a, b) => a.order - b.order);
     for (const cb of ordered) {
       const handler = cb[event.type] as ((e: LearnerEvent) => void | Promise<void>) | undefined;
@@ -117,7 +152,9 @@ export class Learner {
       () => crossEntropy(this.model.forward(x, { training: true }), batch.y, lossOpts),
       this.opt.trainableVariables(),
     );
+    const t = performance.now();
     this.opt.step(grads);
+    this.phases.optimizer += (performance.now() - t) / 1000;
     tf.dispose(grads);
     mixedX?.dispose();
     mix?.mixLabels.dispose();
@@ -144,16 +181,22 @@ export class Learner {
     let lossSum = 0;
     let correct = 0;
     let n = 0;
-    for await (const batch of source.batches(0)) {
+    for await (const batch of timedWait(source.batches(0), (s) => (this.phases.validData += s))) {
+      const t = performance.now();
       const [l, c] = tf.tidy(() => {
         const logits = this.model.forward(batch.x, { training: false });
         const loss = crossEntropy(logits, batch.y, { labelSmoothing: this.options.labelSmoothing ?? 0 });
         return [tf.mul(loss, batch.y.shape[0]), correctCount(logits, batch.y)];
       });
-      lossSum += (await l.data())[0]!;
-      correct += (await c.data())[0]!;
+      // One read per batch for both numbers.
+      const both = tf.stack([l, c]);
+      const [batchLoss, batchCorrect] = await both.data();
+      both.dispose();
+      lossSum += batchLoss!;
+      correct += batchCorrect!;
       n += batch.y.shape[0];
       tf.dispose([l, c, batch.x, batch.y]);
+      this.phases.validForward += (performance.now() - t) / 1000;
     }
     if (n === 0) return { loss: NaN, accuracy: NaN };
     return { loss: lossSum / n, accuracy: correct / n };
@@ -173,16 +216,19 @@ export class Learner {
     await this.emit({ type: "beforeFit", nEpochs, startEpoch, nBatches: nIter });
     for (let epoch = startEpoch; epoch < nEpochs && !this.stopRequested; epoch++) {
       const started = performance.now();
+      this.phases = emptyPhases();
       await this.emit({ type: "beforeEpoch", epoch, nEpochs });
       const rng = makeRng(this.options.seed ?? 0, epoch, 0x6d1e);
       let iter = 0;
       const smooth = new SmoothLoss();
       let lossSum = 0;
-      for await (const batch of this.dls.train.batches(epoch)) {
+      for await (const batch of timedWait(this.dls.train.batches(epoch), (s) => (this.phases.trainData += s))) {
+        const t = performance.now();
         const pos = (epoch * nIter + iter) / total;
         const lr = this.setHyper("lr", schedules.lr, pos);
         const mom = this.setHyper("mom", schedules.mom, pos);
         const loss = await this.trainBatch(batch, rng);
+        this.phases.step += (performance.now() - t) / 1000;
         const smoothLoss = smooth.add(loss);
         lossSum += loss;
         iter += 1;
@@ -199,6 +245,7 @@ export class Learner {
         validLoss,
         accuracy,
         seconds: (performance.now() - started) / 1000,
+        phases: { ...this.phases },
       };
       records.push(record);
       this.history.push(record);
