@@ -1,6 +1,7 @@
 // Limits and settings from wrangler.toml [vars], with defaults. Parsed once per isolate.
 // The defaults keep ORT's wasm heap inside the 128 MB isolate; see wrangler.toml and BENCHMARKS.md.
 import type { DecodeLimits, DecodePath } from "@resnet-edge/shared";
+import type { HotSwap } from "./models/registry.ts";
 
 export interface Limits {
   /** Largest request body accepted, in bytes (raw image, or the whole multipart batch). */
@@ -22,6 +23,8 @@ export interface Limits {
   defaultModel: string;
   /** Most models with a live ORT session per isolate (least recently used one is released first). */
   maxSessions: number;
+  /** How a new version replaces the serving one: "drain" (release the old session, then create the new) or "overlap". */
+  hotSwap: HotSwap;
 }
 
 /** The var that sets each path's pixel limit (named in 413 messages). */
@@ -69,6 +72,7 @@ export const DEFAULT_LIMITS: Limits = {
   pollSeconds: 10,
   defaultModel: "resnet18-imagenette",
   maxSessions: 1,
+  hotSwap: "drain",
 };
 
 /** Thrown when a var is set to something that is not a valid value; names the var and the fix. */
@@ -84,6 +88,12 @@ function intVar(vars: Record<string, unknown>, key: string, fallback: number, mi
     throw new LimitsError(`var ${key}=${JSON.stringify(raw)} is not an integer >= ${min}: fix it in wrangler.toml [vars] (default ${fallback})`);
   }
   return n;
+}
+
+function hotSwapVar(raw: unknown): HotSwap {
+  if (raw === undefined || raw === "") return DEFAULT_LIMITS.hotSwap;
+  if (raw === "drain" || raw === "overlap") return raw;
+  throw new LimitsError(`var HOT_SWAP=${JSON.stringify(raw)} is not "drain" or "overlap": fix it in wrangler.toml [vars] (default "${DEFAULT_LIMITS.hotSwap}")`);
 }
 
 export function parseLimits(vars: Record<string, unknown>): Limits {
@@ -102,5 +112,6 @@ export function parseLimits(vars: Record<string, unknown>): Limits {
     pollSeconds: intVar(vars, "MODEL_POLL_SECONDS", DEFAULT_LIMITS.pollSeconds, 0),
     defaultModel: typeof defaultModel === "string" && defaultModel !== "" ? defaultModel : DEFAULT_LIMITS.defaultModel,
     maxSessions: intVar(vars, "MAX_SESSIONS", DEFAULT_LIMITS.maxSessions, 1),
+    hotSwap: hotSwapVar(vars.HOT_SWAP),
   };
 }

@@ -1,0 +1,10 @@
+import { readFileSync } from "node:fs";
+import { createSession, initOrt } from "../../edge/src/inference/ort.ts";
+const g = (globalThis as any).gc;
+await initOrt(await WebAssembly.compile(readFileSync("node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm")));
+g(); console.log("init", process.memoryUsage().arrayBuffers);
+let onnx: Uint8Array | null = new Uint8Array(readFileSync("models/resnet18-imagenette/model.int8.onnx"));
+const s = await createSession(onnx, { freeDimensionOverrides: { N: 1 } });
+g(); console.log("with bytes", process.memoryUsage().arrayBuffers);
+onnx = null; await new Promise(r=>setTimeout(r,10)); g(); console.log("bytes dropped", process.memoryUsage().arrayBuffers);
+await s.run(new Float32Array(3*224*224), [1,3,224,224]); g(); console.log("after run", process.memoryUsage().arrayBuffers);
