@@ -66,7 +66,7 @@ export const DEFAULT_DECODE_LIMITS: DecodeLimits = {
 export const DEFAULT_LIMITS: Limits = {
   maxBodyBytes: 24 * 1024 * 1024,
   decode: DEFAULT_DECODE_LIMITS,
-  maxTensorPixels: 240_000,
+  maxTensorPixels: 76_800,
   modelVariant: "int8",
   maxBatch: 8,
   pollSeconds: 10,

@@ -7,7 +7,12 @@ import { createMutex } from "../../edge/src/inference/mutex.ts";
 import { softmax, topK } from "../../edge/src/inference/postprocess.ts";
 import { DEFAULT_DECODE_LIMITS, DEFAULT_LIMITS, LimitsError, parseLimits, PIXEL_LIMIT_VARS } from "../../edge/src/limits.ts";
 import { wranglerVars } from "./helpers/wrangler-vars.ts";
-import { IMAGENETTE_CLASSES } from "@resnet-edge/shared";
+import { makePng } from "./helpers/images.ts";
+import { planRequest } from "../../edge/src/classify.ts";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { repoRoot } from "../helpers/data.ts";
+import { IMAGENETTE_CLASSES, validateManifest } from "@resnet-edge/shared";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -86,12 +91,46 @@ describe("parseLimits", () => {
     }
     expect(Number(vars.MAX_JPEG_COEFFICIENT_BYTES)).toBe(DEFAULT_DECODE_LIMITS.maxJpegCoefficientBytes);
     expect(Number(vars.MAX_BODY_BYTES)).toBe(DEFAULT_LIMITS.maxBodyBytes);
+    expect(Number(vars.MAX_TENSOR_PIXELS)).toBe(DEFAULT_LIMITS.maxTensorPixels);
+    expect(vars.HOT_SWAP).toBe(DEFAULT_LIMITS.hotSwap);
     expect(vars.MAX_PIXELS).toBeUndefined(); // the single limit is gone
   });
 
   it("names the var and the fix when a value is wrong", () => {
     expect(() => parseLimits({ MAX_BODY_BYTES: "ten" })).toThrow(LimitsError);
     expect(() => parseLimits({ MAX_BATCH: "0" })).toThrow(/MAX_BATCH="0" is not an integer >= 1: fix it in wrangler.toml/);
+    expect(() => parseLimits({ HOT_SWAP: "fast" })).toThrow(/HOT_SWAP="fast" is not "drain" or "overlap": fix it in wrangler.toml/);
+    expect(parseLimits({ HOT_SWAP: "overlap" }).hotSwap).toBe("overlap");
+    expect(parseLimits({}).hotSwap).toBe("drain");
+  });
+});
+
+describe("the deployed MAX_TENSOR_PIXELS (76800, edge/README.md \"Memory budget\"), checked from the header", () => {
+  const deployed = parseLimits(wranglerVars());
+  const manifest = validateManifest(JSON.parse(readFileSync(join(repoRoot, "models", deployed.defaultModel, "manifest.json"), "utf8")));
+  const plan = (w: number, h: number, size: "default" | "native") =>
+    planRequest(manifest, makePng(w, h), { size, decodeLimits: deployed.decode, limitVars: PIXEL_LIMIT_VARS, maxTensorPixels: deployed.maxTensorPixels });
+
+  it("is 76800", () => expect(deployed.maxTensorPixels).toBe(76_800));
+
+  it("default size (64 px short edge, sides padded to 32): a 1184x64 panorama is accepted, 1216x64 (77824 pixels) gets 413 with the fix", () => {
+    expect(plan(1184, 64, "default").tensor).toEqual({ width: 1184, height: 64 });
+    let err: unknown;
+    try {
+      plan(1216, 64, "default");
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ApiError);
+    expect([(err as ApiError).status, (err as ApiError).code]).toEqual([413, "image_too_large"]);
+    expect((err as ApiError).message).toMatch(/1216x64 tensor \(77824 pixels\).*at most 76800 \(MAX_TENSOR_PIXELS\): crop it/);
+  });
+
+  it("native: 320x224 is used as is; a 1600x1200 photo is scaled down to fit, not refused", () => {
+    expect(plan(320, 224, "native").tensor).toEqual({ width: 320, height: 224 });
+    const t = plan(1600, 1200, "native").tensor;
+    expect(t.width * t.height).toBeLessThanOrEqual(76_800);
+    expect(t.width * t.height).toBeGreaterThan(76_800 / 2);
   });
 });
 
