@@ -9,6 +9,7 @@ import { DEFAULT_DECODE_LIMITS, DEFAULT_LIMITS, LimitsError, parseLimits, PIXEL_
 import { wranglerVars } from "./helpers/wrangler-vars.ts";
 import { makePng } from "./helpers/images.ts";
 import { planRequest } from "../../edge/src/classify.ts";
+import { readCapped } from "../../edge/src/http/body.ts";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { repoRoot } from "../helpers/data.ts";
@@ -201,5 +202,35 @@ describe("admitImage: activations bounded, not just H*W (issue 16.1)", () => {
   it("keeps the model's pixel cap and the MAX_TENSOR_PIXELS refusals, naming where each comes from", () => {
     expect(refusal(2000, 1300)?.[2]).toMatch(/preprocess\.maxPixels\)/);
     expect(refusal(500, 500)?.[2]).toMatch(/MAX_TENSOR_PIXELS\)/);
+  });
+});
+
+describe("readCapped: the body held once", () => {
+  const req = (chunks: number[][], contentLength?: number) =>
+    ({
+      headers: new Headers(contentLength === undefined ? {} : { "content-length": String(contentLength) }),
+      body: new ReadableStream<Uint8Array>({
+        start(c) {
+          for (const ch of chunks) c.enqueue(new Uint8Array(ch));
+          c.close();
+        },
+      }),
+    }) as unknown as Request;
+
+  it("fills one buffer of the declared length, and still returns every byte when the length lies either way", async () => {
+    const exact = await readCapped(req([[1, 2], [3], [4, 5]], 5), 100);
+    expect([...exact]).toEqual([1, 2, 3, 4, 5]);
+    // the chunks are copied into one buffer of the declared size as they arrive (not kept, then joined)
+    const short = await readCapped(req([[1], [2]], 9), 100);
+    expect(short.buffer.byteLength).toBe(9);
+    expect([...(await readCapped(req([[1, 2], [3, 4, 5]], 3), 100))]).toEqual([1, 2, 3, 4, 5]); // more than declared
+    expect([...(await readCapped(req([[1, 2]], 9), 100))]).toEqual([1, 2]); // less than declared
+    expect([...(await readCapped(req([[1, 2], [3]]), 100))]).toEqual([1, 2, 3]); // no Content-Length
+  });
+
+  it("refuses more than the limit with 413, declared or not", async () => {
+    await expect(readCapped(req([[1, 2, 3]], 3), 2)).rejects.toMatchObject({ status: 413, code: "body_too_large" });
+    await expect(readCapped(req([[1, 2], [3]]), 2)).rejects.toMatchObject({ status: 413, code: "body_too_large" });
+    await expect(readCapped(req([[1, 2], [3]], 1), 2)).rejects.toMatchObject({ status: 413, code: "body_too_large" });
   });
 });
