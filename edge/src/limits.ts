@@ -53,18 +53,18 @@ export function uniformDecodeLimits(maxPixels: number, maxJpegCoefficientBytes =
 export const DEFAULT_DECODE_LIMITS: DecodeLimits = {
   maxPixels: {
     "jpeg-baseline": 50_000_000,
-    "jpeg-progressive": 13_000_000,
-    "jpeg-cmyk": 2_400_000,
-    png: 2_100_000,
+    "jpeg-progressive": 12_200_000,
+    "jpeg-cmyk": 1_000_000,
+    png: 1_900_000,
     png16: 900_000,
     webp: 40_000_000,
     "webp-lossless": 8_000_000,
   },
-  maxJpegCoefficientBytes: 36 * 1024 * 1024,
+  maxJpegCoefficientBytes: 35 * 1024 * 1024,
 };
 
 export const DEFAULT_LIMITS: Limits = {
-  maxBodyBytes: 24 * 1024 * 1024,
+  maxBodyBytes: 16 * 1024 * 1024,
   decode: DEFAULT_DECODE_LIMITS,
   maxTensorPixels: 76_800,
   modelVariant: "int8",

@@ -10,6 +10,7 @@ import { wranglerVars } from "./helpers/wrangler-vars.ts";
 import { makePng } from "./helpers/images.ts";
 import { planRequest } from "../../edge/src/classify.ts";
 import { readCapped } from "../../edge/src/http/body.ts";
+import { withJpegSize, withPngSize } from "../fuzz/mutate.ts";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { repoRoot } from "../helpers/data.ts";
@@ -127,9 +128,9 @@ describe("the deployed MAX_TENSOR_PIXELS (76800, edge/README.md \"Memory budget\
     expect((err as ApiError).message).toMatch(/1216x64 tensor \(77824 pixels\).*at most 76800 \(MAX_TENSOR_PIXELS\): crop it/);
   });
 
-  it("native: 320x224 is used as is; a 1600x1200 photo is scaled down to fit, not refused", () => {
+  it("native: 320x224 is used as is; a 1200x900 photo is scaled down to fit, not refused", () => {
     expect(plan(320, 224, "native").tensor).toEqual({ width: 320, height: 224 });
-    const t = plan(1600, 1200, "native").tensor;
+    const t = plan(1200, 900, "native").tensor;
     expect(t.width * t.height).toBeLessThanOrEqual(76_800);
     expect(t.width * t.height).toBeGreaterThan(76_800 / 2);
   });
@@ -232,5 +233,41 @@ describe("readCapped: the body held once", () => {
     await expect(readCapped(req([[1, 2, 3]], 3), 2)).rejects.toMatchObject({ status: 413, code: "body_too_large" });
     await expect(readCapped(req([[1, 2], [3]]), 2)).rejects.toMatchObject({ status: 413, code: "body_too_large" });
     await expect(readCapped(req([[1, 2], [3]], 1), 2)).rejects.toMatchObject({ status: 413, code: "body_too_large" });
+  });
+});
+
+describe("the deployed decode limits, checked from the header (edge/README.md \"Image limits per decode path\")", () => {
+  const deployed = parseLimits(wranglerVars());
+  const manifest = validateManifest(JSON.parse(readFileSync(join(repoRoot, "models", deployed.defaultModel, "manifest.json"), "utf8")));
+  const seed = (f: string) => new Uint8Array(readFileSync(join(repoRoot, "test/fuzz/seeds", f)));
+  const plan = (bytes: Uint8Array) => planRequest(manifest, bytes, { size: "default", decodeLimits: deployed.decode, limitVars: PIXEL_LIMIT_VARS, maxTensorPixels: deployed.maxTensorPixels });
+  const refusal = (bytes: Uint8Array): ApiError => {
+    try {
+      plan(bytes);
+    } catch (e) {
+      return e as ApiError;
+    }
+    throw new Error("accepted");
+  };
+
+  it("PNG: 1900000 pixels (1900x1000) is admitted, 1901x1000 gets 413 naming MAX_PIXELS_PNG", () => {
+    expect(deployed.decode.maxPixels.png).toBe(1_900_000);
+    expect(() => plan(withPngSize(seed("rgb-24x16.png"), 1900, 1000))).not.toThrow();
+    const e = refusal(withPngSize(seed("rgb-24x16.png"), 1901, 1000));
+    expect([e.status, e.code]).toEqual([413, "image_too_large"]);
+    expect(e.message).toMatch(/1901x1000 .*PNG; the limit for a PNG is 1\.9 MP: resize it .*MAX_PIXELS_PNG/);
+  });
+
+  it("progressive JPEG: a 4032x3024 phone photo is admitted (12.2 MP, 34.9 MiB of coefficients); 4001x3050 gets 413 naming MAX_PIXELS_JPEG_PROGRESSIVE", () => {
+    expect(deployed.decode.maxPixels["jpeg-progressive"]).toBe(12_200_000);
+    expect(deployed.decode.maxJpegCoefficientBytes).toBe(35 * 2 ** 20);
+    expect(() => plan(withJpegSize(seed("progressive-40x30.jpg"), 3024, 4032))).not.toThrow();
+    const e = refusal(withJpegSize(seed("progressive-40x30.jpg"), 3050, 4001));
+    expect([e.status, e.code]).toEqual([413, "image_too_large"]);
+    expect(e.message).toMatch(/MAX_PIXELS_JPEG_PROGRESSIVE/);
+  });
+
+  it("a baseline JPEG of the same size is admitted (decoded by rows, shrunk on load)", () => {
+    expect(() => plan(withJpegSize(seed("baseline-40x30.jpg"), 3050, 4001))).not.toThrow();
   });
 });

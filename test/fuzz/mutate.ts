@@ -29,7 +29,7 @@ function jpegSos(b: Uint8Array): number {
   return -1;
 }
 
-function withJpegSize(b: Uint8Array, height: number, width: number): Uint8Array {
+export function withJpegSize(b: Uint8Array, height: number, width: number): Uint8Array {
   const out = b.slice();
   const sof = jpegSof(out);
   if (sof < 0) return out;
@@ -65,7 +65,7 @@ function crc32(b: Uint8Array): number {
 }
 
 /** PNG with IHDR width/height replaced; the CRC is fixed so only the sizes are wrong. */
-function withPngSize(b: Uint8Array, width: number, height: number): Uint8Array {
+export function withPngSize(b: Uint8Array, width: number, height: number): Uint8Array {
   const out = b.slice();
   const view = new DataView(out.buffer);
   view.setUint32(16, width >>> 0);
@@ -116,7 +116,7 @@ function withWebpLength(seed: Uint8Array, which: "RIFF" | "chunk", len: number):
  * each, minus 1), a VP8 key frame (14 bits each) and a VP8L header (14 bits each, minus 1). Values are
  * masked to each field's width, so the largest each can say is what a hostile file can say.
  */
-function withWebpSize(seed: Uint8Array, width: number, height: number): Uint8Array {
+export function withWebpSize(seed: Uint8Array, width: number, height: number): Uint8Array {
   const out = seed.slice();
   const dv = new DataView(out.buffer);
   for (const [fourcc, at] of webpChunks(out)) {
