@@ -1,5 +1,6 @@
 // Limits and settings from wrangler.toml [vars], with defaults. Parsed once per isolate.
-// The defaults keep ORT's wasm heap inside the 128 MB isolate; see wrangler.toml and BENCHMARKS.md.
+// The defaults keep the isolate (ORT's and the decoders' wasm, the JS heap) near 110 MB after any sequence of
+// requests; see edge/README.md "Memory budget", wrangler.toml and BENCHMARKS.md.
 import type { DecodeLimits, DecodePath } from "@resnet-edge/shared";
 import type { HotSwap } from "./models/registry.ts";
 
@@ -45,10 +46,9 @@ export function uniformDecodeLimits(maxPixels: number, maxJpegCoefficientBytes =
 }
 
 /**
- * Per-path defaults, from measured peak memory (edge/README.md "Image limits per decode path";
- * bench/jpeg/memory.ts for JPEG, bench/edge/decoder-peak.ts for PNG and WebP): the worst accepted request of
- * each path keeps the isolate under ~110 MB with ORT's heap after load. CMYK JPEG keeps the earlier
- * single limit, 2.4 MP (jpeg-js, ~12 bytes/pixel; not re-measured).
+ * Per-path defaults, from the isolate's measured memory (edge/README.md "Memory budget";
+ * bench/edge/isolate-memory.ts): after the worst sequence (ORT at 49.4 MiB), the worst accepted request of
+ * each path keeps the isolate under ~110 MB (the 12 MP progressive JPEG at the edge, 102.5-108.2 MiB).
  */
 export const DEFAULT_DECODE_LIMITS: DecodeLimits = {
   maxPixels: {
