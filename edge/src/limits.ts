@@ -58,7 +58,7 @@ export const DEFAULT_DECODE_LIMITS: DecodeLimits = {
     png: 1_900_000,
     png16: 900_000,
     webp: 40_000_000,
-    "webp-lossless": 8_000_000,
+    "webp-lossless": 7_000_000,
   },
   maxJpegCoefficientBytes: 35 * 1024 * 1024,
 };

@@ -10,7 +10,7 @@ import { wranglerVars } from "./helpers/wrangler-vars.ts";
 import { makePng } from "./helpers/images.ts";
 import { planRequest } from "../../edge/src/classify.ts";
 import { readCapped } from "../../edge/src/http/body.ts";
-import { withJpegSize, withPngSize } from "../fuzz/mutate.ts";
+import { withJpegSize, withPngSize, withWebpSize } from "../fuzz/mutate.ts";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { repoRoot } from "../helpers/data.ts";
@@ -265,6 +265,15 @@ describe("the deployed decode limits, checked from the header (edge/README.md \"
     const e = refusal(withJpegSize(seed("progressive-40x30.jpg"), 3050, 4001));
     expect([e.status, e.code]).toEqual([413, "image_too_large"]);
     expect(e.message).toMatch(/MAX_PIXELS_JPEG_PROGRESSIVE/);
+  });
+
+  it("lossless WebP: 7000000 pixels (2800x2500) is admitted, 2801x2500 gets 413 naming MAX_PIXELS_WEBP_LOSSLESS; lossy WebP of that size is admitted", () => {
+    expect(deployed.decode.maxPixels["webp-lossless"]).toBe(7_000_000);
+    expect(() => plan(withWebpSize(seed("lossless-24x16.webp"), 2800, 2500))).not.toThrow();
+    const e = refusal(withWebpSize(seed("lossless-24x16.webp"), 2801, 2500));
+    expect([e.status, e.code]).toEqual([413, "image_too_large"]);
+    expect(e.message).toMatch(/MAX_PIXELS_WEBP_LOSSLESS/);
+    expect(() => plan(withWebpSize(seed("lossy-24x16.webp"), 2801, 2500))).not.toThrow();
   });
 
   it("a baseline JPEG of the same size is admitted (decoded by rows, shrunk on load)", () => {
