@@ -224,6 +224,9 @@ describe("readCapped: the body held once", () => {
     // the chunks are copied into one buffer of the declared size as they arrive (not kept, then joined)
     const short = await readCapped(req([[1], [2]], 9), 100);
     expect(short.buffer.byteLength).toBe(9);
+    // a body in one chunk is not copied at all
+    const one = await readCapped(req([[1, 2, 3, 4]], 4), 100);
+    expect(one.buffer.byteLength).toBe(4);
     expect([...(await readCapped(req([[1, 2], [3, 4, 5]], 3), 100))]).toEqual([1, 2, 3, 4, 5]); // more than declared
     expect([...(await readCapped(req([[1, 2]], 9), 100))]).toEqual([1, 2]); // less than declared
     expect([...(await readCapped(req([[1, 2], [3]]), 100))]).toEqual([1, 2, 3]); // no Content-Length
