@@ -9,8 +9,9 @@
 // - dec: the decoder's wasm memory at the end of its decode (its high-water mark, read inside), plus the
 //   other decoders' live memories;
 // - js: the V8 heap (totalSize) plus ArrayBuffer backing stores, from the V8 inspector
-//   (Runtime.getHeapUsage) after a forced GC before the request, plus what the request allocated and V8 had
-//   not collected when it answered (getHeapUsage again, no GC): the request's JS buffers and its body.
+//   (Runtime.getHeapUsage) after a forced GC before the request and again when it answered (no GC): the
+//   larger committed heap size plus the larger backing-store total, i.e. the request's JS buffers and its
+//   body on top of what the isolate held.
 //   A GC during the request would hide part of that, so:
 // - rssPeak: workerd's peak resident memory during the request (VmHWM after clear_refs 5) minus its resident
 //   memory before: an OS-level measure of everything the request added at its peak (wasm pages touched,
@@ -170,7 +171,9 @@ async function measure(step: string, path: string, body: Uint8Array, type: strin
   const others = (["jpeg", "png", "webp"] as const).filter((c) => c !== codec).reduce((s, c) => s + m1.decoders[c], 0);
   const dec = (codec ? Math.max(m1.lastDecode[codec], m1.decoders[codec]) : 0) + others;
   const jsBefore = h0.totalSize + h0.backingStorageSize;
-  const js = jsBefore + Math.max(0, h1.backingStorageSize - h0.backingStorageSize) + Math.max(0, h1.usedSize - h0.usedSize);
+  // The V8 heap's committed size (it holds whatever the request allocated on the heap, unless a GC shrank
+  // it) plus the ArrayBuffer backing stores (the request's buffers stay until a GC)
+  const js = Math.max(h0.totalSize, h1.totalSize) + Math.max(h0.backingStorageSize, h1.backingStorageSize);
   const decBefore = m0.decoders.jpeg + m0.decoders.png + m0.decoders.webp;
   const accounted = m1.ort + dec + js;
   const byRss = since ? since.accounted + (peak - since.rss) : m0.ort + decBefore + jsBefore + (peak - rss0);

@@ -2,7 +2,7 @@
 //
 // - The pointer is read at most every `pollSeconds` (0: every request), so publishing a version (rewriting
 //   active.json) is picked up without a redeploy.
-// - A new version loads in the background while the old session keeps serving; requests switch over
+// - A new version loads in the background while the old session keeps serving (hotSwap "overlap"); requests switch over
 //   only once the new session is ready, and the old session is released after its last request.
 // - A version that fails (missing object, bad manifest, sha256 mismatch, ORT refusing it) is remembered
 //   and not retried until the pointer is written again; the previous good version keeps serving.
