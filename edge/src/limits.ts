@@ -54,7 +54,7 @@ export const DEFAULT_DECODE_LIMITS: DecodeLimits = {
   maxPixels: {
     "jpeg-baseline": 50_000_000,
     "jpeg-progressive": 12_200_000,
-    "jpeg-cmyk": 1_000_000,
+    "jpeg-cmyk": 600_000,
     png: 1_900_000,
     png16: 900_000,
     webp: 40_000_000,

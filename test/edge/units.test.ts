@@ -12,6 +12,7 @@ import { planRequest } from "../../edge/src/classify.ts";
 import { readCapped } from "../../edge/src/http/body.ts";
 import { withJpegSize, withPngSize, withWebpSize } from "../fuzz/mutate.ts";
 import { readFileSync } from "node:fs";
+import sharp from "sharp";
 import { join } from "node:path";
 import { repoRoot } from "../helpers/data.ts";
 import { IMAGENETTE_CLASSES, validateManifest } from "@resnet-edge/shared";
@@ -277,6 +278,15 @@ describe("the deployed decode limits, checked from the header (edge/README.md \"
     expect([e.status, e.code]).toEqual([413, "image_too_large"]);
     expect(e.message).toMatch(/MAX_PIXELS_WEBP_LOSSLESS/);
     expect(() => plan(withWebpSize(seed("lossy-24x16.webp"), 2801, 2500))).not.toThrow();
+  });
+
+  it("CMYK JPEG: 600000 pixels (800x750) is admitted, 801x750 gets 413 naming MAX_PIXELS_JPEG_CMYK", async () => {
+    expect(deployed.decode.maxPixels["jpeg-cmyk"]).toBe(600_000);
+    const cmyk = new Uint8Array(await sharp({ create: { width: 16, height: 16, channels: 3, background: { r: 200, g: 100, b: 50 } } }).toColourspace("cmyk").jpeg().toBuffer());
+    expect(() => plan(withJpegSize(cmyk, 750, 800))).not.toThrow();
+    const e = refusal(withJpegSize(cmyk, 750, 801));
+    expect([e.status, e.code]).toEqual([413, "image_too_large"]);
+    expect(e.message).toMatch(/MAX_PIXELS_JPEG_CMYK/);
   });
 
   it("a baseline JPEG of the same size is admitted (decoded by rows, shrunk on load)", () => {
