@@ -10,9 +10,8 @@ import { wranglerVars } from "./helpers/wrangler-vars.ts";
 import { makePng } from "./helpers/images.ts";
 import { planRequest } from "../../edge/src/classify.ts";
 import { readCapped } from "../../edge/src/http/body.ts";
-import { withJpegSize, withPngSize, withWebpSize } from "../fuzz/mutate.ts";
+import { jpegSof, withJpegSize, withPngSize, withWebpSize } from "../fuzz/mutate.ts";
 import { readFileSync } from "node:fs";
-import sharp from "sharp";
 import { join } from "node:path";
 import { repoRoot } from "../helpers/data.ts";
 import { IMAGENETTE_CLASSES, validateManifest } from "@resnet-edge/shared";
@@ -280,9 +279,23 @@ describe("the deployed decode limits, checked from the header (edge/README.md \"
     expect(() => plan(withWebpSize(seed("lossy-24x16.webp"), 2801, 2500))).not.toThrow();
   });
 
-  it("CMYK JPEG: 600000 pixels (800x750) is admitted, 801x750 gets 413 naming MAX_PIXELS_JPEG_CMYK", async () => {
+  /** The JPEG with a fourth component in its frame header (a CMYK frame as far as the header says). */
+  const withFourComponents = (b: Uint8Array): Uint8Array => {
+    const sof = jpegSof(b);
+    const len = (b[sof + 2]! << 8) | b[sof + 3]!;
+    const out = new Uint8Array(b.length + 3);
+    out.set(b.subarray(0, sof + 2 + len), 0);
+    out.set([4, 0x11, 0], sof + 2 + len); // component 4, 1x1 sampling, quant table 0
+    out.set(b.subarray(sof + 2 + len), sof + 2 + len + 3);
+    out[sof + 2] = (len + 3) >> 8;
+    out[sof + 3] = (len + 3) & 255;
+    out[sof + 9] = 4;
+    return out;
+  };
+
+  it("CMYK JPEG: 600000 pixels (800x750) is admitted, 801x750 gets 413 naming MAX_PIXELS_JPEG_CMYK", () => {
     expect(deployed.decode.maxPixels["jpeg-cmyk"]).toBe(600_000);
-    const cmyk = new Uint8Array(await sharp({ create: { width: 16, height: 16, channels: 3, background: { r: 200, g: 100, b: 50 } } }).toColourspace("cmyk").jpeg().toBuffer());
+    const cmyk = withFourComponents(seed("baseline-40x30.jpg")); // the header is all admission reads
     expect(() => plan(withJpegSize(cmyk, 750, 800))).not.toThrow();
     const e = refusal(withJpegSize(cmyk, 750, 801));
     expect([e.status, e.code]).toEqual([413, "image_too_large"]);
