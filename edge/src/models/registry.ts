@@ -9,7 +9,7 @@
 // - `hotSwap: "drain"` (the worker's default, HOT_SWAP): a new version's files are read and checked while the
 //   old session serves; then the old session is released (after its in-flight requests) before the new one
 //   is created, so ORT never holds two versions at once. Requests that arrive meanwhile wait for the new
-//   session (its create time, ~0.1-0.3 s for ResNet-18 int8). ORT's heap never shrinks and two sessions at
+//   session (its create time: 45-220 ms for ResNet-18 int8 in local workerd). ORT's heap never shrinks and two sessions at
 //   once fragment it: overlapping swaps took it to 71.1 MiB even with 64x64 tensors, draining ones keep it at
 //   49.4 (bench/edge/session-heap.ts, edge/README.md "Memory budget"). If ORT refuses the new version, the
 //   old one is loaded again from R2 and serves. "overlap" keeps the old session serving during the load.
