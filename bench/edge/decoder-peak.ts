@@ -17,84 +17,29 @@
 // - cpuMs (only with CPU=1; run it alone on an idle machine): workerd's CPU time for the request, from
 //   /proc, after a first request with the same image has instantiated everything.
 // The isolate budget for a request is then ORT heap + wasmMiB + jsMiB + body (edge/README.md).
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { deflateSync } from "node:zlib";
 import { DEFAULT_PREPROCESS, targetSize } from "../../shared/src/index.ts";
 import { shrinkDenominator } from "../../shared/src/ops/shrink-on-load.ts";
-import { IMAGENETTE_DIR } from "../../test/helpers/data.ts";
 import { startWorker } from "../../test/helpers/workerd.ts";
 import { childPids, processCpuMs } from "./cpu-time.ts";
+import { png as makePng, webp as makeWebp } from "./big-images.ts";
 
 const sizes = (process.argv[2] ?? "1,2.4,4,8,12").split(",").map(Number);
 const only = process.argv[3]; // e.g. "png rgba16": one kind
 const dir = mkdtempSync(join(tmpdir(), "decoder-peak-"));
 const MiB = (b: number): number => Math.round((b / 2 ** 20) * 10) / 10;
 
-function crc32(bytes: Uint8Array): number {
-  let c = ~0;
-  for (const b of bytes) {
-    c ^= b;
-    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0xedb88320 : c >>> 1;
-  }
-  return ~c >>> 0;
-}
-
-/** A 4:3 smooth-pattern PNG (filter 0 rows, zlib level 1): photographic-ish, fast to write at 12 MP. */
-function png(width: number, height: number, channels: 3 | 4, depth: 8 | 16): Uint8Array {
-  const bps = (channels * depth) / 8;
-  const raw = new Uint8Array(height * (1 + width * bps));
-  for (let y = 0, at = 0; y < height; y++) {
-    raw[at++] = 0;
-    for (let x = 0; x < width; x++) {
-      const v = [(x * 255) / width, (y * 255) / height, 128 + 100 * Math.sin((x + 2 * y) / 9), 128 + 127 * Math.cos(x / 50)];
-      for (let c = 0; c < channels; c++) {
-        if (depth === 16) {
-          raw[at++] = v[c]! | 0;
-          raw[at++] = (x * 7 + y) & 255;
-        } else raw[at++] = v[c]! | 0;
-      }
-    }
-  }
-  const chunk = (type: string, body: Uint8Array): Uint8Array => {
-    const out = new Uint8Array(12 + body.length);
-    const dv = new DataView(out.buffer);
-    dv.setUint32(0, body.length);
-    out.set(Array.from(type, (ch) => ch.charCodeAt(0)), 4);
-    out.set(body, 8);
-    dv.setUint32(8 + body.length, crc32(out.subarray(4, 8 + body.length)));
-    return out;
-  };
-  const ihdr = new Uint8Array(13);
-  new DataView(ihdr.buffer).setUint32(0, width);
-  new DataView(ihdr.buffer).setUint32(4, height);
-  ihdr.set([depth, channels === 4 ? 6 : 2, 0, 0, 0], 8);
-  const parts = [new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk("IHDR", ihdr), chunk("IDAT", deflateSync(raw, { level: 1 })), chunk("IEND", new Uint8Array(0))];
-  return Buffer.concat(parts);
-}
-
-/** cwebp an Imagenette photo upscaled to width x height (lossless gets an alpha ramp via a PNG source). */
-function webp(width: number, height: number, lossless: boolean, alpha = lossless): Uint8Array {
-  const out = join(dir, `${width}x${height}-${lossless}-${alpha}.webp`);
-  const src = alpha ? join(dir, `${width}x${height}.png`) : join(IMAGENETTE_DIR, "val/n03888257/ILSVRC2012_val_00001440.JPEG");
-  if (alpha) writeFileSync(src, png(width, height, 4, 8));
-  const args = lossless ? ["-lossless", "-exact", "-m", "0", "-q", "0"] : ["-q", "80", ...(alpha ? [] : ["-resize", String(width), String(height)])];
-  const r = spawnSync("cwebp", ["-quiet", ...args, src, "-o", out]);
-  if (r.status !== 0) throw new Error(`cwebp failed: ${r.stderr}`);
-  return new Uint8Array(readFileSync(out));
-}
-
 /** kind, maker, JS bytes per decoded pixel (see the header comment) */
 const kinds: [string, (w: number, h: number) => Uint8Array, number][] = [
-  ["png rgb8", (w, h) => png(w, h, 3, 8), 4],
-  ["png rgba8", (w, h) => png(w, h, 4, 8), 11],
-  ["png rgb16", (w, h) => png(w, h, 3, 16), 12],
-  ["png rgba16", (w, h) => png(w, h, 4, 16), 19],
-  ["webp lossy", (w, h) => webp(w, h, false), 4],
-  ["webp lossy+alpha", (w, h) => webp(w, h, false, true), 11],
-  ["webp lossless+alpha", (w, h) => webp(w, h, true), 11],
+  ["png rgb8", (w, h) => makePng(w, h, 3, 8), 4],
+  ["png rgba8", (w, h) => makePng(w, h, 4, 8), 11],
+  ["png rgb16", (w, h) => makePng(w, h, 3, 16), 12],
+  ["png rgba16", (w, h) => makePng(w, h, 4, 16), 19],
+  ["webp lossy", (w, h) => makeWebp(dir, w, h, false), 4],
+  ["webp lossy+alpha", (w, h) => makeWebp(dir, w, h, false, true), 11],
+  ["webp lossless+alpha", (w, h) => makeWebp(dir, w, h, true), 11],
 ];
 
 const config = { ...DEFAULT_PREPROCESS, maxPixels: 100_000_000 };

@@ -18,7 +18,7 @@ const tensor = new Float32Array(3 * h * w).fill(0.5);
 const heap: [string, number][] = [];
 for (const step of steps) {
   const [op, id, n] = step.split(":") as [string, string, string | undefined];
-  if (op === "load") sessions.set(id, await createSession(onnx.slice(), { freeDimensionOverrides: { N: 1 }, enableCpuMemArena: process.env.ARENA !== "off", enableMemPattern: process.env.PATTERN !== "off" }));
+  if (op === "load") sessions.set(id, await createSession(onnx.slice(), { freeDimensionOverrides: { N: 1 }, enableCpuMemArena: process.env.ARENA !== "off", enableMemPattern: process.env.PATTERN !== "off", ...(process.env.LEVEL ? { graphOptimizationLevel: process.env.LEVEL as "all" } : {}) }));
   else if (op === "release") {
     await sessions.get(id)!.release();
     sessions.delete(id);

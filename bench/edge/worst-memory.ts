@@ -3,6 +3,8 @@
 // hot swaps (new versions of the same files), and a second model through ?model=, reading /readyz's
 // memory.wasmHeapBytes after each step. Memory only: safe to run on a busy machine.
 //   [MAX_SESSIONS=n] npx tsx bench/edge/worst-memory.ts [--swaps 3] [--runs 20]
+// ORT's heap only; bench/edge/isolate-memory.ts measures the whole isolate (ORT, decoders, JS) over the same
+// kind of sequence and then the worst request of each decode path.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { startWorker } from "../../test/helpers/workerd.ts";

@@ -29,6 +29,7 @@ async function buildDeps(env: Env): Promise<AppDeps> {
     pollSeconds: limits.pollSeconds,
     variant: limits.modelVariant,
     maxSessions: limits.maxSessions,
+    hotSwap: limits.hotSwap,
     // Requests always carry one image, so pin the symbolic batch dim: ORT then plans memory for N=1
     // (ResNet-18 int8: 41 MiB heap after load instead of 49, and ~10% faster; BENCHMARKS.md).
     createSession: (onnx, manifest) => createSession(onnx, { freeDimensionOverrides: batchDimOverride(manifest) }),

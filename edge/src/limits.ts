@@ -1,6 +1,8 @@
 // Limits and settings from wrangler.toml [vars], with defaults. Parsed once per isolate.
-// The defaults keep ORT's wasm heap inside the 128 MB isolate; see wrangler.toml and BENCHMARKS.md.
+// The defaults keep the isolate (ORT's and the decoders' wasm, the JS heap) near 110 MB after any sequence of
+// requests; see edge/README.md "Memory budget", wrangler.toml and BENCHMARKS.md.
 import type { DecodeLimits, DecodePath } from "@resnet-edge/shared";
+import type { HotSwap } from "./models/registry.ts";
 
 export interface Limits {
   /** Largest request body accepted, in bytes (raw image, or the whole multipart batch). */
@@ -22,6 +24,8 @@ export interface Limits {
   defaultModel: string;
   /** Most models with a live ORT session per isolate (least recently used one is released first). */
   maxSessions: number;
+  /** How a new version replaces the serving one: "drain" (release the old session, then create the new) or "overlap". */
+  hotSwap: HotSwap;
 }
 
 /** The var that sets each path's pixel limit (named in 413 messages). */
@@ -42,33 +46,33 @@ export function uniformDecodeLimits(maxPixels: number, maxJpegCoefficientBytes =
 }
 
 /**
- * Per-path defaults, from measured peak memory (edge/README.md "Image limits per decode path";
- * bench/jpeg/memory.ts for JPEG, bench/edge/decoder-peak.ts for PNG and WebP): the worst accepted request of
- * each path keeps the isolate under ~110 MB with ORT's heap after load. CMYK JPEG keeps the earlier
- * single limit, 2.4 MP (jpeg-js, ~12 bytes/pixel; not re-measured).
+ * Per-path defaults, from the isolate's measured memory (edge/README.md "Memory budget";
+ * bench/edge/isolate-memory.ts): after the worst sequence (ORT at 49.4 MiB), the worst accepted request of
+ * each path keeps the isolate under ~110 MB (the 12 MP progressive JPEG at the edge, 102.5-108.2 MiB).
  */
 export const DEFAULT_DECODE_LIMITS: DecodeLimits = {
   maxPixels: {
     "jpeg-baseline": 50_000_000,
-    "jpeg-progressive": 13_000_000,
-    "jpeg-cmyk": 2_400_000,
-    png: 2_100_000,
+    "jpeg-progressive": 12_200_000,
+    "jpeg-cmyk": 600_000,
+    png: 1_900_000,
     png16: 900_000,
     webp: 40_000_000,
-    "webp-lossless": 8_000_000,
+    "webp-lossless": 7_000_000,
   },
-  maxJpegCoefficientBytes: 36 * 1024 * 1024,
+  maxJpegCoefficientBytes: 35 * 1024 * 1024,
 };
 
 export const DEFAULT_LIMITS: Limits = {
-  maxBodyBytes: 24 * 1024 * 1024,
+  maxBodyBytes: 16 * 1024 * 1024,
   decode: DEFAULT_DECODE_LIMITS,
-  maxTensorPixels: 240_000,
+  maxTensorPixels: 76_800,
   modelVariant: "int8",
   maxBatch: 8,
   pollSeconds: 10,
   defaultModel: "resnet18-imagenette",
   maxSessions: 1,
+  hotSwap: "drain",
 };
 
 /** Thrown when a var is set to something that is not a valid value; names the var and the fix. */
@@ -84,6 +88,12 @@ function intVar(vars: Record<string, unknown>, key: string, fallback: number, mi
     throw new LimitsError(`var ${key}=${JSON.stringify(raw)} is not an integer >= ${min}: fix it in wrangler.toml [vars] (default ${fallback})`);
   }
   return n;
+}
+
+function hotSwapVar(raw: unknown): HotSwap {
+  if (raw === undefined || raw === "") return DEFAULT_LIMITS.hotSwap;
+  if (raw === "drain" || raw === "overlap") return raw;
+  throw new LimitsError(`var HOT_SWAP=${JSON.stringify(raw)} is not "drain" or "overlap": fix it in wrangler.toml [vars] (default "${DEFAULT_LIMITS.hotSwap}")`);
 }
 
 export function parseLimits(vars: Record<string, unknown>): Limits {
@@ -102,5 +112,6 @@ export function parseLimits(vars: Record<string, unknown>): Limits {
     pollSeconds: intVar(vars, "MODEL_POLL_SECONDS", DEFAULT_LIMITS.pollSeconds, 0),
     defaultModel: typeof defaultModel === "string" && defaultModel !== "" ? defaultModel : DEFAULT_LIMITS.defaultModel,
     maxSessions: intVar(vars, "MAX_SESSIONS", DEFAULT_LIMITS.maxSessions, 1),
+    hotSwap: hotSwapVar(vars.HOT_SWAP),
   };
 }

@@ -4,7 +4,7 @@
 import { Miniflare } from "miniflare";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pointerKey, type ModelManifest } from "@resnet-edge/shared";
-import { ModelRegistry, type ModelSession } from "../../edge/src/models/registry.ts";
+import { ModelRegistry, type HotSwap, type ModelSession } from "../../edge/src/models/registry.ts";
 import type { ModelBucket } from "../../edge/src/models/store.ts";
 import { tinyModelArtifact } from "../../trainer/src/export/tiny-artifact.ts";
 import { activate, publish, uploadVersion, type WritableBucket } from "./helpers/publish.ts";
@@ -28,6 +28,10 @@ function deferred(): { promise: Promise<void>; resolve: () => void } {
 class Sessions {
   created: string[] = [];
   released: string[] = [];
+  /** create:<version> and release:<version>, in order. */
+  log: string[] = [];
+  /** Versions whose session creation fails, as ORT refusing the bytes would. */
+  refuse = new Set<string>();
   hold = new Map<string, Promise<void>>();
   private waiting = new Map<string, () => void>();
   /** Resolves once the registry has asked for `version`'s session (at once if it already has). */
@@ -37,22 +41,25 @@ class Sessions {
   }
   factory = async (_onnx: Uint8Array, manifest: ModelManifest): Promise<ModelSession> => {
     this.created.push(manifest.version);
+    this.log.push(`create:${manifest.version}`);
     this.waiting.get(manifest.version)?.();
     await this.hold.get(manifest.version);
+    if (this.refuse.has(manifest.version)) throw new Error("not an ONNX model");
     return {
       run: async () => ({ data: new Float32Array(10), dims: [1, 10] }),
       release: async () => {
         this.released.push(manifest.version);
+        this.log.push(`release:${manifest.version}`);
       },
     };
   };
 }
 
-function setup(name: string, pollSeconds: number, maxSessions?: number) {
+function setup(name: string, pollSeconds: number, maxSessions?: number, hotSwap?: HotSwap) {
   const sessions = new Sessions();
   let clock = 1_000_000;
   const background: Promise<unknown>[] = [];
-  const registry = new ModelRegistry({ bucket, createSession: sessions.factory, pollSeconds, now: () => clock, ...(maxSessions ? { maxSessions } : {}) });
+  const registry = new ModelRegistry({ bucket, createSession: sessions.factory, pollSeconds, now: () => clock, ...(maxSessions ? { maxSessions } : {}), ...(hotSwap ? { hotSwap } : {}) });
   const version = (m = name) => registry.use(m, async (x) => x.version, (p) => background.push(p));
   const settle = async () => {
     while (background.length) await background.shift();
@@ -230,5 +237,59 @@ describe("ModelRegistry", () => {
     expect(sessions.released).toEqual(["v2", "v1"]);
     expect(registry.liveSessions()).toBe(2);
     expect(sessions.created).toEqual(["v1", "v2", "v3", "v2"]);
+  });
+  describe('hotSwap "drain" (the worker\'s default: one ORT session at a time)', () => {
+    it("releases the old session, after its in-flight request, before creating the new one; requests meanwhile wait for the new version", async () => {
+      const { registry, version, settle, sessions } = setup("drain", 0, undefined, "drain");
+      await publish(bucket, artifact("drain", "v1", 1));
+      expect(await version()).toBe("v1");
+      const gate = deferred();
+      const entered = deferred();
+      const slow = registry.use("drain", async (m) => {
+        entered.resolve();
+        await gate.promise;
+        return m.version;
+      });
+      await entered.promise; // a request holds v1
+      await publish(bucket, artifact("drain", "v2", 2));
+      expect(await version()).toBe("v1"); // starts v2's load: its files are read and checked while v1 serves
+      for (let i = 0; i < 200 && registry.status("drain").serving; i++) await new Promise((r) => setTimeout(r, 5));
+      expect(registry.status("drain")).toMatchObject({ serving: null, loading: "v2" }); // v1 drained
+      const waiting = version();
+      await new Promise((r) => setTimeout(r, 20));
+      expect(sessions.log).toEqual(["create:v1"]); // v2 waits for v1's request, and v1's release
+      gate.resolve();
+      expect(await slow).toBe("v1");
+      expect(await waiting).toBe("v2");
+      await settle();
+      expect(sessions.log).toEqual(["create:v1", "release:v1", "create:v2"]);
+    });
+
+    it("when ORT refuses the new version, the drained one is loaded again and serves; lastError says why", async () => {
+      const { registry, version, settle, sessions } = setup("drain-bad", 0, undefined, "drain");
+      await publish(bucket, artifact("drain-bad", "v1", 1));
+      expect(await version()).toBe("v1");
+      sessions.refuse.add("v2");
+      await publish(bucket, artifact("drain-bad", "v2", 2));
+      expect(await version()).toBe("v1");
+      await settle();
+      expect(await version()).toBe("v1");
+      expect(sessions.log).toEqual(["create:v1", "release:v1", "create:v2", "create:v1"]);
+      expect(registry.status("drain-bad").lastError).toMatchObject({ version: "v2", code: "session_failed" });
+    });
+
+    it("a corrupt file (sha256 mismatch) is refused before the serving session is touched", async () => {
+      const { registry, version, settle, sessions } = setup("drain-sha", 0, undefined, "drain");
+      await publish(bucket, artifact("drain-sha", "v1", 1));
+      expect(await version()).toBe("v1");
+      const v2 = artifact("drain-sha", "v2", 2);
+      await uploadVersion(bucket, v2, { onnx: v2.onnx.slice(1) });
+      await activate(bucket, "drain-sha", "v2");
+      expect(await version()).toBe("v1");
+      await settle();
+      expect(await version()).toBe("v1");
+      expect(sessions.log).toEqual(["create:v1"]);
+      expect(registry.status("drain-sha").lastError).toMatchObject({ version: "v2", code: "checksum_mismatch" });
+    });
   });
 });

@@ -7,7 +7,14 @@ import { createMutex } from "../../edge/src/inference/mutex.ts";
 import { softmax, topK } from "../../edge/src/inference/postprocess.ts";
 import { DEFAULT_DECODE_LIMITS, DEFAULT_LIMITS, LimitsError, parseLimits, PIXEL_LIMIT_VARS } from "../../edge/src/limits.ts";
 import { wranglerVars } from "./helpers/wrangler-vars.ts";
-import { IMAGENETTE_CLASSES } from "@resnet-edge/shared";
+import { makePng } from "./helpers/images.ts";
+import { planRequest } from "../../edge/src/classify.ts";
+import { readCapped } from "../../edge/src/http/body.ts";
+import { jpegSof, withJpegSize, withPngSize, withWebpSize } from "../fuzz/mutate.ts";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { repoRoot } from "../helpers/data.ts";
+import { IMAGENETTE_CLASSES, validateManifest } from "@resnet-edge/shared";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -86,12 +93,46 @@ describe("parseLimits", () => {
     }
     expect(Number(vars.MAX_JPEG_COEFFICIENT_BYTES)).toBe(DEFAULT_DECODE_LIMITS.maxJpegCoefficientBytes);
     expect(Number(vars.MAX_BODY_BYTES)).toBe(DEFAULT_LIMITS.maxBodyBytes);
+    expect(Number(vars.MAX_TENSOR_PIXELS)).toBe(DEFAULT_LIMITS.maxTensorPixels);
+    expect(vars.HOT_SWAP).toBe(DEFAULT_LIMITS.hotSwap);
     expect(vars.MAX_PIXELS).toBeUndefined(); // the single limit is gone
   });
 
   it("names the var and the fix when a value is wrong", () => {
     expect(() => parseLimits({ MAX_BODY_BYTES: "ten" })).toThrow(LimitsError);
     expect(() => parseLimits({ MAX_BATCH: "0" })).toThrow(/MAX_BATCH="0" is not an integer >= 1: fix it in wrangler.toml/);
+    expect(() => parseLimits({ HOT_SWAP: "fast" })).toThrow(/HOT_SWAP="fast" is not "drain" or "overlap": fix it in wrangler.toml/);
+    expect(parseLimits({ HOT_SWAP: "overlap" }).hotSwap).toBe("overlap");
+    expect(parseLimits({}).hotSwap).toBe("drain");
+  });
+});
+
+describe("the deployed MAX_TENSOR_PIXELS (76800, edge/README.md \"Memory budget\"), checked from the header", () => {
+  const deployed = parseLimits(wranglerVars());
+  const manifest = validateManifest(JSON.parse(readFileSync(join(repoRoot, "models", deployed.defaultModel, "manifest.json"), "utf8")));
+  const plan = (w: number, h: number, size: "default" | "native") =>
+    planRequest(manifest, makePng(w, h), { size, decodeLimits: deployed.decode, limitVars: PIXEL_LIMIT_VARS, maxTensorPixels: deployed.maxTensorPixels });
+
+  it("is 76800", () => expect(deployed.maxTensorPixels).toBe(76_800));
+
+  it("default size (64 px short edge, sides padded to 32): a 1184x64 panorama is accepted, 1216x64 (77824 pixels) gets 413 with the fix", () => {
+    expect(plan(1184, 64, "default").tensor).toEqual({ width: 1184, height: 64 });
+    let err: unknown;
+    try {
+      plan(1216, 64, "default");
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ApiError);
+    expect([(err as ApiError).status, (err as ApiError).code]).toEqual([413, "image_too_large"]);
+    expect((err as ApiError).message).toMatch(/1216x64 tensor \(77824 pixels\).*at most 76800 \(MAX_TENSOR_PIXELS\): crop it/);
+  });
+
+  it("native: 320x224 is used as is; a 1200x900 photo is scaled down to fit, not refused", () => {
+    expect(plan(320, 224, "native").tensor).toEqual({ width: 320, height: 224 });
+    const t = plan(1200, 900, "native").tensor;
+    expect(t.width * t.height).toBeLessThanOrEqual(76_800);
+    expect(t.width * t.height).toBeGreaterThan(76_800 / 2);
   });
 });
 
@@ -162,5 +203,106 @@ describe("admitImage: activations bounded, not just H*W (issue 16.1)", () => {
   it("keeps the model's pixel cap and the MAX_TENSOR_PIXELS refusals, naming where each comes from", () => {
     expect(refusal(2000, 1300)?.[2]).toMatch(/preprocess\.maxPixels\)/);
     expect(refusal(500, 500)?.[2]).toMatch(/MAX_TENSOR_PIXELS\)/);
+  });
+});
+
+describe("readCapped: the body held once", () => {
+  const req = (chunks: number[][], contentLength?: number) =>
+    ({
+      headers: new Headers(contentLength === undefined ? {} : { "content-length": String(contentLength) }),
+      body: new ReadableStream<Uint8Array>({
+        start(c) {
+          for (const ch of chunks) c.enqueue(new Uint8Array(ch));
+          c.close();
+        },
+      }),
+    }) as unknown as Request;
+
+  it("fills one buffer of the declared length, and still returns every byte when the length lies either way", async () => {
+    const exact = await readCapped(req([[1, 2], [3], [4, 5]], 5), 100);
+    expect([...exact]).toEqual([1, 2, 3, 4, 5]);
+    // the chunks are copied into one buffer of the declared size as they arrive (not kept, then joined)
+    const short = await readCapped(req([[1], [2]], 9), 100);
+    expect(short.buffer.byteLength).toBe(9);
+    // a body in one chunk is not copied at all
+    const one = await readCapped(req([[1, 2, 3, 4]], 4), 100);
+    expect(one.buffer.byteLength).toBe(4);
+    expect([...(await readCapped(req([[1, 2], [3, 4, 5]], 3), 100))]).toEqual([1, 2, 3, 4, 5]); // more than declared
+    expect([...(await readCapped(req([[1, 2]], 9), 100))]).toEqual([1, 2]); // less than declared
+    expect([...(await readCapped(req([[1, 2], [3]]), 100))]).toEqual([1, 2, 3]); // no Content-Length
+  });
+
+  it("refuses more than the limit with 413, declared or not", async () => {
+    await expect(readCapped(req([[1, 2, 3]], 3), 2)).rejects.toMatchObject({ status: 413, code: "body_too_large" });
+    await expect(readCapped(req([[1, 2], [3]]), 2)).rejects.toMatchObject({ status: 413, code: "body_too_large" });
+    await expect(readCapped(req([[1, 2], [3]], 1), 2)).rejects.toMatchObject({ status: 413, code: "body_too_large" });
+  });
+});
+
+describe("the deployed decode limits, checked from the header (edge/README.md \"Image limits per decode path\")", () => {
+  const deployed = parseLimits(wranglerVars());
+  const manifest = validateManifest(JSON.parse(readFileSync(join(repoRoot, "models", deployed.defaultModel, "manifest.json"), "utf8")));
+  const seed = (f: string) => new Uint8Array(readFileSync(join(repoRoot, "test/fuzz/seeds", f)));
+  const plan = (bytes: Uint8Array) => planRequest(manifest, bytes, { size: "default", decodeLimits: deployed.decode, limitVars: PIXEL_LIMIT_VARS, maxTensorPixels: deployed.maxTensorPixels });
+  const refusal = (bytes: Uint8Array): ApiError => {
+    try {
+      plan(bytes);
+    } catch (e) {
+      return e as ApiError;
+    }
+    throw new Error("accepted");
+  };
+
+  it("PNG: 1900000 pixels (1900x1000) is admitted, 1901x1000 gets 413 naming MAX_PIXELS_PNG", () => {
+    expect(deployed.decode.maxPixels.png).toBe(1_900_000);
+    expect(() => plan(withPngSize(seed("rgb-24x16.png"), 1900, 1000))).not.toThrow();
+    const e = refusal(withPngSize(seed("rgb-24x16.png"), 1901, 1000));
+    expect([e.status, e.code]).toEqual([413, "image_too_large"]);
+    expect(e.message).toMatch(/1901x1000 .*PNG; the limit for a PNG is 1\.9 MP: resize it .*MAX_PIXELS_PNG/);
+  });
+
+  it("progressive JPEG: a 4032x3024 phone photo is admitted (12.2 MP, 34.9 MiB of coefficients); 4001x3050 gets 413 naming MAX_PIXELS_JPEG_PROGRESSIVE", () => {
+    expect(deployed.decode.maxPixels["jpeg-progressive"]).toBe(12_200_000);
+    expect(deployed.decode.maxJpegCoefficientBytes).toBe(35 * 2 ** 20);
+    expect(() => plan(withJpegSize(seed("progressive-40x30.jpg"), 3024, 4032))).not.toThrow();
+    const e = refusal(withJpegSize(seed("progressive-40x30.jpg"), 3050, 4001));
+    expect([e.status, e.code]).toEqual([413, "image_too_large"]);
+    expect(e.message).toMatch(/MAX_PIXELS_JPEG_PROGRESSIVE/);
+  });
+
+  it("lossless WebP: 7000000 pixels (2800x2500) is admitted, 2801x2500 gets 413 naming MAX_PIXELS_WEBP_LOSSLESS; lossy WebP of that size is admitted", () => {
+    expect(deployed.decode.maxPixels["webp-lossless"]).toBe(7_000_000);
+    expect(() => plan(withWebpSize(seed("lossless-24x16.webp"), 2800, 2500))).not.toThrow();
+    const e = refusal(withWebpSize(seed("lossless-24x16.webp"), 2801, 2500));
+    expect([e.status, e.code]).toEqual([413, "image_too_large"]);
+    expect(e.message).toMatch(/MAX_PIXELS_WEBP_LOSSLESS/);
+    expect(() => plan(withWebpSize(seed("lossy-24x16.webp"), 2801, 2500))).not.toThrow();
+  });
+
+  /** The JPEG with a fourth component in its frame header (a CMYK frame as far as the header says). */
+  const withFourComponents = (b: Uint8Array): Uint8Array => {
+    const sof = jpegSof(b);
+    const len = (b[sof + 2]! << 8) | b[sof + 3]!;
+    const out = new Uint8Array(b.length + 3);
+    out.set(b.subarray(0, sof + 2 + len), 0);
+    out.set([4, 0x11, 0], sof + 2 + len); // component 4, 1x1 sampling, quant table 0
+    out.set(b.subarray(sof + 2 + len), sof + 2 + len + 3);
+    out[sof + 2] = (len + 3) >> 8;
+    out[sof + 3] = (len + 3) & 255;
+    out[sof + 9] = 4;
+    return out;
+  };
+
+  it("CMYK JPEG: 600000 pixels (800x750) is admitted, 801x750 gets 413 naming MAX_PIXELS_JPEG_CMYK", () => {
+    expect(deployed.decode.maxPixels["jpeg-cmyk"]).toBe(600_000);
+    const cmyk = withFourComponents(seed("baseline-40x30.jpg")); // the header is all admission reads
+    expect(() => plan(withJpegSize(cmyk, 750, 800))).not.toThrow();
+    const e = refusal(withJpegSize(cmyk, 750, 801));
+    expect([e.status, e.code]).toEqual([413, "image_too_large"]);
+    expect(e.message).toMatch(/MAX_PIXELS_JPEG_CMYK/);
+  });
+
+  it("a baseline JPEG of the same size is admitted (decoded by rows, shrunk on load)", () => {
+    expect(() => plan(withJpegSize(seed("baseline-40x30.jpg"), 3050, 4001))).not.toThrow();
   });
 });

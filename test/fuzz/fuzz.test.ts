@@ -1,11 +1,11 @@
-// Fuzz suite (issue 16): mutated JPEG and PNG files (truncations, repeated scans, zero, huge and extreme
+// Fuzz suite (issue 16): mutated JPEG, PNG and WebP files (truncations, repeated scans, zero, huge and extreme
 // aspect-ratio sizes, bad chunk lengths, random bytes) from the seeds in test/fuzz/seeds/, made by a
 // seeded PRNG so the corpus is the same on every run. Every input goes
 //   1. through the worker's own admission and shared's decoder in Node (planRequest + preprocess), and
 //   2. through the real worker in workerd with the shipped int8 ResNet-18 and the deployed [vars],
 // and must get 200 or a 4xx with a stable code, within a per-input CPU budget, with no 5xx; afterwards
 // ORT's wasm heap must be inside the documented budget (edge/README.md "Memory budget").
-// Seeds for new formats (WebP) go in test/fuzz/seeds/ and are picked up by extension.
+// Seeds are picked up by extension (.jpg, .png, .webp); test/fuzz/make-seeds.ts writes them (WebP with cwebp/img2webp).
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { preprocess, validateManifest } from "@resnet-edge/shared";
@@ -26,8 +26,11 @@ const SEED = 1604; // the PRNG seed: change it to explore, keep it fixed in CI
 const RANDOM_PER_SEED = 12;
 /** No request may cost more than 2 s of CPU before it is answered (issue 16's goal). */
 const CPU_BUDGET_MS = 2000;
-/** ORT's wasm heap, worst case measured (edge/README.md "Memory budget"): one model + hot swaps, 600x400. */
-const HEAP_BUDGET_BYTES = 103.4 * 2 ** 20;
+/**
+ * ORT's wasm heap, worst case measured (edge/README.md "Memory budget"; bench/edge/isolate-memory.ts): the
+ * worst sequence (native tensors at MAX_TENSOR_PIXELS, thin strips, 5 drained hot swaps, a second model).
+ */
+const HEAP_BUDGET_BYTES = 49.4 * 2 ** 20;
 /** The 4xx codes an image may get; anything else (or a 5xx) is a finding. */
 const STABLE_CODES = new Set(["empty_input", "corrupt_image", "image_too_large", "unsupported_format", "unsupported_variant", "missing_body"]);
 
@@ -53,6 +56,11 @@ it("the corpus is the fixed one: seeds x structured + random mutations", () => {
   expect(new Set(corpus.map((c) => c.name)).size).toBe(corpus.length);
   expect(corpus.some((c) => c.name.includes("scans x50"))).toBe(true);
   expect(corpus.some((c) => c.name.includes("IHDR 2400000x1"))).toBe(true);
+  // WebP: lossy, lossless, alpha and animated seeds, each with size and chunk-length mutations
+  for (const seed of ["lossy-24x16.webp", "lossless-24x16.webp", "lossy-alpha-9x31.webp", "lossless-alpha-9x31.webp", "animated-24x16.webp"]) {
+    expect(corpus.some((c) => c.name === `${seed}:WebP 16384x16384`)).toBe(true);
+    expect(corpus.some((c) => c.name === `${seed}:first chunk length 4294967295`)).toBe(true);
+  }
 });
 
 describe("shared's decoder and the worker's admission, in Node", () => {

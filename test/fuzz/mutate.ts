@@ -29,7 +29,7 @@ function jpegSos(b: Uint8Array): number {
   return -1;
 }
 
-function withJpegSize(b: Uint8Array, height: number, width: number): Uint8Array {
+export function withJpegSize(b: Uint8Array, height: number, width: number): Uint8Array {
   const out = b.slice();
   const sof = jpegSof(out);
   if (sof < 0) return out;
@@ -65,7 +65,7 @@ function crc32(b: Uint8Array): number {
 }
 
 /** PNG with IHDR width/height replaced; the CRC is fixed so only the sizes are wrong. */
-function withPngSize(b: Uint8Array, width: number, height: number): Uint8Array {
+export function withPngSize(b: Uint8Array, width: number, height: number): Uint8Array {
   const out = b.slice();
   const view = new DataView(out.buffer);
   view.setUint32(16, width >>> 0);
@@ -93,15 +93,63 @@ function withChunkLength(b: Uint8Array, type: string, length: number): Uint8Arra
 }
 
 /** Structured mutations: sizes, aspect ratios, scans, chunk lengths; then `randomPerSeed` random ones. */
+/** A WebP's chunks after the RIFF header: [fourcc, offset of the chunk header]. */
+function webpChunks(b: Uint8Array): [string, number][] {
+  const out: [string, number][] = [];
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  for (let at = 12; at + 8 <= b.length; ) {
+    out.push([String.fromCharCode(...b.subarray(at, at + 4)), at]);
+    at += 8 + dv.getUint32(at + 4, true) + (dv.getUint32(at + 4, true) & 1);
+  }
+  return out;
+}
+
+/** The WebP with the RIFF size or its first chunk's length set to `len`. */
+function withWebpLength(seed: Uint8Array, which: "RIFF" | "chunk", len: number): Uint8Array {
+  const out = seed.slice();
+  new DataView(out.buffer).setUint32(which === "RIFF" ? 4 : 16, len >>> 0, true);
+  return out;
+}
+
+/**
+ * The WebP with its size written as width x height wherever the file states one: the VP8X canvas (24 bits
+ * each, minus 1), a VP8 key frame (14 bits each) and a VP8L header (14 bits each, minus 1). Values are
+ * masked to each field's width, so the largest each can say is what a hostile file can say.
+ */
+export function withWebpSize(seed: Uint8Array, width: number, height: number): Uint8Array {
+  const out = seed.slice();
+  const dv = new DataView(out.buffer);
+  for (const [fourcc, at] of webpChunks(out)) {
+    const p = at + 8;
+    if (fourcc === "VP8X" && p + 10 <= out.length) {
+      const w = (width - 1) & 0xffffff;
+      const h = (height - 1) & 0xffffff;
+      out.set([w & 255, (w >> 8) & 255, w >> 16, h & 255, (h >> 8) & 255, h >> 16], p + 4);
+    } else if (fourcc === "VP8 " && p + 10 <= out.length) {
+      dv.setUint16(p + 6, width & 0x3fff, true);
+      dv.setUint16(p + 8, height & 0x3fff, true);
+    } else if (fourcc === "VP8L" && p + 5 <= out.length) {
+      const bits = ((width - 1) & 0x3fff) | (((height - 1) & 0x3fff) << 14) | (dv.getUint32(p + 1, true) & 0xf0000000);
+      dv.setUint32(p + 1, bits >>> 0, true);
+    }
+  }
+  return out;
+}
+
 export function mutations(seedName: string, seed: Uint8Array, rng: () => number, randomPerSeed: number): FuzzInput[] {
   const out: FuzzInput[] = [];
   const add = (what: string, bytes: Uint8Array) => out.push({ name: `${seedName}:${what}`, bytes });
   const isJpeg = seed[0] === 0xff && seed[1] === 0xd8;
+  const isWebp = String.fromCharCode(...seed.subarray(0, 4)) === "RIFF" && String.fromCharCode(...seed.subarray(8, 12)) === "WEBP";
   add("as is", seed);
   for (const f of [0.05, 0.3, 0.6, 0.95]) add(`truncated to ${Math.round(f * 100)}%`, seed.subarray(0, Math.floor(seed.length * f)));
   if (isJpeg) {
     for (const [h, w] of [[0, 30], [30, 0], [0, 0], [65535, 65535], [1, 65535], [65535, 1], [1, 60000], [60000, 1], [2, 40000], [4000, 1]]) add(`SOF ${h}x${w}`, withJpegSize(seed, h!, w!));
     for (const times of [2, 50]) add(`scans x${times}`, repeatScans(seed, times));
+  } else if (isWebp) {
+    for (const [w, h] of [[0, 16], [24, 0], [16383, 16383], [16384, 16384], [1, 16383], [16383, 1], [16_777_216, 16_777_216], [1, 16_777_216]]) add(`WebP ${w}x${h}`, withWebpSize(seed, w!, h!));
+    for (const len of [0, 4, 0x7fffffff, 0xffffffff]) add(`RIFF length ${len}`, withWebpLength(seed, "RIFF", len));
+    for (const len of [0, 1, 0x7fffffff, 0xffffffff]) add(`first chunk length ${len}`, withWebpLength(seed, "chunk", len));
   } else {
     for (const [w, h] of [[0, 16], [24, 0], [2_400_000, 1], [1, 2_400_000], [240_000, 1], [1, 240_000], [65535, 65535], [0x7fffffff, 0x7fffffff], [0xffffffff, 1]]) add(`IHDR ${w}x${h}`, withPngSize(seed, w!, h!));
     for (const len of [0, 1, 0x7fffffff, 0xffffffff]) add(`IDAT length ${len}`, withChunkLength(seed, "IDAT", len));

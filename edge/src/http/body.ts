@@ -21,18 +21,34 @@ export async function readCapped(req: Request, limit: number): Promise<Uint8Arra
   if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit, `the body (${declared} bytes)`);
   if (!req.body) return new Uint8Array(0);
   const reader = req.body.getReader();
+  // A body that arrives in one chunk is returned as it is. With a Content-Length, from the second chunk on
+  // every chunk is copied into one buffer of that size as it arrives, so the body is held once (plus the
+  // chunk in flight), not as chunks and then a joined copy (2x the body at the join).
+  const canFill = Number.isInteger(declared) && declared > 0;
+  let into: Uint8Array | null = null;
   const chunks: Uint8Array[] = [];
   let total = 0;
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
-    total += value.byteLength;
-    if (total > limit) {
+    if (total + value.byteLength > limit) {
       await reader.cancel().catch(() => {});
       throw tooLarge(limit, "the body");
     }
-    chunks.push(value);
+    if (canFill && chunks.length === 1 && !into && total + value.byteLength <= declared) {
+      into = new Uint8Array(declared);
+      into.set(chunks.pop()!, 0);
+    }
+    if (into && total + value.byteLength <= into.length) into.set(value, total);
+    else {
+      // more than declared (or no Content-Length): keep chunks and join at the end
+      if (into) chunks.push(into.subarray(0, total));
+      into = null;
+      chunks.push(value);
+    }
+    total += value.byteLength;
   }
+  if (into) return total === into.length ? into : into.subarray(0, total);
   if (chunks.length === 1) return chunks[0]!;
   const out = new Uint8Array(total);
   let offset = 0;

@@ -2,10 +2,17 @@
 //
 // - The pointer is read at most every `pollSeconds` (0: every request), so publishing a version (rewriting
 //   active.json) is picked up without a redeploy.
-// - A new version loads in the background while the old session keeps serving; requests switch over
+// - A new version loads in the background while the old session keeps serving (hotSwap "overlap"); requests switch over
 //   only once the new session is ready, and the old session is released after its last request.
 // - A version that fails (missing object, bad manifest, sha256 mismatch, ORT refusing it) is remembered
 //   and not retried until the pointer is written again; the previous good version keeps serving.
+// - `hotSwap: "drain"` (the worker's default, HOT_SWAP): a new version's files are read and checked while the
+//   old session serves; then the old session is released (after its in-flight requests) before the new one
+//   is created, so ORT never holds two versions at once. Requests that arrive meanwhile wait for the new
+//   session (its create time: 45-220 ms for ResNet-18 int8 in local workerd). ORT's heap never shrinks and two sessions at
+//   once fragment it: overlapping swaps took it to 71.1 MiB even with 64x64 tensors, draining ones keep it at
+//   49.4 (bench/edge/session-heap.ts, edge/README.md "Memory budget"). If ORT refuses the new version, the
+//   old one is loaded again from R2 and serves. "overlap" keeps the old session serving during the load.
 // - At most `maxSessions` models keep a session per isolate: loading one more retires the least recently
 //   used model's session (released after its last in-flight request; the model reloads on its next
 //   request). ORT's wasm heap never shrinks, so the cap is what bounds it across models.
@@ -92,8 +99,12 @@ export interface RegistryOptions {
   variant?: string;
   /** Most models with a live session in this isolate (MAX_SESSIONS); default unlimited. */
   maxSessions?: number;
+  /** How a new version replaces the serving one (HOT_SWAP): "overlap" (default here) or "drain" (see the top of the file). */
+  hotSwap?: HotSwap;
   now?: () => number;
 }
+
+export type HotSwap = "overlap" | "drain";
 
 export type WaitUntil = (p: Promise<unknown>) => void;
 
@@ -110,6 +121,8 @@ export class ModelRegistry implements Models {
   private readonly now: () => number;
   /** Monotonic use counter for the LRU order (the injected clock may stand still in tests). */
   private uses = 0;
+  /** Resolvers of drains waiting for a retired session's release. */
+  private readonly releaseWaiters = new Map<LoadedModel, () => void>();
 
   constructor(private readonly opts: RegistryOptions) {
     this.now = opts.now ?? Date.now;
@@ -244,11 +257,18 @@ export class ModelRegistry implements Models {
       const bytes = await readModelFile(this.opts.bucket, name, version, file);
       const t1 = this.now();
       // Make room first, so the allocator can reuse what the evicted sessions free.
+      let drained: LoadedModel | null = null;
       if (!slot.current) this.evictFor(slot);
+      else if (this.opts.hotSwap === "drain") {
+        if (slot.loading?.key !== key) return; // the pointer moved on while the files were read: keep serving
+        drained = slot.current;
+        await this.drain(slot, drained);
+      }
       let session: ModelSession;
       try {
         session = await this.opts.createSession(bytes, manifest);
       } catch (e) {
+        if (drained) await this.restore(slot, drained);
         throw new ModelLoadError("session_failed", `onnxruntime could not load ${name}/${version}/${file.file}: ${(e as Error).message}`);
       }
       const t2 = this.now();
@@ -315,6 +335,34 @@ export class ModelRegistry implements Models {
 
   private releaseRetired(slot: Slot, model: LoadedModel): void {
     slot.retired.delete(model);
-    model.session.release().catch((e) => console.error(`releasing ${model.name}/${model.version} failed: ${(e as Error).message}`));
+    model.session
+      .release()
+      .catch((e) => console.error(`releasing ${model.name}/${model.version} failed: ${(e as Error).message}`))
+      .finally(() => {
+        this.releaseWaiters.get(model)?.();
+        this.releaseWaiters.delete(model);
+      });
+  }
+
+  /** hotSwap "drain": take `old` out of service and wait until its session is released (after its in-flight requests). */
+  private async drain(slot: Slot, old: LoadedModel): Promise<void> {
+    const released = new Promise<void>((resolve) => this.releaseWaiters.set(old, resolve));
+    slot.current = null; // requests from now on wait for the load (resolve: "nothing serves yet")
+    slot.retired.add(old);
+    if (!slot.inFlight.has(old)) this.releaseRetired(slot, old);
+    await released;
+  }
+
+  /** After a drained swap failed in ORT: load the drained version again from R2, so it serves as before. */
+  private async restore(slot: Slot, old: LoadedModel): Promise<void> {
+    try {
+      const file = (this.opts.variant ? old.manifest.variants?.[this.opts.variant] : undefined) ?? old.manifest.model;
+      const bytes = await readModelFile(this.opts.bucket, old.name, old.version, file);
+      const session = await this.opts.createSession(bytes, old.manifest);
+      if (slot.current) await session.release(); // a newer load got there first
+      else slot.current = { ...old, session, loadedAt: new Date(this.now()).toISOString() };
+    } catch (e) {
+      console.error(`reloading ${old.name}/${old.version} after a failed swap failed: ${(e as Error).message}`);
+    }
   }
 }
