@@ -131,7 +131,8 @@ export async function decodeUpright(
 
 /**
  * Wasm memory the decoders currently hold, in bytes. It never shrinks while an instance lives; each decoder
- * replaces its instance after a large image (64 MiB JPEG, 8 MiB PNG and WebP) and after any failure.
+ * replaces its instance after a large image (16 MiB JPEG, 8 MiB PNG and WebP; at the end of the request's
+ * holdDecoderInstances when one is active) and after any failure.
  * Useful for the edge, where an isolate has 128 MB in all.
  */
 export function decoderMemoryBytes(): { jpeg: number; png: number; webp: number } {

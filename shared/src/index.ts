@@ -38,6 +38,7 @@ export { checkPixelLimit, readImageHeader, type ImageHeader } from "./format/hea
 export { readExifOrientation } from "./format/exif.ts";
 export { SUPPORTED_FORMATS_TEXT } from "./format/supported.ts";
 export { codecsRegistered, registerCodecs, type CodecModules } from "./codecs/registry.ts";
+export { holdDecoderInstances } from "./codecs/instance-hold.ts";
 export { decodeImage, decoderMemoryBytes, type DecodeOptions } from "./decode.ts";
 export { checkDecodeLimits, jpegDecodePath, pngDecodePath, webpDecodePath, JPEG_MAX_SIDE, type DecodeLimits, type DecodePath } from "./format/decode-limits.ts";
 export { MAX_JPEG_SCANS } from "./format/jpeg-header.ts";

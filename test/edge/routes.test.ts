@@ -12,6 +12,7 @@ import { ModelUnavailableError, type LoadedModel, type Models, type ModelStatus 
 import { tinyModelArtifact } from "../../trainer/src/export/tiny-artifact.ts";
 import { makeJpeg, makePng } from "./helpers/images.ts";
 import { encodePng } from "../shared/helpers/png-encode.ts";
+import { pngInstanceCount, pngMemoryBytes } from "../../shared/src/codecs/png.ts";
 import { hasWebpTools, makeWebp } from "../shared/helpers/webp-files.ts";
 import { hasImagenette } from "../helpers/data.ts";
 
@@ -379,6 +380,24 @@ describe("POST /v1/classify/batch", () => {
     f.append("other", "x");
     expectError(await call("/v1/classify/batch", { method: "POST", body: f }), 400, "missing_image");
     expectError(await call("/v1/classify/batch?top_k=99", { method: "POST", body: form(jpeg97x203) }), 422, "invalid_query");
+  });
+});
+
+describe("a batch decodes its images with one instance per decoder", () => {
+  it("three 1 MP PNGs instantiate the PNG decoder once (not three instances waiting for GC), released after the batch", async () => {
+    const big: Limits = { ...limits, maxBodyBytes: 30_000_000, decode: uniformDecodeLimits(2_000_000) };
+    const batchApp = createApp(() => ({ models: new FakeModels({ "tiny-fcn": manifest }), preprocess, limits: big }));
+    const png = makePng(1000, 1000); // ~12 MiB of decoder memory: past the 8 MiB at which an instance is dropped
+    // One image alone first: its grown instance is dropped after it, so the batch starts without a live one.
+    expect((await batchApp.request("/v1/classify?top_k=1", { method: "POST", body: png as BodyInit, headers: { "content-type": "image/png" } })).status).toBe(200);
+    expect(pngMemoryBytes()).toBe(0);
+    const before = pngInstanceCount();
+    const res = await batchApp.request("/v1/classify/batch?top_k=1", { method: "POST", body: form(png, png, png) });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { results: { status: number }[] };
+    expect(body.results.map((x) => x.status)).toEqual([200, 200, 200]);
+    expect(pngInstanceCount()).toBe(before + 1);
+    expect(pngMemoryBytes()).toBe(0);
   });
 });
 

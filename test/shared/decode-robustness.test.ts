@@ -7,7 +7,7 @@ import { deflateSync } from "node:zlib";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { ImageError, decodeImage, orient, readImageHeader, sniffFormat } from "../../shared/src/index.ts";
+import { ImageError, decodeImage, holdDecoderInstances, orient, readImageHeader, sniffFormat } from "../../shared/src/index.ts";
 import { codecModules } from "../../shared/src/codecs/registry.ts";
 import { decodeWithLibjpeg, libjpegInstanceCount } from "../../shared/src/codecs/libjpeg-turbo.ts";
 import { pngInstanceCount, pngMemoryBytes } from "../../shared/src/codecs/png.ts";
@@ -150,6 +150,38 @@ describe("PNG variants, decoded against the samples they were written from", () 
     expect(pngMemoryBytes()).toBe(0);
     await decodeImage(small, { maxPixels: MAX });
     expect(pngInstanceCount()).toBe(reused + 1);
+  });
+
+  it("inside holdDecoderInstances a grown instance serves the next images (no pile of dropped ones), and is dropped when the hold ends", async () => {
+    const side = 1000; // ~12 MiB of wasm, past the 8 MiB reset
+    const large = encodePng({ width: side, height: side, colorType: 2, bitDepth: 8, interlace: false, samples: Array.from({ length: side * side * 3 }, (_, i) => (i * 31) & 255) });
+    const reference = sha((await decodeImage(large, { maxPixels: MAX })).data);
+    // Without a hold: each large decode drops its instance, so three decodes instantiate three.
+    let before = pngInstanceCount();
+    for (let i = 0; i < 3; i++) await decodeImage(large, { maxPixels: MAX });
+    expect(pngInstanceCount()).toBe(before + 3);
+    // In a hold (one batch request): one instance for all three, same pixels, dropped at the end.
+    before = pngInstanceCount();
+    await holdDecoderInstances(async () => {
+      for (let i = 0; i < 3; i++) {
+        expect(sha((await decodeImage(large, { maxPixels: MAX })).data)).toBe(reference);
+        expect(pngMemoryBytes()).toBeGreaterThan(8 << 20);
+      }
+      // A nested hold (a concurrent request) ending does not release what the outer one still uses.
+      await holdDecoderInstances(async () => decodeImage(large, { maxPixels: MAX }));
+      expect(pngMemoryBytes()).toBeGreaterThan(8 << 20);
+    });
+    expect(pngInstanceCount()).toBe(before + 1);
+    expect(pngMemoryBytes()).toBe(0);
+    // A failure inside a hold still drops the instance (its heap may hold the failed call's allocations).
+    const broken = encodePng({ ...make(2, 8, false), idat: new Uint8Array([0x78, 0x9c, 0xff, 0xff, 0x00, 0x13, 0x37]) });
+    await holdDecoderInstances(async () => {
+      await decodeImage(large, { maxPixels: MAX });
+      before = pngInstanceCount();
+      await expectImageError(decodeImage(broken, { maxPixels: MAX }), "corrupt_image");
+      await decodeImage(large, { maxPixels: MAX });
+      expect(pngInstanceCount()).toBe(before + 1);
+    });
   });
 
   it("garbage or short IDAT data says, in words, that the compressed pixel data is damaged (not the decoder's internal panic)", async () => {

@@ -12,12 +12,13 @@ import {
   ImageError,
   checkDecodeLimits,
   decodeImage,
+  holdDecoderInstances,
   shrinkDenominator,
   preprocess,
   readImageHeader,
 } from "../../shared/src/index.ts";
 import { codecModules } from "../../shared/src/codecs/registry.ts";
-import { decodeWithLibjpeg } from "../../shared/src/codecs/libjpeg-turbo.ts";
+import { decodeWithLibjpeg, libjpegInstanceCount, libjpegLastDecodeHeapBytes, libjpegMemoryBytes } from "../../shared/src/codecs/libjpeg-turbo.ts";
 import { readJpegHeader } from "../../shared/src/format/jpeg-header.ts";
 import { initCodecs } from "../../shared/src/runtime/node.ts";
 import { ODDIMAGES_DIR, hasOddImages, repoRoot } from "../helpers/data.ts";
@@ -116,6 +117,29 @@ describe("scaled decodes", () => {
     expect([full.width, full.height]).toEqual([1001, 667]);
     const eighth = decodeWithLibjpeg(bytes, codecModules().jpeg, { scaleDenom: 8, channels: 3, maxScans: 500, memoryLimit: 64 << 20 });
     expect([eighth.image.width, eighth.image.height]).toEqual([126, 84]);
+  });
+});
+
+describe("instances across the images of one request (holdDecoderInstances)", () => {
+  it("progressive JPEGs in a hold reuse one grown instance, dropped when the hold ends; without a hold each decode drops its own", async () => {
+    // 3000x2400 progressive 4:2:0: its coefficient buffer takes libjpeg's heap past the 16 MiB reset.
+    const prog = await encode(3000, 2400, true);
+    const jpeg = codecModules().jpeg;
+    const opts = { scaleDenom: 8, channels: 3, maxScans: 500, memoryLimit: 64 << 20 } as const;
+    decodeWithLibjpeg(prog, jpeg, opts); // (may reuse a small live instance) grows past the reset: dropped
+    expect(libjpegLastDecodeHeapBytes()).toBeGreaterThan(16 << 20);
+    expect(libjpegMemoryBytes()).toBe(0);
+    let before = libjpegInstanceCount();
+    decodeWithLibjpeg(prog, jpeg, opts);
+    decodeWithLibjpeg(prog, jpeg, opts);
+    expect(libjpegInstanceCount()).toBe(before + 2);
+    before = libjpegInstanceCount();
+    await holdDecoderInstances(async () => {
+      for (let i = 0; i < 3; i++) expect(decodeWithLibjpeg(prog, jpeg, opts).image.width).toBe(375);
+      expect(libjpegMemoryBytes()).toBeGreaterThan(16 << 20);
+    });
+    expect(libjpegInstanceCount()).toBe(before + 1);
+    expect(libjpegMemoryBytes()).toBe(0);
   });
 });
 

@@ -1,7 +1,7 @@
 // Run a checked v2 inference request on a loaded model, and the protocol's metadata for a manifest.
 // Batch elements run one after another (the worker's sessions pin the batch dim to 1, and images of a
 // fully convolutional model may differ in size); the outputs are stacked on the batch dim.
-import type { DecodeLimits, ModelManifest, TensorSpec } from "@resnet-edge/shared";
+import { holdDecoderInstances, type DecodeLimits, type ModelManifest, type TensorSpec } from "@resnet-edge/shared";
 import { imageTensor, type PreprocessFn } from "../classify.ts";
 import { PIXEL_LIMIT_VARS } from "../limits.ts";
 import type { LoadedModel } from "../models/registry.ts";
@@ -51,19 +51,23 @@ export function modelMetadata(manifest: ModelManifest): { name: string; versions
 
 /** The logits of each batch element, in order. */
 async function runElements(model: LoadedModel, req: InferRequest, preprocess: PreprocessFn, limits: ImageLimits): Promise<{ data: Float32Array; dims: readonly number[] }[]> {
-  const results = [];
+  const results: { data: Float32Array; dims: readonly number[] }[] = [];
   if (req.input.kind === "tensor") {
     const [n, c, h, w] = req.input.shape as [number, number, number, number];
     const per = c * h * w;
     for (let i = 0; i < n; i++) results.push(await model.session.run(req.input.data.subarray(i * per, (i + 1) * per), [1, c, h, w]));
     return results;
   }
-  for (const bytes of req.input.images) {
-    // The same header checks and preprocessing as /v1/classify at its default size.
-    const pre = await imageTensor(model.manifest, bytes, { size: "default", decodeLimits: limits.decode, limitVars: PIXEL_LIMIT_VARS, maxTensorPixels: limits.maxTensorPixels }, preprocess);
-    results.push(await model.session.run(pre.data, pre.dims));
-  }
-  return results;
+  const { images } = req.input;
+  // One decoder instance per codec for all the images (shared/src/codecs/instance-hold.ts).
+  return holdDecoderInstances(async () => {
+    for (const bytes of images) {
+      // The same header checks and preprocessing as /v1/classify at its default size.
+      const pre = await imageTensor(model.manifest, bytes, { size: "default", decodeLimits: limits.decode, limitVars: PIXEL_LIMIT_VARS, maxTensorPixels: limits.maxTensorPixels }, preprocess);
+      results.push(await model.session.run(pre.data, pre.dims));
+    }
+    return results;
+  });
 }
 
 /** Triton's classification extension: "<value>:<index>:<label>", highest value first. */

@@ -1,4 +1,5 @@
 import { Hono } from "hono";
+import { holdDecoderInstances } from "@resnet-edge/shared";
 import type { AppEnv } from "../env.ts";
 import { classifyImage } from "../classify.ts";
 import { PIXEL_LIMIT_VARS } from "../limits.ts";
@@ -52,17 +53,23 @@ export function classifyRoutes(): Hono<AppEnv> {
       query.model,
       async (model) => {
         const topK = resolveTopK(query.topK, model.manifest.classes.length);
-        const results = [];
-        for (const [index, part] of parts.entries()) {
-          try {
-            if (part.problem) throw part.problem;
-            const r = await classifyImage(model, part.bytes!, { topK, size: query.size, tta: query.tta, decodeLimits: limits.decode, limitVars: PIXEL_LIMIT_VARS, maxTensorPixels: limits.maxTensorPixels }, preprocess);
-            results.push({ index, filename: part.filename, status: 200, predictions: r.predictions, input: r.input, ...(r.tta ? { tta: r.tta } : {}), timing: r.timing, ...(r.warnings ? { warnings: r.warnings } : {}) });
-          } catch (e) {
-            const { status, body } = errorStatusBody(e);
-            results.push({ index, filename: part.filename, status, ...body });
+        const results: Record<string, unknown>[] = [];
+        // One decoder instance per codec for the whole batch: instances dropped after each large image would
+        // all stay alive until V8 collects them (shared/src/codecs/instance-hold.ts).
+        await holdDecoderInstances(async () => {
+          for (const [index, part] of parts.entries()) {
+            try {
+              if (part.problem) throw part.problem;
+              const r = await classifyImage(model, part.bytes!, { topK, size: query.size, tta: query.tta, decodeLimits: limits.decode, limitVars: PIXEL_LIMIT_VARS, maxTensorPixels: limits.maxTensorPixels }, preprocess);
+              results.push({ index, filename: part.filename, status: 200, predictions: r.predictions, input: r.input, ...(r.tta ? { tta: r.tta } : {}), timing: r.timing, ...(r.warnings ? { warnings: r.warnings } : {}) });
+            } catch (e) {
+              const { status, body } = errorStatusBody(e);
+              results.push({ index, filename: part.filename, status, ...body });
+            } finally {
+              part.bytes = null; // this image's bytes can go before the next image is decoded
+            }
           }
-        }
+        });
         return { model: { name: model.name, version: model.version }, results };
       },
       waitUntilOf(c),

@@ -1,5 +1,6 @@
 import { ImageError } from "../errors.ts";
 import type { RawImage } from "../image.ts";
+import { instancesHeld, onHoldEnd } from "./instance-hold.ts";
 
 /**
  * libjpeg-turbo 2.1.5 compiled to wasm (shared/wasm/jpeg: decode.c + build.sh), driven through a hand-written
@@ -87,6 +88,9 @@ let lastDecodeHeap = 0;
 let instancesCreated = 0;
 let input: Uint8Array = new Uint8Array(0);
 let position = 0;
+onHoldEnd(() => {
+  if (live && live.exports.memory.buffer.byteLength > RESET_HEAP_BYTES) live = null;
+});
 
 function instantiate(wasm: WebAssembly.Module): Live {
   if (live && live.wasm === wasm) return live;
@@ -218,7 +222,7 @@ export function decodeWithLibjpeg(bytes: Uint8Array, wasm: WebAssembly.Module, o
   x.free(data);
   const warnings = readWarnings(x, messageCount);
   lastDecodeHeap = x.memory.buffer.byteLength;
-  if (lastDecodeHeap > RESET_HEAP_BYTES) live = null;
+  if (lastDecodeHeap > RESET_HEAP_BYTES && !instancesHeld()) live = null;
   return {
     image: { data: pixels, width, height, channels: channels as 3 | 4 },
     fullWidth,

@@ -1,6 +1,7 @@
 import { ImageError } from "../errors.ts";
 import type { RawImage } from "../image.ts";
 import type { PngHeader } from "../format/png-header.ts";
+import { instancesHeld, onHoldEnd } from "./instance-hold.ts";
 import { PngWasmInstance } from "./png-wasm.ts";
 
 /**
@@ -21,6 +22,9 @@ const RESET_MEMORY_BYTES = 8 * 1024 * 1024;
 let instance: PngWasmInstance | null = null;
 let instanceModule: WebAssembly.Module | null = null;
 let instancesCreated = 0;
+onHoldEnd(() => {
+  if (instance && instance.memoryBytes > RESET_MEMORY_BYTES) instance = null;
+});
 
 /** Bytes of wasm memory the live PNG decoder instance holds (0 when none is live). */
 export function pngMemoryBytes(): number {
@@ -66,7 +70,7 @@ export function decodePng(bytes: Uint8Array, header: PngHeader, wasm: WebAssembl
       ({ data: rgba, width, height } = png.decodeRgba8(bytes));
     }
     lastDecodeBytes = png.memoryBytes;
-    if (png.memoryBytes > RESET_MEMORY_BYTES) instance = null;
+    if (png.memoryBytes > RESET_MEMORY_BYTES && !instancesHeld()) instance = null;
   } catch (e) {
     instance = null;
     const detail = e instanceof Error ? e.message : String(e);

@@ -1,6 +1,7 @@
 import { ImageError } from "../errors.ts";
 import type { RawImage } from "../image.ts";
 import type { WebpHeader } from "../format/webp-header.ts";
+import { instancesHeld, onHoldEnd } from "./instance-hold.ts";
 
 /**
  * WebP through libwebp 1.2.4 (Debian bookworm's source, with its patches) compiled to a standalone wasm by
@@ -43,6 +44,9 @@ const STATUS: Record<number, string> = {
 let instance: WebpExports | null = null;
 let instanceModule: WebAssembly.Module | null = null;
 let instancesCreated = 0;
+onHoldEnd(() => {
+  if (instance && instance.memory.buffer.byteLength > RESET_MEMORY_BYTES) instance = null;
+});
 
 function getInstance(module: WebAssembly.Module): WebpExports {
   if (instance && instanceModule === module) return instance;
@@ -109,7 +113,7 @@ export function decodeWebp(
     webp.webp_free_result(pixels);
     pixels = 0;
     lastDecodeBytes = webp.memory.buffer.byteLength;
-    if (lastDecodeBytes > RESET_MEMORY_BYTES) instance = null;
+    if (lastDecodeBytes > RESET_MEMORY_BYTES && !instancesHeld()) instance = null;
     return { data, width: width!, height: height!, channels };
   } catch (e) {
     instance = null;
