@@ -16,7 +16,7 @@ import {
   type PreprocessConfig,
 } from "../../shared/src/index.ts";
 
-const MAX_TENSOR_PIXELS = 240_000; // the worker's default (edge/src/limits.ts)
+const MAX_TENSOR_PIXELS = 240_000; // a tensor cap for these checks (the worker's default was 240000; it is 76800 now, edge/src/limits.ts)
 
 const legacyPreprocess: PreprocessConfig = { ...DEFAULT_PREPROCESS, resize: { mode: "shortest-edge", size: 64 }, crop: [64, 64] };
 const alignedPreprocess: PreprocessConfig = { ...DEFAULT_PREPROCESS, resize: { mode: "shortest-edge", size: 64, align: 32 }, crop: null };
