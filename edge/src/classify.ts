@@ -46,7 +46,8 @@ export interface ClassifyResult {
 /**
  * The preprocessing a request gets: shared's `servingConfig` (the one definition the trainer's calibrate and
  * eval use too). `default`: the manifest's preprocess as written (for an FCN export: shortest edge to the
- * serving size, both sides rounded to the stride, no crop). `native`: the whole image at its own resolution
+ * serving size, both sides rounded to the stride, no crop; scaled down just enough to fit `maxTensorPixels`
+ * when the aspect ratio would exceed it). `native`: the whole image at its own resolution
  * (rounded to the stride), scaled down just enough to fit `maxTensorPixels`. `maxPixels` caps the decoded image.
  */
 export function requestConfig(manifest: ModelManifest, size: SizeMode, maxPixels: number, image?: { width: number; height: number }, maxTensorPixels = Infinity): PreprocessConfig {

@@ -8,7 +8,8 @@ import { targetSize } from "./ops/target-size.ts";
  * - A model whose input has a fixed H x W gets its manifest's `preprocess` as written (resize + crop to it).
  * - `default`: the manifest's `preprocess` as written, with `maxPixels` lowered to the worker's cap. For an
  *   FCN export that is "shortest edge to S, both sides rounded to the nearest multiple of the stride, no
- *   crop". A legacy manifest (no `stride`, no `resize.align`) gets what the worker did before those fields
+ *   crop"; an aspect ratio whose tensor would exceed `maxTensorPixels` at S is scaled down just enough to
+ *   fit, as for `native`. A legacy manifest (no `stride`, no `resize.align`) gets what the worker did before those fields
  *   existed: shortest edge to its size, aspect kept, no rounding, and its `crop` is not applied.
  * - `native`: the whole image at its own resolution (sides rounded to the stride when the manifest has one);
  *   an image whose tensor would exceed `maxTensorPixels` is scaled down, aspect kept, just enough that the
@@ -59,7 +60,17 @@ export function servingConfig(manifest: Pick<ModelManifest, "preprocess" | "stri
   if (align === undefined) return { ...pp, resize: { mode: "shortest-edge", size: edge }, crop: null, maxPixels };
   if (pp.resize.mode === "exact") return { ...pp, maxPixels };
   const resize = opts.shortSide === undefined ? pp.resize : { mode: "shortest-edge" as const, size: opts.shortSide };
-  return { ...pp, resize: pp.crop === null ? { ...resize, align } : resize, maxPixels };
+  if (pp.crop !== null) return { ...pp, resize, maxPixels };
+  // An aspect ratio whose tensor at this short side is over the cap (a 16:9 photo for an imported model served
+  // at 224: 384x224 > 76800) is scaled down just enough to fit, as `native` is, rather than refused.
+  const { image, maxTensorPixels = Infinity } = opts;
+  if (image && resize.mode === "shortest-edge" && typeof resize.size === "number") {
+    const t = targetSize(image.width, image.height, { ...resize, align });
+    if (t.width * t.height > maxTensorPixels) {
+      return { ...pp, resize: { mode: "shortest-edge", size: Math.min(resize.size, nativeEdgeWithin(image.width, image.height, maxTensorPixels, align)), align }, maxPixels };
+    }
+  }
+  return { ...pp, resize: { ...resize, align }, maxPixels };
 }
 
 /** [H, W] when the model's input has fixed spatial dims (NCHW), else null (fully convolutional). */

@@ -115,17 +115,23 @@ describe("the deployed MAX_TENSOR_PIXELS (76800, edge/README.md \"Memory budget\
 
   it("is 76800", () => expect(deployed.maxTensorPixels).toBe(76_800));
 
-  it("default size (64 px short edge, sides padded to 32): a 1184x64 panorama is accepted, 1216x64 (77824 pixels) gets 413 with the fix", () => {
+  it("default size (64 px short edge, sides rounded to 32): over the cap, the short side is scaled down just enough to fit; what fits at no scale gets 413 with the fix", () => {
     expect(plan(1184, 64, "default").tensor).toEqual({ width: 1184, height: 64 });
+    // 1216x64 at 64 px would be 1216x64 (77824 pixels): short side 63 gives 1197 -> 1184 wide.
+    expect(plan(1216, 64, "default").tensor).toEqual({ width: 1184, height: 64 });
+    const wide = plan(3000, 64, "default").tensor; // 3000x64: a 32-px-high tensor, as native would give
+    expect([wide.height, wide.width * wide.height <= 76_800]).toEqual([32, true]);
+    // The same fit as native: one rule for both sizes.
+    expect(plan(3000, 64, "default").tensor).toEqual(plan(3000, 64, "native").tensor);
     let err: unknown;
     try {
-      plan(1216, 64, "default");
+      plan(80_000, 1, "default"); // even at one stride high it is 80000x32
     } catch (e) {
       err = e;
     }
     expect(err).toBeInstanceOf(ApiError);
     expect([(err as ApiError).status, (err as ApiError).code]).toEqual([413, "image_too_large"]);
-    expect((err as ApiError).message).toMatch(/1216x64 tensor \(77824 pixels\).*at most 76800 \(MAX_TENSOR_PIXELS\): crop it/);
+    expect((err as ApiError).message).toMatch(/80000x32 tensor \(2560000 pixels\).*at most 76800 \(MAX_TENSOR_PIXELS\): crop it/);
   });
 
   it("native: 320x224 is used as is; a 1200x900 photo is scaled down to fit, not refused", () => {

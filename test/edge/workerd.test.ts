@@ -119,7 +119,7 @@ describe("with models in R2", () => {
     const bytes = format === "jpeg" ? await makeJpeg(width, height, width) : makePng(width, height, width);
     const r = await call(`/v1/classify?top_k=10&size=${size}`, post(bytes, `image/${format}`));
     expect(r.status, JSON.stringify(r.body)).toBe(200);
-    const ref = await referenceFor(tiny.onnx, tiny.manifest, bytes, size, maxPixels);
+    const ref = await referenceFor(tiny.onnx, tiny.manifest, bytes, size, maxPixels, maxTensorPixels);
     expect(r.body.input).toEqual({ format, width, height, tensor: { height: ref.dims[2], width: ref.dims[3] } });
     if (size === "native") expect(r.body.input.tensor).toEqual({ height, width });
     else expect(Math.min(r.body.input.tensor.height, r.body.input.tensor.width)).toBe(128);
@@ -139,7 +139,7 @@ describe("with models in R2", () => {
     const { bytes } = await makeWebp(kind, resize ? { resize } : {});
     const r = await call(`/v1/classify?top_k=10&size=${size}`, post(bytes, "image/webp"));
     expect(r.status, JSON.stringify(r.body)).toBe(200);
-    const ref = await referenceFor(tiny.onnx, tiny.manifest, bytes, size, maxPixels);
+    const ref = await referenceFor(tiny.onnx, tiny.manifest, bytes, size, maxPixels, maxTensorPixels);
     expect(r.body.input).toMatchObject({ format: "webp", width: resize?.[0] ?? 224, height: resize?.[1] ?? 224 });
     expect(maxAbsDiff(logitsFromScores(r.body.predictions, tiny.manifest), centered(ref.logits))).toBeLessThan(1e-4);
   });
@@ -182,7 +182,7 @@ describe("with models in R2", () => {
     const responses = await Promise.all(images.map((img, i) => call(`/v1/classify?top_k=10&size=${i % 2 ? "native" : "default"}`, post(img))));
     for (const [i, r] of responses.entries()) {
       expect(r.status).toBe(200);
-      const ref = await referenceFor(tiny.onnx, tiny.manifest, images[i]!, i % 2 ? "native" : "default", maxPixels);
+      const ref = await referenceFor(tiny.onnx, tiny.manifest, images[i]!, i % 2 ? "native" : "default", maxPixels, maxTensorPixels);
       expect(maxAbsDiff(logitsFromScores(r.body.predictions, tiny.manifest), centered(ref.logits))).toBeLessThan(1e-4);
     }
   });
@@ -203,7 +203,7 @@ describe("with models in R2", () => {
     const bytes = await makeJpeg(90, 70, 3);
     const r = await call("/v1/classify?model=variant&top_k=10", post(bytes));
     expect(r.status, JSON.stringify(r.body)).toBe(200);
-    const ref = await referenceFor(int8.onnx, manifest, bytes, "default", maxPixels);
+    const ref = await referenceFor(int8.onnx, manifest, bytes, "default", maxPixels, maxTensorPixels);
     expect(maxAbsDiff(logitsFromScores(r.body.predictions, manifest), centered(ref.logits))).toBeLessThan(1e-4);
     expect((await call("/v1/models/variant")).body.status.serving.file).toBe("model.int8.onnx");
   });

@@ -77,7 +77,7 @@ describe(`the shipped default model (models/${NAME})`, () => {
       const body = (await res.json()) as { model: { name: string; version: string }; predictions: { wnid: string; score: number }[] };
       expect(res.status, JSON.stringify(body)).toBe(200);
       expect(body.model).toEqual({ name: NAME, version: manifest.version });
-      const ref = await referenceFor(onnx, manifest, img, "default", Number(vars.MAX_TENSOR_PIXELS));
+      const ref = await referenceFor(onnx, manifest, img, "default", Number(vars.MAX_PIXELS_JPEG_BASELINE), Number(vars.MAX_TENSOR_PIXELS));
       expect(maxAbsDiff(logitsFromScores(body.predictions, manifest), centered(ref.logits))).toBeLessThan(1e-3);
     });
 

@@ -65,7 +65,7 @@ describe("an exported model served by the worker", () => {
         const body = (await res.json()) as { model: unknown; predictions: { wnid: string; score: number }[]; input: { tensor: { height: number; width: number } } };
         expect(res.status, JSON.stringify(body)).toBe(200);
         expect(body.model).toEqual({ name: "exported", version: "v1" });
-        const ref = await referenceFor(onnx, manifest, jpeg, size, Number(vars.MAX_PIXELS_JPEG_BASELINE));
+        const ref = await referenceFor(onnx, manifest, jpeg, size, Number(vars.MAX_PIXELS_JPEG_BASELINE), Number(vars.MAX_TENSOR_PIXELS));
         expect([body.input.tensor.height, body.input.tensor.width]).toEqual([ref.dims[2], ref.dims[3]]);
         const got = logitsFromScores(body.predictions, manifest);
         const want = centered(ref.logits);

@@ -1,7 +1,7 @@
 // The reference the worker is checked against: onnxruntime-node (native CPU) on the tensor the shared
 // preprocessing makes in Node from the same bytes, with the worker's request config.
 import * as ort from "onnxruntime-node";
-import { preprocess, type ModelManifest } from "@resnet-edge/shared";
+import { preprocess, readImageHeader, type ModelManifest } from "@resnet-edge/shared";
 import { initCodecs } from "@resnet-edge/shared/node";
 import { requestConfig } from "../../../edge/src/classify.ts";
 import type { SizeMode } from "../../../edge/src/http/query.ts";
@@ -24,9 +24,13 @@ export interface Reference {
   dims: readonly number[];
 }
 
-export async function referenceFor(onnx: Uint8Array, manifest: ModelManifest, bytes: Uint8Array, size: SizeMode, maxPixels: number): Promise<Reference> {
+/**
+ * `maxPixels`: the decode path's cap; `maxTensorPixels`: the worker's MAX_TENSOR_PIXELS, which scales an image
+ * whose tensor would exceed it down to fit (as planRequest does, from the header's size).
+ */
+export async function referenceFor(onnx: Uint8Array, manifest: ModelManifest, bytes: Uint8Array, size: SizeMode, maxPixels: number, maxTensorPixels = Infinity): Promise<Reference> {
   await initCodecs();
-  const pre = await preprocess(bytes, requestConfig(manifest, size, maxPixels));
+  const pre = await preprocess(bytes, requestConfig(manifest, size, maxPixels, readImageHeader(bytes), maxTensorPixels));
   return { logits: await nativeLogits(onnx, pre.data, pre.dims), dims: pre.dims };
 }
 
