@@ -14,7 +14,7 @@ import { jpegSof, withJpegSize, withPngSize, withWebpSize } from "../fuzz/mutate
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { repoRoot } from "../helpers/data.ts";
-import { IMAGENETTE_CLASSES, validateManifest } from "@resnet-edge/shared";
+import { IMAGENETTE_CLASSES, servingEdge, targetSize, validateManifest } from "@resnet-edge/shared";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -115,10 +115,13 @@ describe("the deployed MAX_TENSOR_PIXELS (76800, edge/README.md \"Memory budget\
 
   it("is 76800", () => expect(deployed.maxTensorPixels).toBe(76_800));
 
-  it("default size (64 px short edge, sides rounded to 32): over the cap, the short side is scaled down just enough to fit; what fits at no scale gets 413 with the fix", () => {
-    expect(plan(1184, 64, "default").tensor).toEqual({ width: 1184, height: 64 });
-    // 1216x64 at 64 px would be 1216x64 (77824 pixels): short side 63 gives 1197 -> 1184 wide.
-    expect(plan(1216, 64, "default").tensor).toEqual({ width: 1184, height: 64 });
+  it("default size (the serving short edge, sides rounded to 32): over the cap, the short side is scaled down just enough to fit; what fits at no scale gets 413 with the fix", () => {
+    const edge = servingEdge(manifest.preprocess)!;
+    const asIs = targetSize(1024, 64, { mode: "shortest-edge", size: edge, align: 32 });
+    expect(asIs.width * asIs.height).toBeLessThanOrEqual(76_800);
+    expect(plan(1024, 64, "default").tensor).toEqual(asIs);
+    const over = targetSize(3000, 64, { mode: "shortest-edge", size: edge, align: 32 });
+    expect(over.width * over.height).toBeGreaterThan(76_800);
     const wide = plan(3000, 64, "default").tensor; // 3000x64: a 32-px-high tensor, as native would give
     expect([wide.height, wide.width * wide.height <= 76_800]).toEqual([32, true]);
     // The same fit as native: one rule for both sizes.
