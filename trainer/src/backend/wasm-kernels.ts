@@ -398,8 +398,22 @@ let useSimdMaxPoolGrad = true;
 export function setSimdMaxPoolGrad(on: boolean): void {
   useSimdMaxPoolGrad = on;
 }
-let stockMaxPoolGrad: KernelConfig | undefined;
-const stockReady = new WeakSet<object>();
+
+/** tfjs-backend-wasm's own kernels that ours replace, kept callable (benchmarks, tests, the cases ours do not take). */
+const stockKernels = new Map<string, KernelConfig>();
+/** Per backend, the stock kernels whose setup has run. */
+const stockSetUp = new WeakMap<object, Set<string>>();
+
+function runStock(name: string, args: { inputs: Inputs; backend: KernelBackend; attrs: NamedAttrMap }): TensorInfo {
+  const kernel = stockKernels.get(name);
+  if (!kernel) throw new Error(`bug: tfjs-backend-wasm's ${name} was not found`);
+  // Unregistered, the stock kernel's setup (its cwrap) did not run on this backend.
+  let done = stockSetUp.get(args.backend);
+  if (!done) stockSetUp.set(args.backend, (done = new Set()));
+  if (!done.has(name)) kernel.setupFunc?.(args.backend);
+  done.add(name);
+  return kernel.kernelFunc(args as Parameters<KernelConfig["kernelFunc"]>[0]) as TensorInfo;
+}
 
 /**
  * MaxPoolGrad as our SIMD kernel (trainer/wasm/kernels.c), split by images across our threads;
@@ -407,12 +421,7 @@ const stockReady = new WeakSet<object>();
  * first maximum of a window in row-major order gets the gradient.
  */
 export function maxPoolGradWasm(args: { inputs: Inputs; backend: KernelBackend; attrs: NamedAttrMap }): TensorInfo {
-  if (!useSimdMaxPoolGrad && stockMaxPoolGrad) {
-    // Unregistered, the stock kernel's setup (its cwrap) did not run on this backend.
-    if (!stockReady.has(args.backend)) stockMaxPoolGrad.setupFunc?.(args.backend);
-    stockReady.add(args.backend);
-    return stockMaxPoolGrad.kernelFunc(args as Parameters<KernelConfig["kernelFunc"]>[0]) as TensorInfo;
-  }
+  if (!useSimdMaxPoolGrad && stockKernels.has(MaxPoolGrad)) return runStock(MaxPoolGrad, args);
   const { dy, input } = args.inputs as unknown as { dy: TensorInfo; input: TensorInfo };
   const attrs = args.attrs as unknown as MaxPoolGradAttrs;
   if (input.dtype !== "float32") throw new Error(`wasm MaxPoolGrad: float32 only, got ${input.dtype}`);
@@ -430,8 +439,6 @@ let useSimdConv2D = true;
 export function setSimdConv2D(on: boolean): void {
   useSimdConv2D = on;
 }
-let stockConv2D: KernelConfig | undefined;
-const stockConvReady = new WeakSet<object>();
 
 /**
  * Conv2D (NHWC, dilation 1, equal strides) as our SIMD kernel, split by output channels across our
@@ -449,10 +456,7 @@ export function conv2dWasm(args: { inputs: Inputs; backend: KernelBackend; attrs
   const channels = x.shape[attrs.dataFormat === "NCHW" ? 1 : 3] ?? 0;
   // Below 8 input channels (the stem's RGB) the kernel's per-tap overhead dominates: XNNPACK.
   if (!useSimdConv2D || dilated || attrs.dataFormat === "NCHW" || strides[0] !== strides[1] || x.dtype !== "float32" || channels < 8) {
-    if (!stockConv2D) throw new Error("bug: tfjs-backend-wasm's Conv2D was not found");
-    if (!stockConvReady.has(args.backend)) stockConv2D.setupFunc?.(args.backend);
-    stockConvReady.add(args.backend);
-    return stockConv2D.kernelFunc(args as Parameters<KernelConfig["kernelFunc"]>[0]) as TensorInfo;
+    return runStock(Conv2D, args);
   }
   const info = convInfoFor(x.shape, filter.shape, attrs);
   const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci, outHeight: ho, outWidth: wo, outChannels: co, filterHeight: kh, filterWidth: kw, strideHeight: stride } = info;
@@ -466,7 +470,6 @@ export function conv2dWasm(args: { inputs: Inputs; backend: KernelBackend; attrs
   return y;
 }
 
-let stockIdentity: KernelConfig | undefined;
 let shareIdentity = true;
 /** For benchmarks and tests: tfjs-backend-wasm's copying Identity (false) or the sharing one (true). */
 export function setSharedIdentity(on: boolean): void {
@@ -481,10 +484,7 @@ export function setSharedIdentity(on: boolean): void {
  */
 export function identityWasm(args: { inputs: Inputs; backend: KernelBackend; attrs: NamedAttrMap }): TensorInfo {
   const { x } = args.inputs as unknown as { x: TensorInfo };
-  if (!shareIdentity || x.dtype === "string") {
-    if (!stockIdentity) throw new Error("bug: tfjs-backend-wasm's Identity was not found");
-    return stockIdentity.kernelFunc(args as Parameters<KernelConfig["kernelFunc"]>[0]) as TensorInfo;
-  }
+  if (!shareIdentity || x.dtype === "string") return runStock(Identity, args);
   (args.backend as unknown as { incRef(dataId: object): void }).incRef(x.dataId);
   return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
 }
@@ -502,9 +502,10 @@ let registered = false;
 /** Registers (or replaces) our wasm kernels. Idempotent. */
 export function registerWasmKernels(): void {
   if (registered) return;
-  stockMaxPoolGrad = getKernel(MaxPoolGrad, BACKEND);
-  stockConv2D = getKernel(Conv2D, BACKEND);
-  stockIdentity = getKernel(Identity, BACKEND);
+  for (const name of [MaxPoolGrad, Conv2D, Identity]) {
+    const kernel = getKernel(name, BACKEND);
+    if (kernel) stockKernels.set(name, kernel);
+  }
   for (const kernel of KERNELS) {
     if (getKernel(kernel.kernelName, kernel.backendName)) unregisterKernel(kernel.kernelName, kernel.backendName);
     registerKernel(kernel);
