@@ -10,6 +10,8 @@ import { exportRun } from "../../trainer/src/export/export-run.ts";
 import { sha256Hex } from "../../trainer/src/export/manifest.ts";
 import { exportOnnx } from "../../trainer/src/export/onnx-export.ts";
 import { saveCheckpoint } from "../../trainer/src/learner/checkpoint.ts";
+import type { TrainingHistory } from "../../trainer/src/learner/history.ts";
+import { resolveConfig } from "../../trainer/src/config.ts";
 import { archSpec, createModel } from "../../trainer/src/model/index.ts";
 
 const WNIDS = ["n01440764", "n02102040", "n02979186", "n03000684", "n03028079", "n03394916", "n03417042", "n03425413", "n03445777", "n03888257"];
@@ -49,6 +51,38 @@ describe("trainer export", () => {
       metrics: [{ epoch: 0, trainLoss: 1.5, trainLossMean: 1.6, validLoss: 1.4, accuracy: 0.55, seconds: 10 }],
     });
     model.dispose();
+  });
+
+  it("records the training history (stages, epoch tables, invocations) without this machine's paths", async () => {
+    const model = createModel(archSpec("resnet18", { nOut: 10 }), { seed: 6 });
+    const data = join(dir, "data", "imagenette");
+    const config = resolveConfig({ preset: "resnet18", overrides: { data, out: join(dir, "run2"), size: 64, epochs: 1, stages: [{ size: 128, epochs: 1, lr: 1e-3 }] } });
+    const host = { cpus: 2, cpuModel: "test cpu", memoryGiB: 8, platform: "linux-x64", node: "v20" };
+    await saveCheckpoint(join(dir, "run2", "checkpoint.bin"), {
+      model,
+      classes: WNIDS,
+      config,
+      progress: { stage: 1, epoch: 1, nEpochs: 1, pos: 1, done: true },
+      metrics: [
+        { epoch: 0, trainLoss: 1.5, trainLossMean: 1.6, validLoss: 1.4, accuracy: 0.55, seconds: 10, stage: 0, size: 64 },
+        { epoch: 0, trainLoss: 1.2, trainLossMean: 1.3, validLoss: 1.1, accuracy: 0.65, seconds: 30, stage: 1, size: 128 },
+      ],
+      sessions: [
+        { argv: ["trainer", "run", "--data", data, "--out", join(dir, "run2")], startedAt: "2026-12-02T10:00:00.000Z", resumedAt: null, host, backend: "wasm", threads: 2 },
+        { argv: ["trainer", "run", "--resume", "--out", join(dir, "run2")], startedAt: "2026-12-02T11:00:00.000Z", resumedAt: { stage: 1, epoch: 0 }, host, backend: "wasm", threads: 2 },
+      ],
+    });
+    model.dispose();
+    const out = join(dir, "models", "run2");
+    await exportRun({ checkpoint: join(dir, "run2"), out, version: "v2" });
+    const text = readFileSync(join(out, "manifest.json"), "utf8");
+    expect(text).not.toContain(dir);
+    const history = (JSON.parse(text) as { training: { history: TrainingHistory } }).training.history;
+    expect(history.stages.map((s) => [s.size, s.epochs, s.seconds, s.accuracy])).toEqual([[64, 1, 10, 0.55], [128, 1, 30, 0.65]]);
+    expect(history.sessions.map((s) => s.argv)).toEqual([["trainer", "run", "--data", "imagenette", "--out", "run2"], ["trainer", "run", "--resume", "--out", "run2"]]);
+    expect(history.sessions[1]!.resumedAt).toEqual({ stage: 1, epoch: 0 });
+    expect(history.command).toEqual(expect.arrayContaining(["--data", "imagenette", "--stages", "128:1:0.001"]));
+    expect(history.totalSeconds).toBe(40);
   });
 
   it("writes model.onnx and a valid manifest whose sha256 and logits match the checkpoint", async () => {

@@ -5,6 +5,8 @@ import { describe, expect, test } from "vitest";
 import { resolveConfig } from "../../trainer/src/config.ts";
 import { readCheckpoint } from "../../trainer/src/learner/checkpoint.ts";
 import type { Callback } from "../../trainer/src/learner/events.ts";
+import { stripLocalPaths } from "@resnet-edge/shared";
+import { trainingHistory } from "../../trainer/src/learner/history.ts";
 import { runEval } from "../../trainer/src/learner/run-eval.ts";
 import { runTraining } from "../../trainer/src/learner/run-training.ts";
 import type { RunIO } from "../../trainer/src/learner/setup.ts";
@@ -49,6 +51,11 @@ describe.skipIf(!hasImagenette)("training on a slice of real Imagenette", () => 
     expect(ckpt.header.progress).toMatchObject({ stage: 1, epoch: 1, done: true });
     expect(ckpt.header.config).toEqual(config);
     expect(ckpt.header.metrics).toHaveLength(4);
+    // The history: each epoch knows its stage and size; the two stages with their tables.
+    expect(ckpt.header.metrics.map((m) => [m.stage, m.size])).toEqual([[0, 32], [0, 32], [0, 32], [1, 40]]);
+    const history = trainingHistory(ckpt.header.config!, ckpt.header.metrics, ckpt.header.sessions);
+    expect(history.stages.map((s) => [s.size, s.epochs, s.epochTable.length])).toEqual([[32, 3, 3], [40, 1, 1]]);
+    expect(history.stages[1]!.accuracy).toBe(resized!.accuracy);
     // eval on the same validation slice through shared's preprocessing gives the last epoch's numbers.
     const ev = await runEval(result.checkpoint, { validLimit: 10, limit: 30 }, { io: captureIO() });
     expect(ev.size).toBe(40);
@@ -81,15 +88,16 @@ describe.skipIf(!hasImagenette)("training on a slice of real Imagenette", () => 
         if (e.epoch === 0) throw new Error("simulated crash after epoch 0");
       },
     };
-    await expect(runTraining(config, { io: captureIO(), progress: false, callbacks: [crash] })).rejects.toThrow(/simulated crash/);
+    await expect(runTraining(config, { io: captureIO(), progress: false, callbacks: [crash], argv: ["trainer", "run", "--out", cutOut] })).rejects.toThrow(/simulated crash/);
     const midway = await readCheckpoint(join(cutOut, "checkpoint.bin"));
+    expect(midway.header.sessions?.map((s) => s.argv)).toEqual([["trainer", "run", "--out", cutOut]]);
     expect(midway.header.progress).toMatchObject({ stage: 0, epoch: 1, nEpochs: 2, done: false });
     expect(midway.header.progress.pos).toBeCloseTo(0.5, 9);
 
     const resumedLrs: number[] = [];
     const io = captureIO();
     // Flags other than where to compute are ignored on resume: the checkpoint's config wins.
-    const resumed = await runTraining({ ...config, lr: 1 }, { resume: true, io, progress: false, callbacks: [lrTrace(resumedLrs)] });
+    const resumed = await runTraining({ ...config, lr: 1 }, { resume: true, io, progress: false, callbacks: [lrTrace(resumedLrs)], argv: ["trainer", "run", "--resume", "--out", cutOut] });
     expect(io.lines.some((l) => /resum/.test(l))).toBe(true);
     const nPerEpoch = fullLrs.length / 2;
     expect(resumedLrs).toEqual(fullLrs.slice(nPerEpoch));
@@ -103,6 +111,14 @@ describe.skipIf(!hasImagenette)("training on a slice of real Imagenette", () => 
       for (let i = 0; i < e.values.length; i++) maxDiff = Math.max(maxDiff, Math.abs(e.values[i]! - other[i]!));
     }
     expect(maxDiff).toBeLessThan(1e-5);
+    // Both invocations are in the history: the first, then the resume with where it picked up.
+    const sessions = b.header.sessions!;
+    expect(sessions.map((s) => s.resumedAt)).toEqual([null, { stage: 0, epoch: 1 }]);
+    expect(sessions[1]!.argv).toEqual(["trainer", "run", "--resume", "--out", cutOut]);
+    expect(sessions[1]!.host.cpus).toBeGreaterThan(0);
+    expect(sessions[1]!.backend).toBe("wasm");
+    // Stripped for the manifest: the run folder's name, not where it lived.
+    expect(JSON.stringify(stripLocalPaths(trainingHistory(b.header.config!, b.header.metrics, sessions)))).not.toContain(tmpdir());
     await expect(runTraining(config, { resume: true, io: captureIO(), progress: false })).rejects.toThrow(/finished run/);
   });
 });

@@ -11,7 +11,7 @@ export default defineCommand({
   async run({ values, overrides }, io) {
     const config = resolveConfig({ preset: values.preset ?? null, overrides });
     const { runTraining } = await import("../learner/run-training.ts");
-    const result = await runTraining(config, { resume: values.resume === true, io });
+    const result = await runTraining(config, { resume: values.resume === true, io, argv: ["trainer", ...process.argv.slice(2)] });
     const f = result.final;
     io.write(`checkpoint: ${result.checkpoint}${f ? `  (valid_loss ${f.validLoss.toFixed(4)}, accuracy ${f.accuracy.toFixed(4)})` : ""}`);
   },

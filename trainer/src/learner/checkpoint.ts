@@ -5,6 +5,7 @@ import type { TrainConfig } from "../config.ts";
 import { DataError } from "../data/errors.ts";
 import type { ArchSpec, Model } from "../model/types.ts";
 import type { EpochRecord } from "./events.ts";
+import type { TrainingSession } from "./history.ts";
 import type { Adam, OptimizerState } from "./optimizer.ts";
 
 /**
@@ -44,6 +45,8 @@ export interface CheckpointHeader {
   config: TrainConfig | null;
   progress: RunProgress;
   metrics: EpochRecord[];
+  /** Every invocation that trained this run (absent in checkpoints written before they were recorded). */
+  sessions?: TrainingSession[];
   optimizer: Omit<OptimizerState, "tensors"> | null;
   tensors: TensorEntry[];
 }
@@ -61,6 +64,7 @@ export interface SaveCheckpointInput {
   config: TrainConfig | null;
   progress: RunProgress;
   metrics: EpochRecord[];
+  sessions?: TrainingSession[];
 }
 
 export async function saveCheckpoint(path: string, input: SaveCheckpointInput): Promise<void> {
@@ -94,6 +98,7 @@ export async function saveCheckpoint(path: string, input: SaveCheckpointInput): 
     config: input.config,
     progress: input.progress,
     metrics: input.metrics,
+    ...(input.sessions ? { sessions: input.sessions } : {}),
     optimizer,
     tensors,
   };

@@ -13,6 +13,11 @@ export interface EpochRecord {
   seconds: number;
   /** Where the epoch's wall time went (seconds); absent in records written before it was measured. */
   phases?: EpochPhases;
+  /** The run's stage (0 = the first --size stage) and its size; absent in records written before they were kept. */
+  stage?: number;
+  size?: number;
+  /** When the epoch ended (ISO time). */
+  endedAt?: string;
 }
 
 /**

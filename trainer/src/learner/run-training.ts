@@ -10,6 +10,7 @@ import { progressBar } from "./callbacks/progress-bar.ts";
 import { saveCheckpointEachEpoch } from "./callbacks/save-checkpoint.ts";
 import { applyCheckpoint, readCheckpoint } from "./checkpoint.ts";
 import type { Callback, EpochRecord } from "./events.ts";
+import { hostInfo, type TrainingSession } from "./history.ts";
 import { fitOneCycle } from "./one-cycle.ts";
 import { buildModel, consoleIO, learnerFromConfig, loaderOpts, loadDataset, scanData, setupBackend, type RunIO } from "./setup.ts";
 
@@ -35,7 +36,7 @@ export function stagesOf(config: TrainConfig): Stage[] {
  */
 export async function runTraining(
   requested: TrainConfig,
-  opts: { resume?: boolean; io?: RunIO; progress?: boolean; callbacks?: Callback[] } = {},
+  opts: { resume?: boolean; io?: RunIO; progress?: boolean; callbacks?: Callback[]; argv?: string[] } = {},
 ): Promise<RunResult> {
   const io = opts.io ?? consoleIO;
   const ckptPath = checkpointPath(requested.out);
@@ -61,6 +62,16 @@ export async function runTraining(
   io.log(`config: ${JSON.stringify(config)}`);
 
   const backend = await setupBackend(config, io);
+  // This invocation, appended to the ones the checkpoint recorded: the manifest's training history.
+  const session: TrainingSession = {
+    argv: opts.argv ?? [],
+    startedAt: new Date().toISOString(),
+    resumedAt: ckpt ? { ...start } : null,
+    host: hostInfo(),
+    backend,
+    threads: config.threads,
+  };
+  const sessions = [...(ckpt?.header.sessions ?? []), session];
   const dataset = await loadDataset(config, io, scanned);
   const model = buildModel(config, dataset.classes.length);
   const stages = stagesOf(config);
@@ -77,7 +88,7 @@ export async function runTraining(
       const callbacks = [
         ...(opts.progress === false ? [] : [progressBar()]),
         epochTable(io.write),
-        saveCheckpointEachEpoch({ path: ckptPath, learner, config, stage: s, nStages: stages.length, previous: [...records] }),
+        saveCheckpointEachEpoch({ path: ckptPath, learner, config, stage: s, nStages: stages.length, previous: [...records], size: stage.size, sessions }),
         ...(opts.callbacks ?? []),
       ];
       callbacks.forEach((cb) => learner.addCallback(cb));

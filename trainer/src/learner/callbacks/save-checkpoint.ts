@@ -1,6 +1,7 @@
 import type { TrainConfig } from "../../config.ts";
 import { saveCheckpoint } from "../checkpoint.ts";
 import type { Callback, EpochRecord } from "../events.ts";
+import type { TrainingSession } from "../history.ts";
 import type { Learner } from "../learner.ts";
 
 export interface SaveCheckpointOptions {
@@ -11,6 +12,10 @@ export interface SaveCheckpointOptions {
   nStages: number;
   /** Epoch records of earlier stages, so the checkpoint carries the whole run's metrics. */
   previous: EpochRecord[];
+  /** This stage's input size, recorded on each epoch. */
+  size?: number;
+  /** The invocations that trained the run so far, this one last. */
+  sessions?: TrainingSession[];
 }
 
 /**
@@ -23,6 +28,8 @@ export function saveCheckpointEachEpoch(opts: SaveCheckpointOptions): Callback {
     name: "save-checkpoint",
     order: 50,
     async afterEpoch(e) {
+      // The record is the one fitOneCycle returns: the run's metrics.json and the checkpoint both carry these.
+      Object.assign(e.record, { stage: opts.stage, ...(opts.size !== undefined ? { size: opts.size } : {}), endedAt: new Date().toISOString() });
       records.push(e.record);
       const last = e.epoch + 1 === e.nEpochs;
       await saveCheckpoint(opts.path, {
@@ -32,6 +39,7 @@ export function saveCheckpointEachEpoch(opts: SaveCheckpointOptions): Callback {
         config: opts.config,
         progress: { stage: opts.stage, epoch: e.epoch + 1, nEpochs: e.nEpochs, pos: e.pos, done: last && opts.stage === opts.nStages - 1 },
         metrics: [...opts.previous, ...records],
+        ...(opts.sessions ? { sessions: opts.sessions } : {}),
       });
     },
   };
