@@ -1,6 +1,7 @@
 // Reading image bytes from a request: a raw body (any image content type) or multipart/form-data.
 // The body is read with a hard byte cap, so a missing or lying Content-Length cannot exhaust memory.
 import { ApiError } from "./errors.ts";
+import { boundaryOf, MultipartError, parseMultipart, type FormValue, type MultipartForm } from "./multipart.ts";
 
 export interface ImagePart {
   /** Field name and file name, for error messages and batch results. */
@@ -65,20 +66,21 @@ export function isMultipart(req: Request): boolean {
 
 const NO_IMAGE = "send the image bytes as the body (Content-Type: image/jpeg, image/png or image/webp), or multipart/form-data with a file field named \"image\"";
 
-async function parseForm(req: Request, body: Uint8Array, usage: string): Promise<FormData> {
+function parseForm(req: Request, body: Uint8Array, usage: string): MultipartForm {
   try {
-    return await new Response(body as Uint8Array<ArrayBuffer>, { headers: { "content-type": req.headers.get("content-type")! } }).formData();
+    return parseMultipart(body, boundaryOf(req.headers.get("content-type")!));
   } catch (e) {
-    throw new ApiError(400, "bad_multipart", `the multipart/form-data body could not be parsed (${(e as Error).message}): ${usage}`);
+    if (!(e instanceof MultipartError)) throw e;
+    throw new ApiError(400, "bad_multipart", `the multipart/form-data body could not be parsed (${e.message}): ${usage}`);
   }
 }
 
-/** A multipart/form-data body, read under the byte cap. `usage` ends the parse error: what to send. */
-export async function readForm(req: Request, limit: number, usage = 'send the image as a file field named "image"'): Promise<FormData> {
+/** A multipart/form-data body, read under the byte cap; its parts are views into the one body buffer. `usage` ends the parse error: what to send. */
+export async function readForm(req: Request, limit: number, usage = 'send the image as a file field named "image"'): Promise<MultipartForm> {
   return parseForm(req, await readCapped(req, limit), usage);
 }
 
-async function toPart(field: string, value: File | string): Promise<ImagePart> {
+function toPart(field: string, value: FormValue): ImagePart {
   if (typeof value === "string") {
     return {
       field,
@@ -87,15 +89,14 @@ async function toPart(field: string, value: File | string): Promise<ImagePart> {
       problem: new ApiError(400, "not_a_file", `form field "${field}" is text, not a file: upload the image as a file (curl -F ${field}=@photo.jpg)`),
     };
   }
-  return { field, filename: value.name || null, bytes: new Uint8Array(await value.arrayBuffer()), problem: null };
+  return { field, filename: value.filename || null, bytes: value.bytes, problem: null };
 }
 
 /** The bytes of the file field `image` of a form; `usage` ends the message when it is missing. */
-export async function formImage(form: FormData, usage = NO_IMAGE): Promise<Uint8Array> {
-  // workers-types declares FormData values as strings; at runtime a file field is a File.
-  const value = form.get("image") as File | string | null;
+export function formImage(form: MultipartForm, usage = NO_IMAGE): Uint8Array {
+  const value = form.get("image");
   if (value === null) throw new ApiError(400, "missing_image", `the form has no field named "image": ${usage}`);
-  const part = await toPart("image", value);
+  const part = toPart("image", value);
   if (part.problem) throw part.problem;
   return part.bytes!;
 }
@@ -121,5 +122,5 @@ export async function readBatchImages(req: Request, limit: number, maxImages: nu
   if (values.length > maxImages) {
     throw new ApiError(413, "batch_too_large", `the batch has ${values.length} images; the limit is ${maxImages} (MAX_BATCH): split it into several requests`);
   }
-  return Promise.all(values.map((v) => toPart("image", v)));
+  return values.map((v) => toPart("image", v));
 }

@@ -41,13 +41,13 @@ async function readFeedback(req: Request, maxBodyBytes: number): Promise<{ bytes
     return { bytes: await readSingleImage(req, maxBodyBytes), label };
   }
   const form = await readForm(req, maxBodyBytes, 'send a file field "image" and a field "label"');
-  const field = form.get("label") as File | string | null;
+  const field = form.get("label");
   const fromForm = typeof field === "string" ? field : null;
   if (fromForm !== null && fromQuery !== null && fromForm !== fromQuery) {
     throw invalidLabel(`the form says label ${echo(fromForm)} but the query says ${echo(fromQuery)}: send one`);
   }
   const label = checkLabel(fromForm ?? fromQuery);
-  return { bytes: await formImage(form, "add the image as a file field (curl -F image=@photo.jpg -F label=...)"), label };
+  return { bytes: formImage(form, "add the image as a file field (curl -F image=@photo.jpg -F label=...)"), label };
 }
 
 /**
