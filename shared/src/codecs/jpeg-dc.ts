@@ -218,6 +218,18 @@ function skipEntropy(b: Uint8Array, at: number): number {
   }
 }
 
+/** The bytes from `start` as libjpeg's source (decode.c) delivers them past the end of the file: 0xFF 0xD9 pairs. */
+function padded(b: Uint8Array, start: number): Uint8Array {
+  const real = b.subarray(Math.min(start, b.length));
+  const out = new Uint8Array(real.length + 65536 + 256);
+  out.set(real);
+  for (let i = real.length; i < out.length; i += 2) {
+    out[i] = 0xff;
+    out[i + 1] = 0xd9;
+  }
+  return out;
+}
+
 const MESSAGE = {
   bogus: (ci: number, k: number) => `Inconsistent progression sequence for component ${ci} coefficient ${k}`,
   adobe: (t: number) => `Unknown Adobe color transform code ${t}`,
@@ -252,13 +264,6 @@ export function decodeJpegDc(bytes: Uint8Array, opts: DcDecodeOptions): DcDecode
   let scans = 0;
 
   const u16 = (at: number): number => (b[at]! << 8) | b[at + 1]!;
-  /** A segment's [body, end); null when its length runs past the data (the file was cut inside it). */
-  const segment = (markerAt: number): { body: number; end: number; length: number } | null => {
-    if (markerAt + 4 > n) return null;
-    const length = u16(markerAt + 2);
-    const end = markerAt + 2 + length;
-    return { body: markerAt + 4, end, length };
-  };
 
   let at = 2;
   for (;;) {
@@ -269,28 +274,29 @@ export function decodeJpegDc(bytes: Uint8Array, opts: DcDecodeOptions): DcDecode
     if (code === 0xd9) break;
     if (code === 0xd8) throw damaged("Invalid JPEG file structure: two SOI markers", { decoder: "JERR_SOI_DUPLICATE" });
     if ((code >= 0xd0 && code <= 0xd7) || code === 0x01) continue; // RSTn, TEM: no parameters
-    const seg = segment(m);
-    // A segment cut off by the end of the file: libjpeg would read its fake EOI bytes as parameters. The DC
-    // scans before it are complete, so stop here, unless it is a table or scan header libjpeg would refuse.
-    const cut = !seg || seg.end > n;
-    if (code === 0xc4 || code === 0xdb || code === 0xdd || code === 0xda || (code >= 0xc0 && code <= 0xcf && code !== 0xcc)) {
-      if (cut) throw damaged(`the marker segment 0xFF${hex2(code).toUpperCase()} is cut off by the end of the file`, { decoder: "JERR_BAD_LENGTH" });
-    } else if (cut) break;
-    const { body, end, length } = seg!;
-
+    // A segment cut off by the end of the file: libjpeg's source then feeds it "0xFF 0xD9" pairs, parses
+    // them as parameters and stops at that fake EOI. `seg` gives the bytes libjpeg sees (real, then fake).
+    const cut = m + 4 > n || m + 2 + u16(m + 2) > n;
+    const seg = cut ? padded(b, m + 2) : b;
+    const base = cut ? -(m + 2) : 0; // offset of the file's byte 0 in `seg`
+    const length = (seg[m + 2 + base]! << 8) | seg[m + 3 + base]!;
+    const body = m + 4 + base;
+    const end = m + 2 + length;
+    if (cut && (code >= 0xe0 || code === 0xfe || code === 0xdc || code === 0xcc)) break; // APPn, COM, DNL, DAC: skipped, then the fake EOI
+    if (cut && code === 0xda) throw damaged("the scan header is cut off by the end of the file", { decoder: "JERR_BAD_LENGTH" });
     if (code === 0xc4) {
       // DHT
       let p = body;
       let left = length - 2;
       while (left > 16) {
-        const index = b[p]!;
+        const index = seg[p]!;
         const bits = new Uint8Array(17);
         let count = 0;
-        for (let i = 1; i <= 16; i++) count += bits[i] = b[p + i]!;
+        for (let i = 1; i <= 16; i++) count += bits[i] = seg[p + i]!;
         left -= 17;
         if (count > 256 || count > left) throw damaged("Bogus Huffman table definition", { decoder: "JERR_BAD_HUFF_TABLE" });
         const vals = new Uint8Array(256);
-        vals.set(b.subarray(p + 17, p + 17 + count));
+        vals.set(seg.subarray(p + 17, p + 17 + count));
         left -= count;
         p += 17 + count;
         const id = index & 0x10 ? index - 0x10 : index;
@@ -303,13 +309,13 @@ export function decodeJpegDc(bytes: Uint8Array, opts: DcDecodeOptions): DcDecode
       let p = body;
       let left = length - 2;
       while (left > 0) {
-        const prec = b[p]! >> 4;
-        const id = b[p]! & 15;
+        const prec = seg[p]! >> 4;
+        const id = seg[p]! & 15;
         if (id >= 4) throw damaged(`Bogus DQT index ${id}`, { decoder: "JERR_DQT_INDEX" });
         const need = prec ? 129 : 65;
-        if (p + need > n) throw damaged("Bogus marker length", { decoder: "JERR_BAD_LENGTH" });
+        if (p + need > seg.length) throw damaged("Bogus marker length", { decoder: "JERR_BAD_LENGTH" });
         const q = new Uint16Array(64);
-        for (let i = 0; i < 64; i++) q[i] = prec ? u16(p + 1 + 2 * i) : b[p + 1 + i]!;
+        for (let i = 0; i < 64; i++) q[i] = prec ? (seg[p + 1 + 2 * i]! << 8) | seg[p + 2 + 2 * i]! : seg[p + 1 + i]!;
         quant[id] = q;
         p += need;
         left -= need;
@@ -317,7 +323,7 @@ export function decodeJpegDc(bytes: Uint8Array, opts: DcDecodeOptions): DcDecode
       if (left !== 0) throw damaged("Bogus marker length", { decoder: "JERR_BAD_LENGTH" });
     } else if (code === 0xdd) {
       if (length !== 4) throw damaged("Bogus marker length", { decoder: "JERR_BAD_LENGTH" });
-      restartInterval = u16(body);
+      restartInterval = (seg[body]! << 8) | seg[body + 1]!;
     } else if (code === 0xe0) {
       if (length - 2 >= 14 && b[body] === 0x4a && b[body + 1] === 0x46 && b[body + 2] === 0x49 && b[body + 3] === 0x46 && b[body + 4] === 0) {
         if (!comps) jfif = true;
