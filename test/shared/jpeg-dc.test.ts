@@ -287,7 +287,7 @@ describe("decodeUpright and preprocess take progressive JPEGs at 1/8 without lib
 describe.skipIf(!hasImagenette)(`real photos re-encoded progressive by sharp (${needs("imagenette")})`, () => {
   const val = join(IMAGENETTE_DIR, "val");
   const photos = hasImagenette ? readdirSync(val).sort().map((d) => join(val, d, readdirSync(join(val, d)).sort()[0]!)) : [];
-  let sharp: typeof import("sharp").default;
+  let sharp: typeof import("sharp");
   beforeAll(async () => {
     sharp = (await import("sharp")).default;
   });
