@@ -709,31 +709,24 @@ function sampled2x2(c: Component, dc: Int16Array | Int32Array, changeDc: boolean
     if (!q) return out.fill(128);
     const block = new Int32Array(64);
     const d = new Int32Array(25);
-    const D = (j: number, i: number): number => d[(j + 2) * 5 + (i + 2)]!;
     // coef_bits of the estimated coefficients: in "smooth" mode for a file whose ACs are known, they count as unknown
-    const bitsOf = (k: number): number => (changeDc ? c.coefBits[k]! : -1);
+    const al = [1, 2, 4, 6, 9].map((k) => (changeDc ? c.coefBits[k]! : -1));
+    const qk = [q[ZZ.q01]!, q[ZZ.q10]!, q[ZZ.q11]!, q[ZZ.q03]!, q[ZZ.q30]!];
+    const est = (i: number, num: number): number => (al[i] !== 0 && qk[i] ? predict(Math.imul(q00, num | 0), qk[i]!, al[i]!) : 0);
     smoothRows(c, vMax, height, (row, p2, p, nx, n2) => {
+      const rows: [number, number, number, number, number] = [p2, p, row, nx, n2];
       for (let bx = 0; bx < wb; bx++) {
-        neighbourhood(c, [p2, p, row, nx, n2], bx, d);
-        block.fill(0);
+        neighbourhood(c, rows, bx, d);
+        // d[5 * j + i]: DC(row j-2, column i-2) around the block; libjpeg's DC01..DC25 are d[0..24]
+        const DC01 = d[0]!, DC02 = d[1]!, DC03 = d[2]!, DC04 = d[3]!, DC05 = d[4]!, DC06 = d[5]!, DC07 = d[6]!, DC08 = d[7]!, DC09 = d[8]!, DC10 = d[9]!, DC11 = d[10]!, DC12 = d[11]!, DC14 = d[13]!, DC15 = d[14]!, DC16 = d[15]!, DC17 = d[16]!, DC18 = d[17]!, DC19 = d[18]!, DC20 = d[19]!, DC21 = d[20]!, DC22 = d[21]!, DC23 = d[22]!, DC24 = d[23]!, DC25 = d[24]!;
         block[0] = dc[row * c.stride + bx]!;
-        // change_dc formulas (all AC 1..9 unknown), jdcoefct.c: the coefficients the 2x2 IDCT reads
-        const est = (k: number, pos: number, qk: number, num: number): void => {
-          const al = bitsOf(k);
-          if (al !== 0 && qk) block[pos] = predict(Math.imul(q00, num | 0), qk, al);
-        };
-        const [DC01, DC02, DC04, DC05] = [D(-2, -2), D(-2, -1), D(-2, 1), D(-2, 2)];
-        const [DC03] = [D(-2, 0)];
-        const [DC06, DC07, DC08, DC09, DC10] = [D(-1, -2), D(-1, -1), D(-1, 0), D(-1, 1), D(-1, 2)];
-        const [DC11, DC12, DC14, DC15] = [D(0, -2), D(0, -1), D(0, 1), D(0, 2)];
-        const [DC16, DC17, DC18, DC19, DC20] = [D(1, -2), D(1, -1), D(1, 0), D(1, 1), D(1, 2)];
-        const [DC21, DC22, DC23, DC24, DC25] = [D(2, -2), D(2, -1), D(2, 0), D(2, 1), D(2, 2)];
-        est(1, 1, q![ZZ.q01]!, -DC01 - DC02 + DC04 + DC05 - 3 * DC06 + 13 * DC07 - 13 * DC09 + 3 * DC10 - 3 * DC11 + 38 * DC12 - 38 * DC14 + 3 * DC15 - 3 * DC16 + 13 * DC17 - 13 * DC19 + 3 * DC20 - DC21 - DC22 + DC24 + DC25);
-        est(2, 8, q![ZZ.q10]!, -DC01 - 3 * DC02 - 3 * DC03 - 3 * DC04 - DC05 - DC06 + 13 * DC07 + 38 * DC08 + 13 * DC09 - DC10 + DC16 - 13 * DC17 - 38 * DC18 - 13 * DC19 + DC20 + DC21 + 3 * DC22 + 3 * DC23 + 3 * DC24 + DC25);
-        est(4, 9, q![ZZ.q11]!, -DC01 + DC05 + 9 * DC07 - 9 * DC09 - 9 * DC17 + 9 * DC19 + DC21 - DC25);
-        est(6, 3, q![ZZ.q03]!, DC07 - DC09 + 2 * DC12 - 2 * DC14 + DC17 - DC19);
-        est(9, 24, q![ZZ.q30]!, DC07 + 2 * DC08 + DC09 - DC17 - 2 * DC18 - DC19);
-        idct2x2(block, q!, out, row * 2 * sw + bx * 2, sw);
+        // the change_dc estimates (jdcoefct.c, no AC data yet) of the coefficients the 2x2 IDCT reads
+        block[1] = est(0, -DC01 - DC02 + DC04 + DC05 - 3 * DC06 + 13 * DC07 - 13 * DC09 + 3 * DC10 - 3 * DC11 + 38 * DC12 - 38 * DC14 + 3 * DC15 - 3 * DC16 + 13 * DC17 - 13 * DC19 + 3 * DC20 - DC21 - DC22 + DC24 + DC25);
+        block[8] = est(1, -DC01 - 3 * DC02 - 3 * DC03 - 3 * DC04 - DC05 - DC06 + 13 * DC07 + 38 * DC08 + 13 * DC09 - DC10 + DC16 - 13 * DC17 - 38 * DC18 - 13 * DC19 + DC20 + DC21 + 3 * DC22 + 3 * DC23 + 3 * DC24 + DC25);
+        block[9] = est(2, -DC01 + DC05 + 9 * DC07 - 9 * DC09 - 9 * DC17 + 9 * DC19 + DC21 - DC25);
+        block[3] = est(3, DC07 - DC09 + 2 * DC12 - 2 * DC14 + DC17 - DC19);
+        block[24] = est(4, DC07 + 2 * DC08 + DC09 - DC17 - 2 * DC18 - DC19);
+        idct2x2(block, q, out, row * 2 * sw + bx * 2, sw);
       }
     });
     return out;
@@ -764,8 +757,8 @@ function sampled2x2(c: Component, dc: Int16Array | Int32Array, changeDc: boolean
 }
 
 /** jidctred.c jpeg_idct_2x2 (ISLOW, CONST_BITS 13, PASS1_BITS 2), in 32-bit arithmetic as the wasm build runs it. */
+const ws = new Int32Array(16);
 function idct2x2(block: Int32Array, q: Uint16Array, out: Uint8Array, at: number, stride: number): void {
-  const ws = new Int32Array(16);
   const qn = (pos: number): number => q[NATURAL_TO_ZZ[pos]!]!;
   for (const col of [0, 1, 3, 5, 7]) {
     const c1 = block[8 + col]!;
