@@ -60,7 +60,11 @@ interface Huff {
   maxcode: Int32Array; // [18], -1 where no code of that length; [17] sentinel
   valoffset: Int32Array;
   vals: Uint8Array;
+  /** Indexed by the next LOOKAHEAD bits: (code length << 8) | symbol for codes that short, else 0. */
+  look: Int32Array;
 }
+
+const LOOKAHEAD = 9;
 
 interface Table {
   bits: Uint8Array; // [17], bits[0] unused
@@ -113,7 +117,13 @@ function derive(t: Table | null, isDc: boolean, index: number): Huff {
   }
   maxcode[17] = 0xfffff;
   if (isDc) for (let i = 0; i < sizes.length; i++) if (t.vals[i]! > 15) throw damaged("Bogus Huffman table definition", { decoder: "JERR_BAD_HUFF_TABLE" });
-  return { maxcode, valoffset, vals: t.vals };
+  const look = new Int32Array(1 << LOOKAHEAD);
+  for (let p = 0; p < sizes.length && sizes[p]! <= LOOKAHEAD; p++) {
+    const l = sizes[p]!;
+    const first = codes[p]! << (LOOKAHEAD - l);
+    for (let i = 0; i < 1 << (LOOKAHEAD - l); i++) look[first + i] = (l << 8) | t.vals[p]!;
+  }
+  return { maxcode, valoffset, vals: t.vals, look };
 }
 
 /** Natural-order position -> zigzag index, for the quantisation values the smoothing and 2x2 IDCT read. */
@@ -127,13 +137,17 @@ function idctLimit(x: number): number {
 
 /**
  * The bits of one scan's entropy-coded segment, read as libjpeg's jdhuff.c does: 0xFF 0x00 is a 0xFF data
- * byte, 0xFF fill bytes are swallowed, any other 0xFF xx ends the data. Needing a bit past the end is
- * libjpeg's JWRN_HIT_MARKER ("premature end of data segment"), after which it would invent zeros: here an error.
+ * byte, 0xFF fill bytes are swallowed, any other 0xFF xx ends the data. Past the end it reads zero bits
+ * without complaint until one is consumed: consuming a bit past the end is libjpeg's JWRN_HIT_MARKER
+ * ("premature end of data segment"), after which it would invent pixels; here an error.
  */
 class BitReader {
   pos: number;
+  /** The last `n` bits read, in the low bits; the last `pad` of them are zeros past the end of the data. */
   private acc = 0;
   private n = 0;
+  private pad = 0;
+  private ended = false;
   constructor(
     private readonly b: Uint8Array,
     start: number,
@@ -141,49 +155,79 @@ class BitReader {
     this.pos = start;
   }
 
-  private fill(): void {
+  /** Make at least `k` (<= 24) bits available. */
+  private ensure(k: number): void {
     const b = this.b;
-    let p = this.pos;
-    if (p >= b.length) throw damaged("Corrupt JPEG data: premature end of data segment", { decoder: "JWRN_HIT_MARKER" });
-    let c = b[p]!;
-    if (c === 0xff) {
-      let m = p + 1;
-      while (m < b.length && b[m] === 0xff) m++;
-      if (m >= b.length || b[m] !== 0) throw damaged("Corrupt JPEG data: premature end of data segment", { decoder: "JWRN_HIT_MARKER" });
-      p = m;
+    while (this.n < k) {
+      let c = 0;
+      if (!this.ended) {
+        const p = this.pos;
+        if (p >= b.length) this.ended = true;
+        else {
+          c = b[p]!;
+          if (c !== 0xff) this.pos = p + 1;
+          else {
+            let m = p + 1;
+            while (m < b.length && b[m] === 0xff) m++;
+            if (m < b.length && b[m] === 0) this.pos = m + 1;
+            else {
+              this.ended = true; // a marker (or the end of the file): stay before it
+              c = 0;
+            }
+          }
+        }
+      }
+      if (this.ended) this.pad += 8;
+      this.acc = (this.acc << 8) | c;
+      this.n += 8;
     }
-    this.pos = p + 1;
-    this.acc = c;
-    this.n = 8;
+  }
+
+  private consume(k: number): void {
+    if (k > this.n - this.pad) throw damaged("Corrupt JPEG data: premature end of data segment", { decoder: "JWRN_HIT_MARKER" });
+    this.n -= k;
   }
 
   bit(): number {
-    if (this.n === 0) this.fill();
-    this.n--;
-    return (this.acc >> this.n) & 1;
-  }
-
-  bits(count: number): number {
-    let v = 0;
-    for (let i = 0; i < count; i++) v = (v << 1) | this.bit();
+    this.ensure(1);
+    const v = (this.acc >>> (this.n - 1)) & 1;
+    this.consume(1);
     return v;
   }
 
-  /** jpeg_huff_decode: the code bit by bit; past 16 bits is JWRN_HUFF_BAD_CODE (an error here). */
-  decode(h: Huff): number {
-    let code = this.bit();
-    let l = 1;
-    while (code > h.maxcode[l]!) {
-      code = (code << 1) | this.bit();
-      l++;
-    }
-    if (l > 16) throw damaged("Corrupt JPEG data: bad Huffman code", { decoder: "JWRN_HUFF_BAD_CODE" });
-    return h.vals[code + h.valoffset[l]!]!;
+  bits(count: number): number {
+    if (count === 0) return 0;
+    this.ensure(count);
+    const v = (this.acc >>> (this.n - count)) & ((1 << count) - 1);
+    this.consume(count);
+    return v;
   }
 
-  /** Drop the rest of the current byte (before a restart marker). */
+  /** jpeg_huff_decode with a 9-bit lookahead: a code longer than 16 bits is JWRN_HUFF_BAD_CODE (an error here). */
+  decode(h: Huff): number {
+    this.ensure(16);
+    const entry = h.look[(this.acc >>> (this.n - LOOKAHEAD)) & ((1 << LOOKAHEAD) - 1)]!;
+    if (entry !== 0) {
+      this.consume(entry >> 8);
+      return entry & 255;
+    }
+    const word = (this.acc >>> (this.n - 16)) & 0xffff;
+    for (let l = LOOKAHEAD + 1; l <= 16; l++) {
+      const code = word >>> (16 - l);
+      if (code <= h.maxcode[l]!) {
+        this.consume(l);
+        return h.vals[code + h.valoffset[l]!]!;
+      }
+    }
+    this.consume(Math.min(17, this.n)); // libjpeg reads a 17th bit before it gives up
+    throw damaged("Corrupt JPEG data: bad Huffman code", { decoder: "JWRN_HUFF_BAD_CODE" });
+  }
+
+  /** Drop the bits read ahead (before a restart marker: libjpeg counts whole bytes among the discarded ones). */
   align(): void {
     this.n = 0;
+    this.pad = 0;
+    this.ended = false;
   }
 }
 
@@ -457,40 +501,90 @@ export function decodeJpegDc(bytes: Uint8Array, opts: DcDecodeOptions): DcDecode
     let nextRestart = 0;
     const p1 = 1 << al;
     const total = mcuCols * mcuRows;
-    for (let mcu = 0; mcu < total; mcu++) {
-      if (restartInterval) {
-        if (restartsToGo === 0) {
-          // process_restart: drop the partial byte, expect RSTn (libjpeg resyncs with JWRN_MUST_RESYNC: invented pixels)
-          bits.align();
-          const mk = nextMarker(b, bits.pos);
-          const found = mk < 0 ? 0xd9 : b[mk + 1]!;
-          if (found !== 0xd0 + nextRestart) throw damaged(`Corrupt JPEG data: found marker 0x${hex2(found)} instead of RST${nextRestart}`, { decoder: "JWRN_MUST_RESYNC" });
-          bits.pos = mk + 2;
-          nextRestart = (nextRestart + 1) & 7;
-          lastDc.fill(0);
-          restartsToGo = restartInterval;
+    // each block of an MCU, flattened: its component's array and where the block sits in it
+    const nb = blocks.length;
+    const arrays = blocks.map((x) => x.c.dc);
+    const strides = Int32Array.from(blocks, (x) => x.c.stride);
+    const vMul = Int32Array.from(blocks, (x) => (ns === 1 ? 1 : x.c.v));
+    const hMul = Int32Array.from(blocks, (x) => (ns === 1 ? 1 : x.c.h));
+    const dys = Int32Array.from(blocks, (x) => x.dy);
+    const dxs = Int32Array.from(blocks, (x) => x.dx);
+    const which = Int32Array.from(blocks, (x) => x.i);
+    const huffOf = blocks.map((x) => huff[x.i]!);
+    let row = 0;
+    let col = 0;
+    /** process_restart: drop the read-ahead, expect RSTn (libjpeg resyncs with JWRN_MUST_RESYNC: invented pixels). */
+    const restart = (): void => {
+      bits.align();
+      const mk = nextMarker(b, bits.pos);
+      const found = mk < 0 ? 0xd9 : b[mk + 1]!;
+      if (found !== 0xd0 + nextRestart) throw damaged(`Corrupt JPEG data: found marker 0x${hex2(found)} instead of RST${nextRestart}`, { decoder: "JWRN_MUST_RESYNC" });
+      bits.pos = mk + 2;
+      nextRestart = (nextRestart + 1) & 7;
+      lastDc.fill(0);
+      restartsToGo = restartInterval;
+    };
+    if (ah === 0) {
+      for (let mcu = 0; mcu < total; mcu++) {
+        if (restartInterval) {
+          if (restartsToGo === 0) restart();
+          restartsToGo--;
         }
-        restartsToGo--;
-      }
-      const row = (mcu / mcuCols) | 0;
-      const col = mcu - row * mcuCols;
-      for (const { c, i, dx, dy } of blocks) {
-        const idx = (ns === 1 ? row : row * c.v + dy) * c.stride + (ns === 1 ? col : col * c.h + dx);
-        if (ah === 0) {
-          const s = bits.decode(huff[i]!);
+        for (let k = 0; k < nb; k++) {
+          const s = bits.decode(huffOf[k]!);
           let diff = 0;
           if (s) {
             const r = bits.bits(s);
             diff = r < 1 << (s - 1) ? r - (1 << s) + 1 : r;
           }
+          const i = which[k]!;
           const last = lastDc[i]!;
           if ((last >= 0 && diff > 0x7fffffff - last) || (last < 0 && diff < -0x80000000 - last)) throw damaged("DCT coefficient out of range", { decoder: "JERR_BAD_DCT_COEF" });
           const v = last + diff;
           lastDc[i] = v;
-          c.dc[idx] = v << al; // JCOEF: int16, as libjpeg stores it
-        } else if (bits.bit()) {
-          c.dc[idx] = c.dc[idx]! | p1;
+          arrays[k]![(row * vMul[k]! + dys[k]!) * strides[k]! + col * hMul[k]! + dxs[k]!] = v << al; // JCOEF: int16, as libjpeg stores it
         }
+        if (++col === mcuCols) {
+          col = 0;
+          row++;
+        }
+      }
+    } else {
+      // refinement: the next bit of each block's DC, one per block; read up to 16 at a time (whole MCUs)
+      const perRead = Math.max(1, Math.floor(16 / nb));
+      const at = new Int32Array(nb); // each block's index in its component's array, for the current MCU
+      const place = (): void => {
+        for (let k = 0; k < nb; k++) at[k] = (row * vMul[k]! + dys[k]!) * strides[k]! + col * hMul[k]! + dxs[k]!;
+      };
+      place();
+      for (let mcu = 0; mcu < total; ) {
+        let run = total - mcu;
+        if (restartInterval) {
+          if (restartsToGo === 0) restart();
+          run = Math.min(run, restartsToGo);
+          restartsToGo -= run;
+        }
+        for (let done = 0; done < run; ) {
+          const m = Math.min(perRead, run - done);
+          const word = bits.bits(m * nb);
+          let bit = m * nb;
+          for (let j = 0; j < m; j++) {
+            for (let k = 0; k < nb; k++) {
+              bit--;
+              if ((word >>> bit) & 1) {
+                const arr = arrays[k]!;
+                arr[at[k]!] = arr[at[k]!]! | p1;
+              }
+            }
+            if (++col === mcuCols) {
+              col = 0;
+              row++;
+              place();
+            } else for (let k = 0; k < nb; k++) at[k] = at[k]! + hMul[k]!;
+          }
+          done += m;
+        }
+        mcu += run;
       }
     }
     return bits.pos;
@@ -709,6 +803,8 @@ function sampled2x2(c: Component, dc: Int16Array | Int32Array, changeDc: boolean
     if (!q) return out.fill(128);
     const block = new Int32Array(64);
     const d = new Int32Array(25);
+    const qNatural = new Int32Array(64);
+    for (let i = 0; i < 64; i++) qNatural[i] = q[NATURAL_TO_ZZ[i]!]!;
     // coef_bits of the estimated coefficients: in "smooth" mode for a file whose ACs are known, they count as unknown
     const al = [1, 2, 4, 6, 9].map((k) => (changeDc ? c.coefBits[k]! : -1));
     const qk = [q[ZZ.q01]!, q[ZZ.q10]!, q[ZZ.q11]!, q[ZZ.q03]!, q[ZZ.q30]!];
@@ -726,7 +822,7 @@ function sampled2x2(c: Component, dc: Int16Array | Int32Array, changeDc: boolean
         block[9] = est(2, -DC01 + DC05 + 9 * DC07 - 9 * DC09 - 9 * DC17 + 9 * DC19 + DC21 - DC25);
         block[3] = est(3, DC07 - DC09 + 2 * DC12 - 2 * DC14 + DC17 - DC19);
         block[24] = est(4, DC07 + 2 * DC08 + DC09 - DC17 - 2 * DC18 - DC19);
-        idct2x2(block, q, out, row * 2 * sw + bx * 2, sw);
+        idct2x2(block, qNatural, out, row * 2 * sw + bx * 2, sw);
       }
     });
     return out;
@@ -758,24 +854,26 @@ function sampled2x2(c: Component, dc: Int16Array | Int32Array, changeDc: boolean
 
 /** jidctred.c jpeg_idct_2x2 (ISLOW, CONST_BITS 13, PASS1_BITS 2), in 32-bit arithmetic as the wasm build runs it. */
 const ws = new Int32Array(16);
-function idct2x2(block: Int32Array, q: Uint16Array, out: Uint8Array, at: number, stride: number): void {
-  const qn = (pos: number): number => q[NATURAL_TO_ZZ[pos]!]!;
-  for (const col of [0, 1, 3, 5, 7]) {
+/** The columns (and rows) jpeg_idct_2x2 reads: 0 and the odd ones. */
+const ODD_COLUMNS = [0, 1, 3, 5, 7] as const;
+function idct2x2(block: Int32Array, qn: Int32Array, out: Uint8Array, at: number, stride: number): void {
+  for (let k = 0; k < 5; k++) {
+    const col = ODD_COLUMNS[k]!;
     const c1 = block[8 + col]!;
     const c3 = block[24 + col]!;
     const c5 = block[40 + col]!;
     const c7 = block[56 + col]!;
     if (c1 === 0 && c3 === 0 && c5 === 0 && c7 === 0) {
-      const dcval = Math.imul(block[col]!, qn(col)) << 2;
+      const dcval = Math.imul(block[col]!, qn[col]!) << 2;
       ws[col] = dcval;
       ws[8 + col] = dcval;
       continue;
     }
-    const tmp10 = Math.imul(block[col]!, qn(col)) << 15;
-    let tmp0 = Math.imul(Math.imul(c7, qn(56 + col)), -5906);
-    tmp0 = (tmp0 + Math.imul(Math.imul(c5, qn(40 + col)), 6967)) | 0;
-    tmp0 = (tmp0 + Math.imul(Math.imul(c3, qn(24 + col)), -10426)) | 0;
-    tmp0 = (tmp0 + Math.imul(Math.imul(c1, qn(8 + col)), 29692)) | 0;
+    const tmp10 = Math.imul(block[col]!, qn[col]!) << 15;
+    let tmp0 = Math.imul(Math.imul(c7, qn[56 + col]!), -5906);
+    tmp0 = (tmp0 + Math.imul(Math.imul(c5, qn[40 + col]!), 6967)) | 0;
+    tmp0 = (tmp0 + Math.imul(Math.imul(c3, qn[24 + col]!), -10426)) | 0;
+    tmp0 = (tmp0 + Math.imul(Math.imul(c1, qn[8 + col]!), 29692)) | 0;
     ws[col] = (((tmp10 + tmp0) | 0) + (1 << 12)) >> 13;
     ws[8 + col] = (((tmp10 - tmp0) | 0) + (1 << 12)) >> 13;
   }
