@@ -56,12 +56,43 @@ function repeatScans(n: number): Uint8Array {
   out.set([0xff, 0xd9], out.length - 2);
   return out;
 }
+/**
+ * The worst a progressive JPEG decoded at 1/8 by the DC-only decoder can cost: the largest accepted
+ * (MAX_PIXELS_JPEG_BASELINE) with its DC refinement scan repeated as often as the header walk's 100-pass
+ * limit and MAX_BODY_BYTES allow (each copy makes the decoder read one bit per block again).
+ */
+async function dcRefinementBomb(): Promise<Uint8Array> {
+  const b = await camera(jw, jh, true);
+  let unit: [number, number] | null = null;
+  for (let i = 2; i + 4 < b.length; i++) {
+    if (b[i] !== 0xff || b[i + 1] !== 0xda) continue;
+    const ns = b[i + 4]!;
+    const p = i + 5 + 2 * ns;
+    if (b[p] === 0 && b[p + 2]! >> 4 > 0) {
+      // a DC refinement scan: from its SOS to the next marker that is not stuffing or RSTn
+      let e = i + 2 + ((b[i + 2]! << 8) | b[i + 3]!);
+      while (!(b[e] === 0xff && b[e + 1] !== 0 && !(b[e + 1]! >= 0xd0 && b[e + 1]! <= 0xd7))) e++;
+      unit = [i, e];
+    }
+  }
+  if (!unit) throw new Error("no DC refinement scan");
+  const copy = b.subarray(unit[0], unit[1]);
+  const n = Math.min(90, Math.floor((Number(vars.MAX_BODY_BYTES) - b.length) / copy.length));
+  const out = new Uint8Array(b.length + n * copy.length);
+  out.set(b.subarray(0, b.length - 2));
+  for (let k = 0; k < n; k++) out.set(copy, b.length - 2 + k * copy.length);
+  out.set([0xff, 0xd9], out.length - 2);
+  return out;
+}
+
 const cases: Case[] = [
   { name: "JPEG 224x224 default", path: "/v1/classify", body: () => makeJpeg(224, 224), type: "image/jpeg" },
   { name: "JPEG 4032x3024 baseline 4:2:0 (12 MP phone photo) default", path: "/v1/classify", body: () => camera(4032, 3024, false), type: "image/jpeg" },
   { name: `JPEG ${qw}x${qh} progressive 4:2:0 (12 MP) default`, path: "/v1/classify", body: () => camera(qw, qh, true), type: "image/jpeg" },
   { name: `JPEG ${jw}x${jh} baseline 4:2:0 (MAX_PIXELS_JPEG_BASELINE) default`, path: "/v1/classify", body: () => camera(jw, jh, false), type: "image/jpeg" },
   { name: `JPEG ${jw}x${jh} baseline 4:2:0 (MAX_PIXELS_JPEG_BASELINE) native`, path: "/v1/classify?size=native", body: () => camera(jw, jh, false), type: "image/jpeg" },
+  { name: `JPEG ${jw}x${jh} progressive 4:2:0 (MAX_PIXELS_JPEG_BASELINE, 1/8 DC-only) default`, path: "/v1/classify", body: () => camera(jw, jh, true), type: "image/jpeg" },
+  { name: `JPEG ${jw}x${jh} progressive 4:2:0, DC refinement repeated to the pass limit (1/8 DC-only) default`, path: "/v1/classify", body: dcRefinementBomb, type: "image/jpeg" },
   { name: `PNG ${pw}x${ph} (MAX_PIXELS_PNG) default`, path: "/v1/classify", body: () => makePng(pw, ph), type: "image/png" },
   { name: "PNG 600x400 native (MAX_TENSOR_PIXELS)", path: "/v1/classify?size=native", body: () => makePng(600, 400), type: "image/png" },
   { name: "PNG 7500x32 native", path: "/v1/classify?size=native", body: () => makePng(7500, 32), type: "image/png" },

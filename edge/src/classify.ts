@@ -1,5 +1,5 @@
 // The one classification pipeline behind both routes: preprocess -> run -> softmax/top-k.
-import { checkDecodeLimits, ImageError, readImageHeader, servingConfig, targetSize, TTA_VIEWS, type DecodeLimits, type ImageHeader, type ModelManifest, type PreprocessConfig, type TtaView } from "@resnet-edge/shared";
+import { checkDecodeLimits, decodePathAtScale, ImageError, readImageHeader, servingConfig, shrinkDenominator, targetSize, TTA_VIEWS, type DecodeLimits, type ImageHeader, type ModelManifest, type PreprocessConfig, type TtaView } from "@resnet-edge/shared";
 import { admitImage } from "./admit.ts";
 import { ApiError } from "./http/errors.ts";
 import type { SizeMode } from "./http/query.ts";
@@ -60,9 +60,15 @@ const round = (ms: number) => Math.round(ms * 100) / 100;
  * Read the header and decide what the request becomes, refusing (413, admit.ts) what would exceed a limit.
  * The header alone gives both sizes: a 1x40000 strip is small to decode, but scaled to a 224 shortest
  * edge it becomes a 224x8960000 tensor. Feedback goes through here too (at size=default).
+ * The decode path, and so its limit, depends on the shrink-on-load scale the recipe gives the image: a
+ * progressive JPEG decoded at 1/8 (DC-only, no coefficient buffer) is limited like a baseline one.
  */
 export function planRequest(manifest: ModelManifest, bytes: Uint8Array, opts: Pick<ClassifyOptions, "size" | "decodeLimits" | "limitVars" | "maxTensorPixels">): { config: PreprocessConfig; tensor: { width: number; height: number } } {
-  const header = readImageHeader(bytes);
+  const read = readImageHeader(bytes);
+  // the recipe's resize does not depend on maxPixels, so the scale is known before the path's limit is
+  const scale = shrinkDenominator(read.width, read.height, requestConfig(manifest, opts.size, Infinity, read, opts.maxTensorPixels).resize);
+  const path = decodePathAtScale(read, scale);
+  const header: ImageHeader = path === read.path ? read : { ...read, path, coefficientBytes: 0 };
   checkPathLimits(header, opts);
   const config = requestConfig(manifest, opts.size, opts.decodeLimits.maxPixels[header.path], header, opts.maxTensorPixels);
   const tensor = targetSize(header.width, header.height, config.resize);

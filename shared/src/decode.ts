@@ -7,6 +7,7 @@ import { readWebpHeader } from "./format/webp-header.ts";
 import type { DecodedImage, RawImage } from "./image.ts";
 import { codecModules } from "./codecs/registry.ts";
 import { decodeCmykJpeg } from "./codecs/cmyk-jpeg.ts";
+import { decodeJpegDc, isDcDecodable } from "./codecs/jpeg-dc.ts";
 import { decodeWithLibjpeg, JWRN, libjpegMemoryBytes } from "./codecs/libjpeg-turbo.ts";
 import { decodePng, pngMemoryBytes } from "./codecs/png.ts";
 import { decodeWebp, webpMemoryBytes } from "./codecs/webp.ts";
@@ -38,8 +39,8 @@ const WALKER_WARNINGS: readonly number[] = [JWRN.EXTRANEOUS_DATA, JWRN.JPEG_EOF]
 /**
  * Bytes to upright pixels. Order: sniff the format from magic bytes -> read the header -> refuse over
  * `maxPixels` (and `limits`) -> refuse variants the decoders cannot read and corrupt structure -> decode
- * (libjpeg-turbo for JPEG, jpeg-js for CMYK/YCCK JPEG, the png crate for PNG, libwebp for WebP) -> apply
- * EXIF orientation. Every failure caused by the input is an ImageError with a stable `code`. What the
+ * (libjpeg-turbo for JPEG, the DC-only decoder for a progressive JPEG at 1/8, jpeg-js for CMYK/YCCK JPEG, the
+ * png crate for PNG, libwebp for WebP) -> apply EXIF orientation. Every failure caused by the input is an ImageError with a stable `code`. What the
  * decoder tolerated (stray bytes, a missing EOI) is listed in `warnings`.
  */
 export async function decodeImage(bytes: Uint8Array, opts: DecodeOptions): Promise<DecodedImage> {
@@ -78,17 +79,28 @@ export async function decodeUpright(
   if (format === "jpeg") {
     const header = readJpegHeader(bytes);
     checkPixelLimit(header.width, header.height, opts.maxPixels);
-    const path = jpegDecodePath(header);
-    if (opts.limits) checkDecodeLimits({ width: header.width, height: header.height, path, coefficientBytes: header.buffered ? header.coefficientBytes : 0 }, opts.limits);
+    ({ width: fullWidth, height: fullHeight } = uprightSize(header.width, header.height, header.orientation));
+    // The scale comes before the limits: a progressive JPEG decoded at 1/8 by the DC-only decoder keeps no
+    // coefficient buffer, so it is limited like a baseline one (decode-limits.ts, decodePathAtScale).
+    if (header.components !== 4) scale = typeof chooseScale === "number" ? chooseScale : chooseScale(fullWidth, fullHeight);
+    const dcOnly = scale === 8 && isDcDecodable(header);
+    const path = jpegDecodePath(header, dcOnly);
+    if (opts.limits) {
+      checkDecodeLimits({ width: header.width, height: header.height, path, coefficientBytes: header.buffered ? header.coefficientBytes : 0, progressive: header.process === "progressive" }, opts.limits);
+    }
     checkJpegSize(header);
     checkJpegSupported(header);
-    ({ width: fullWidth, height: fullHeight } = uprightSize(header.width, header.height, header.orientation));
     warnings = header.warnings.slice();
     if (header.components === 4) {
       image = decodeCmykJpeg(bytes, opts.maxPixels);
       checkSize(image, header.width, header.height);
+    } else if (dcOnly) {
+      const out = decodeJpegDc(bytes, { channels: jpegLayout === "rgba" ? 4 : 3, maxScans: MAX_JPEG_SCANS });
+      warnings.push(...out.warnings);
+      if (out.warningCount > out.warnings.length) warnings.push(`${out.warningCount - out.warnings.length} more decoder warnings`);
+      image = out.image;
+      checkSize(image, Math.ceil(header.width / 8), Math.ceil(header.height / 8));
     } else {
-      scale = typeof chooseScale === "number" ? chooseScale : chooseScale(fullWidth, fullHeight);
       const memoryLimit = opts.limits ? opts.limits.maxJpegCoefficientBytes + 16 * 1024 * 1024 : DEFAULT_LIBJPEG_BYTES;
       const out = decodeWithLibjpeg(bytes, codecModules().jpeg, { scaleDenom: scale, channels: jpegLayout === "rgba" ? 4 : 3, maxScans: MAX_JPEG_SCANS, memoryLimit });
       const fatal = out.warnings.find((w) => FATAL_WARNINGS.includes(w.code));

@@ -13,8 +13,10 @@
  *      and truncated or corrupt structure ("corrupt_image": JPEG data cut short, PNG chunk CRC/IEND)
  *   5. decode: libjpeg-turbo 2.1.5 (shared/wasm/jpeg) for JPEG and libwebp (shared/wasm/webp) for WebP, each
  *      at the largest 1/2, 1/4, 1/8 reduction that still covers the resize target (shrink-on-load:
- *      shrinkDenominator in ops/shrink-on-load.ts; the resize below still makes the final step); jpeg-js for
- *      CMYK/YCCK JPEG; the png crate (@jsquash/png)
+ *      shrinkDenominator in ops/shrink-on-load.ts; the resize below still makes the final step); a progressive
+ *      JPEG at 1/8 by the DC-only decoder (codecs/jpeg-dc.ts: libjpeg's 1/8 output from the DC coefficients,
+ *      without its whole-image coefficient buffer; 4:2:0 chroma estimated); jpeg-js for CMYK/YCCK JPEG; the
+ *      png crate (@jsquash/png)
  *   6. apply EXIF orientation 1-8
  *   7. to RGB: gray replicated, alpha composited on `background` (default white)
  *   8. resize to targetSize(config.resize) with Pillow's antialiased BILINEAR (triangle) filter (with
@@ -40,7 +42,8 @@ export { SUPPORTED_FORMATS_TEXT } from "./format/supported.ts";
 export { codecsRegistered, registerCodecs, type CodecModules } from "./codecs/registry.ts";
 export { holdDecoderInstances } from "./codecs/instance-hold.ts";
 export { decodeImage, decoderMemoryBytes, type DecodeOptions } from "./decode.ts";
-export { checkDecodeLimits, jpegDecodePath, pngDecodePath, webpDecodePath, JPEG_MAX_SIDE, type DecodeLimits, type DecodePath } from "./format/decode-limits.ts";
+export { checkDecodeLimits, decodePathAtScale, jpegDecodePath, pngDecodePath, webpDecodePath, JPEG_MAX_SIDE, type DecodeLimits, type DecodePath } from "./format/decode-limits.ts";
+export { isDcDecodable } from "./codecs/jpeg-dc.ts";
 export { MAX_JPEG_SCANS } from "./format/jpeg-header.ts";
 export { orient } from "./ops/orient.ts";
 export { toRGB } from "./ops/to-rgb.ts";

@@ -270,13 +270,31 @@ describe("the deployed decode limits, checked from the header (edge/README.md \"
     expect(e.message).toMatch(/1901x1000 .*PNG; the limit for a PNG is 1\.9 MP: resize it .*MAX_PIXELS_PNG/);
   });
 
-  it("progressive JPEG: a 4032x3024 phone photo is admitted (12.2 MP, 34.9 MiB of coefficients); 4001x3050 gets 413 naming MAX_PIXELS_JPEG_PROGRESSIVE", () => {
+  it("progressive JPEG decoded at 1/8 (the DC-only decoder, no coefficient buffer): limited like a baseline one, so a 4001x3050 is admitted; 8200x6200 gets 413 naming MAX_PIXELS_JPEG_BASELINE", () => {
+    expect(deployed.decode.maxPixels["jpeg-baseline"]).toBe(50_000_000);
+    for (const [w, h] of [[4032, 3024], [4001, 3050], [8000, 6000]]) {
+      expect(() => plan(withJpegSize(seed("progressive-40x30.jpg"), h!, w!))).not.toThrow();
+      expect(() => planRequest(manifest, withJpegSize(seed("progressive-40x30.jpg"), h!, w!), { size: "native", decodeLimits: deployed.decode, limitVars: PIXEL_LIMIT_VARS, maxTensorPixels: deployed.maxTensorPixels })).not.toThrow();
+    }
+    const e = refusal(withJpegSize(seed("progressive-40x30.jpg"), 6200, 8200));
+    expect([e.status, e.code]).toEqual([413, "image_too_large"]);
+    expect(e.message).toMatch(/8200x6200 \(51 MP\) progressive JPEG decoded at 1\/8; the limit for a baseline JPEG or a progressive JPEG decoded at 1\/8 is 50 MP.*MAX_PIXELS_JPEG_BASELINE/);
+  });
+
+  it("progressive JPEG decoded by libjpeg (a recipe that needs 1/4: a model served at 512 px, no tensor cap): a 4032x3024 phone photo is admitted (12.2 MP, 34.9 MiB of coefficients); 4001x3050 gets 413 naming MAX_PIXELS_JPEG_PROGRESSIVE", () => {
     expect(deployed.decode.maxPixels["jpeg-progressive"]).toBe(12_200_000);
     expect(deployed.decode.maxJpegCoefficientBytes).toBe(35 * 2 ** 20);
-    expect(() => plan(withJpegSize(seed("progressive-40x30.jpg"), 3024, 4032))).not.toThrow();
-    const e = refusal(withJpegSize(seed("progressive-40x30.jpg"), 3050, 4001));
-    expect([e.status, e.code]).toEqual([413, "image_too_large"]);
-    expect(e.message).toMatch(/MAX_PIXELS_JPEG_PROGRESSIVE/);
+    const at512 = { ...manifest, preprocess: { ...manifest.preprocess, resize: { ...manifest.preprocess.resize, size: 512 } } };
+    const plan512 = (bytes: Uint8Array) => planRequest(at512, bytes, { size: "default", decodeLimits: deployed.decode, limitVars: PIXEL_LIMIT_VARS, maxTensorPixels: Infinity });
+    expect(() => plan512(withJpegSize(seed("progressive-40x30.jpg"), 3024, 4032))).not.toThrow();
+    let e: ApiError | null = null;
+    try {
+      plan512(withJpegSize(seed("progressive-40x30.jpg"), 3050, 4001));
+    } catch (err) {
+      e = err as ApiError;
+    }
+    expect([e?.status, e?.code]).toEqual([413, "image_too_large"]);
+    expect(e?.message).toMatch(/4001x3050 .*progressive JPEG; the limit for a progressive JPEG is 12 MP.*MAX_PIXELS_JPEG_PROGRESSIVE/);
   });
 
   it("lossless WebP: 7000000 pixels (2800x2500) is admitted, 2801x2500 gets 413 naming MAX_PIXELS_WEBP_LOSSLESS; lossy WebP of that size is admitted", () => {

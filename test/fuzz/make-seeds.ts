@@ -33,6 +33,9 @@ function png(name: string, width: number, height: number, colorType: 2 | 6): voi
 
 await jpeg("baseline-40x30.jpg", 40, 30, false);
 await jpeg("progressive-40x30.jpg", 40, 30, true);
+// large enough that the shipped recipe (56 px, aligned to 64) decodes it at 1/8: the DC-only decoder (size=default) and
+// libjpeg (size=native, 1/2) both see its mutations
+await jpeg("progressive-768x576.jpg", 768, 576, true);
 await jpeg("baseline-7x5.jpg", 7, 5, false);
 png("rgb-24x16.png", 24, 16, 2);
 png("rgba-9x31.png", 9, 31, 6);

@@ -1,6 +1,7 @@
 // Parity: the same bytes through preprocess() in Node and inside real workerd (Miniflare, bundled by
-// wrangler exactly as for deploy) give bit-identical Float32Arrays, for JPEG (baseline, progressive, gray,
-// EXIF-rotated, CMYK/YCCK), PNG (alpha, palette + tRNS, 16-bit, interlaced) and several recipes.
+// wrangler exactly as for deploy) give bit-identical Float32Arrays, for JPEG (baseline, progressive by libjpeg
+// and by the DC-only decoder, gray, EXIF-rotated, CMYK/YCCK), PNG (alpha, palette + tRNS, 16-bit, interlaced)
+// and several recipes.
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -32,6 +33,12 @@ const CASES: { name: string; data?: TeamData; bytes: () => Uint8Array | Promise<
   { name: "768x1024 photo, decoded at 1/2", data: "oddimages", bytes: () => data("oddimages/jpeg-js__table-with-good-e1.jpg"), config: DEFAULT_PREPROCESS, scale: 2 },
   { name: "2000x1072 photo, shipped recipe, decoded at 1/8", data: "oddimages", bytes: () => data("oddimages/pillow__xmp_test.jpg"), config: SHIPPED_RECIPE, scale: 8 },
   { name: "progressive JPEG, shipped recipe, decoded at 1/4", data: "oddimages", bytes: () => data("oddimages/jpeg-js__skater-progressive.jpg"), config: SHIPPED_RECIPE, scale: 4 },
+  {
+    name: "progressive 4:2:0 JPEG, shipped recipe, decoded at 1/8 (the DC-only decoder)",
+    bytes: () => new Uint8Array(readFileSync(join(import.meta.dirname, "../fuzz/seeds/progressive-768x576.jpg"))),
+    config: SHIPPED_RECIPE,
+    scale: 8,
+  },
   { name: "grayscale JPEG at 1/8, exact 64x64", data: "oddimages", bytes: () => data("oddimages/jpeg-js__apsara.jpg"), config: { ...DEFAULT_PREPROCESS, resize: { mode: "exact", size: 64 } }, scale: 8 },
   { name: "EXIF orientation 8, exact 96x128", data: "oddimages", bytes: () => data("oddimages/exiforient__Landscape_8.jpg"), config: { ...DEFAULT_PREPROCESS, resize: { mode: "exact", size: [96, 128] } } },
   { name: "YCCK (Adobe CMYK) JPEG, via jpeg-js", data: "oddimages", bytes: () => data("oddimages/sharp__Channel_digital_image_CMYK_color.jpg"), config: DEFAULT_PREPROCESS },

@@ -4,9 +4,11 @@ import type { WebpHeader } from "./webp-header.ts";
 
 /**
  * The decode paths whose memory differs, each with its own pixel limit:
- * - "jpeg-baseline": sequential JPEG decoded by rows at a reduced scale (no full-resolution buffer);
- * - "jpeg-progressive": progressive JPEG (or a sequential one split into per-component scans), which needs
- *   libjpeg's whole-image coefficient buffer, ~2 bytes per sample whatever the output scale;
+ * - "jpeg-baseline": sequential JPEG decoded by rows at a reduced scale (no full-resolution buffer), and a
+ *   progressive JPEG decoded at 1/8 by the DC-only decoder (codecs/jpeg-dc.ts: one Int16 per block);
+ * - "jpeg-progressive": progressive JPEG decoded by libjpeg (scale 1/4 or larger), or a sequential one split
+ *   into per-component scans, which needs libjpeg's whole-image coefficient buffer, ~2 bytes per sample
+ *   whatever the output scale;
  * - "jpeg-cmyk": 4-component JPEG, decoded whole by jpeg-js;
  * - "png": PNG at 8 bits or below, held whole by the png crate;
  * - "png16": 16-bit PNG (about 2.6x the bytes per pixel of "png" inside the png crate);
@@ -26,9 +28,21 @@ export interface DecodeLimits {
 /** libjpeg's JPEG_MAX_DIMENSION: it refuses a longer side ("Maximum supported image dimension is 65500 pixels"). */
 export const JPEG_MAX_SIDE = 65500;
 
-export function jpegDecodePath(h: Pick<JpegHeader, "components" | "buffered">): DecodePath {
+/**
+ * The path a JPEG takes. `dcOnly`: the file is decoded at 1/8 by the DC-only decoder (a progressive file that
+ * `isDcDecodable`, at shrink-on-load scale 8; see `decodePathAtScale`), which needs no coefficient buffer.
+ */
+export function jpegDecodePath(h: Pick<JpegHeader, "components" | "buffered">, dcOnly = false): DecodePath {
   if (h.components === 4) return "jpeg-cmyk";
-  return h.buffered ? "jpeg-progressive" : "jpeg-baseline";
+  return h.buffered && !dcOnly ? "jpeg-progressive" : "jpeg-baseline";
+}
+
+/**
+ * The decode path of an image (readImageHeader's, which assumes libjpeg) once the shrink-on-load scale is
+ * known: a progressive JPEG the DC-only decoder reads (`dcDecodable`) takes the baseline path at scale 8.
+ */
+export function decodePathAtScale(h: { path: DecodePath; dcDecodable?: boolean }, scale: number): DecodePath {
+  return h.path === "jpeg-progressive" && h.dcDecodable === true && scale === 8 ? "jpeg-baseline" : h.path;
 }
 
 export function pngDecodePath(h: { bitDepth: number }): DecodePath {
@@ -61,16 +75,19 @@ const mp = (pixels: number): string => {
  * limit and what to do.
  */
 export function checkDecodeLimits(
-  info: { width: number; height: number; path: DecodePath; coefficientBytes: number },
+  info: { width: number; height: number; path: DecodePath; coefficientBytes: number; progressive?: boolean },
   limits: DecodeLimits,
 ): void {
   const { width, height, path } = info;
   const pixels = width * height;
   const max = limits.maxPixels[path];
   if (pixels > max) {
+    // a progressive JPEG on the baseline path is one the DC-only decoder reads at 1/8
+    const label = path === "jpeg-baseline" && info.progressive ? "progressive JPEG decoded at 1/8" : LABEL[path];
+    const limitOf = path === "jpeg-baseline" ? "baseline JPEG or a progressive JPEG decoded at 1/8" : LABEL[path];
     throw new ImageError(
       "image_too_large",
-      `the image is a ${width}x${height} (${mp(pixels)}) ${LABEL[path]}; the limit for a ${LABEL[path]} is ${mp(max)}: resize it to fewer pixels${path === "jpeg-progressive" ? " or save it as a baseline (non-progressive) JPEG, which may be up to " + mp(limits.maxPixels["jpeg-baseline"]) : ""} and send it again`,
+      `the image is a ${width}x${height} (${mp(pixels)}) ${label}; the limit for a ${limitOf} is ${mp(max)}: resize it to fewer pixels${path === "jpeg-progressive" ? " or save it as a baseline (non-progressive) JPEG, which may be up to " + mp(limits.maxPixels["jpeg-baseline"]) : ""} and send it again`,
       { width, height, pixels, path, maxPixels: max },
     );
   }

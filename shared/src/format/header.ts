@@ -1,6 +1,7 @@
 import { ImageError } from "../errors.ts";
 import { uprightSize } from "../ops/orient.ts";
 import type { ImageFormat } from "../image.ts";
+import { isDcDecodable } from "../codecs/jpeg-dc.ts";
 import { jpegDecodePath, pngDecodePath, webpDecodePath, type DecodePath } from "./decode-limits.ts";
 import { readJpegHeader } from "./jpeg-header.ts";
 import { readPngHeader, scanPngChunks } from "./png-header.ts";
@@ -16,10 +17,17 @@ export interface ImageHeader {
   height: number;
   /** EXIF orientation 1-8; 1 when the file has none. */
   orientation: number;
-  /** Which decode path (and so which limit) the image takes. */
+  /**
+   * Which decode path (and so which limit) the image takes when libjpeg decodes it. A `dcDecodable` JPEG
+   * decoded at 1/8 takes "jpeg-baseline" instead: `decodePathAtScale(header, scale)`.
+   */
   path: DecodePath;
   /** libjpeg's coefficient buffer for a progressive JPEG (2 bytes per sample); 0 for every other path. */
   coefficientBytes: number;
+  /** Present (true) for a progressive JPEG that the DC-only decoder reads when the shrink-on-load scale is 1/8. */
+  dcDecodable?: true;
+  /** Present (true) for a progressive JPEG (SOF2/SOF6/SOF10/SOF14). */
+  progressive?: true;
 }
 
 const NAMES: Record<ImageFormat, string> = {
@@ -64,11 +72,13 @@ export function readImageHeader(bytes: Uint8Array): ImageHeader {
   let orientation: number;
   let path: DecodePath = "png";
   let coefficientBytes = 0;
+  let jpegFlags: { dcDecodable?: true; progressive?: true } = {};
   if (format === "jpeg") {
     const h = readJpegHeader(bytes);
     ({ width, height, orientation } = h);
     path = jpegDecodePath(h);
     if (path === "jpeg-progressive") coefficientBytes = h.coefficientBytes;
+    if (h.process === "progressive") jpegFlags = { progressive: true, ...(isDcDecodable(h) ? { dcDecodable: true } : {}) };
   } else if (format === "webp") {
     const h = readWebpHeader(bytes);
     ({ width, height, orientation } = h);
@@ -78,7 +88,7 @@ export function readImageHeader(bytes: Uint8Array): ImageHeader {
     ({ width, height, orientation } = h);
     path = pngDecodePath(h);
   }
-  return { format, ...uprightSize(width, height, orientation), orientation, path, coefficientBytes };
+  return { format, ...uprightSize(width, height, orientation), orientation, path, coefficientBytes, ...jpegFlags };
 }
 
 /** Format a pixel count as "280 MP" / "0.2 MP". */
