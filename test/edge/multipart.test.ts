@@ -7,7 +7,7 @@ async function encode(form: FormData): Promise<{ body: Uint8Array; contentType: 
   return { body: new Uint8Array(await req.arrayBuffer()), contentType: req.headers.get("content-type")! };
 }
 
-const bytes = (n: number, seed: number): Uint8Array => Uint8Array.from({ length: n }, (_, i) => (i * 131 + seed * 17 + (i >> 7)) & 255);
+const bytes = (n: number, seed: number): Uint8Array<ArrayBuffer> => Uint8Array.from({ length: n }, (_, i) => (i * 131 + seed * 17 + (i >> 7)) & 255);
 const enc = new TextEncoder();
 
 describe("multipart/form-data over the body buffer", () => {
