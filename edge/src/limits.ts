@@ -66,7 +66,7 @@ export const DEFAULT_DECODE_LIMITS: DecodeLimits = {
 export const DEFAULT_LIMITS: Limits = {
   maxBodyBytes: 16 * 1024 * 1024,
   decode: DEFAULT_DECODE_LIMITS,
-  maxTensorPixels: 76_800,
+  maxTensorPixels: 61_440,
   modelVariant: "int8",
   maxBatch: 8,
   pollSeconds: 10,

@@ -62,7 +62,7 @@ export function servingConfig(manifest: Pick<ModelManifest, "preprocess" | "stri
   const resize = opts.shortSide === undefined ? pp.resize : { mode: "shortest-edge" as const, size: opts.shortSide };
   if (pp.crop !== null) return { ...pp, resize, maxPixels };
   // An aspect ratio whose tensor at this short side is over the cap (a 16:9 photo for an imported model served
-  // at 224: 384x224 > 76800) is scaled down just enough to fit, as `native` is, rather than refused.
+  // at 224: 384x224 > the worker's MAX_TENSOR_PIXELS) is scaled down just enough to fit, as `native` is, rather than refused.
   const { image, maxTensorPixels = Infinity } = opts;
   if (image && resize.mode === "shortest-edge" && typeof resize.size === "number") {
     const t = targetSize(image.width, image.height, { ...resize, align });

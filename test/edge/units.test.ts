@@ -107,23 +107,23 @@ describe("parseLimits", () => {
   });
 });
 
-describe("the deployed MAX_TENSOR_PIXELS (76800, edge/README.md \"Memory budget\"), checked from the header", () => {
+describe("the deployed MAX_TENSOR_PIXELS (61440, edge/README.md \"Memory budget\"), checked from the header", () => {
   const deployed = parseLimits(wranglerVars());
   const manifest = validateManifest(JSON.parse(readFileSync(join(repoRoot, "models", deployed.defaultModel, "manifest.json"), "utf8")));
   const plan = (w: number, h: number, size: "default" | "native") =>
     planRequest(manifest, makePng(w, h), { size, decodeLimits: deployed.decode, limitVars: PIXEL_LIMIT_VARS, maxTensorPixels: deployed.maxTensorPixels });
 
-  it("is 76800", () => expect(deployed.maxTensorPixels).toBe(76_800));
+  it("is 61440", () => expect(deployed.maxTensorPixels).toBe(61_440));
 
   it("default size (the serving short edge, sides rounded to 32): over the cap, the short side is scaled down just enough to fit; what fits at no scale gets 413 with the fix", () => {
     const edge = servingEdge(manifest.preprocess)!;
     const asIs = targetSize(1024, 64, { mode: "shortest-edge", size: edge, align: 32 });
-    expect(asIs.width * asIs.height).toBeLessThanOrEqual(76_800);
+    expect(asIs.width * asIs.height).toBeLessThanOrEqual(61_440);
     expect(plan(1024, 64, "default").tensor).toEqual(asIs);
     const over = targetSize(3000, 64, { mode: "shortest-edge", size: edge, align: 32 });
-    expect(over.width * over.height).toBeGreaterThan(76_800);
+    expect(over.width * over.height).toBeGreaterThan(61_440);
     const wide = plan(3000, 64, "default").tensor; // 3000x64: a 32-px-high tensor, as native would give
-    expect([wide.height, wide.width * wide.height <= 76_800]).toEqual([32, true]);
+    expect([wide.height, wide.width * wide.height <= 61_440]).toEqual([32, true]);
     // The same fit as native: one rule for both sizes.
     expect(plan(3000, 64, "default").tensor).toEqual(plan(3000, 64, "native").tensor);
     let err: unknown;
@@ -134,14 +134,14 @@ describe("the deployed MAX_TENSOR_PIXELS (76800, edge/README.md \"Memory budget\
     }
     expect(err).toBeInstanceOf(ApiError);
     expect([(err as ApiError).status, (err as ApiError).code]).toEqual([413, "image_too_large"]);
-    expect((err as ApiError).message).toMatch(/80000x32 tensor \(2560000 pixels\).*at most 76800 \(MAX_TENSOR_PIXELS\): crop it/);
+    expect((err as ApiError).message).toMatch(/80000x32 tensor \(2560000 pixels\).*at most 61440 \(MAX_TENSOR_PIXELS\): crop it/);
   });
 
-  it("native: 320x224 is used as is; a 1200x900 photo is scaled down to fit, not refused", () => {
-    expect(plan(320, 224, "native").tensor).toEqual({ width: 320, height: 224 });
+  it("native: 320x192 is used as is; a 1200x900 photo is scaled down to fit, not refused", () => {
+    expect(plan(320, 192, "native").tensor).toEqual({ width: 320, height: 192 });
     const t = plan(1200, 900, "native").tensor;
-    expect(t.width * t.height).toBeLessThanOrEqual(76_800);
-    expect(t.width * t.height).toBeGreaterThan(76_800 / 2);
+    expect(t.width * t.height).toBeLessThanOrEqual(61_440);
+    expect(t.width * t.height).toBeGreaterThan(61_440 / 2);
   });
 });
 
