@@ -25,6 +25,7 @@ import { repoRoot, IMAGENETTE_DIR } from "../../test/helpers/data.ts";
 import { startWorker } from "../../test/helpers/workerd.ts";
 import { wranglerVars } from "../../test/edge/helpers/wrangler-vars.ts";
 import { makePng } from "../../test/edge/helpers/images.ts";
+import { servingConfig, shrinkDenominator, validateManifest } from "@resnet-edge/shared";
 import { bigJpeg } from "../jpeg/inputs.ts";
 import { png as bigPng, webp as bigWebp } from "./big-images.ts";
 import { childPids } from "./cpu-time.ts";
@@ -292,8 +293,16 @@ if (!only || only.includes("jpeg-progressive")) {
   resetPeak();
   for (let i = 1; i <= 3; i++) await measure(`jpeg-progressive: 12 MP phone photo, request ${i} of 3 back to back, no forced GC (RSS peak since the first)`, "/v1/classify", p12, "image/jpeg", null, since);
   // last, so that its dropped libjpeg instance is in no other row: the progressive files libjpeg still decodes
-  const native = (await bigJpeg(photo, 2549, 1912, { progressive: true, subsampling: "4:4:4", grain: 8 })).bytes;
-  await measure("jpeg-progressive: size=native, the largest libjpeg decodes (4:3, 4.87 MP at 1/4), 4:4:4", "/v1/classify?size=native", native, "image/jpeg", "jpeg");
+  // The largest 4:3 image whose size=native scale (from MAX_TENSOR_PIXELS) is still above 1/8.
+  const served = validateManifest(manifest);
+  let [lw, lh] = [0, 0];
+  for (let w = 8000; w > 64 && lw === 0; w -= 4) {
+    const h = Math.round((w * 3) / 4);
+    const cfg = servingConfig(served, { size: "native", maxPixels: Infinity, maxTensorPixels: T, image: { width: w, height: h } });
+    if (shrinkDenominator(w, h, cfg.resize) < 8) [lw, lh] = [w, h];
+  }
+  const native = (await bigJpeg(photo, lw, lh, { progressive: true, subsampling: "4:4:4", grain: 8 })).bytes;
+  await measure(`jpeg-progressive: size=native, the largest libjpeg decodes (${lw}x${lh}, ${((lw * lh) / 1e6).toFixed(2)} MP, above 1/8), 4:4:4`, "/v1/classify?size=native", native, "image/jpeg", "jpeg");
 }
 ws.close();
 await worker.dispose();
