@@ -55,10 +55,10 @@ export const DEFAULT_DECODE_LIMITS: DecodeLimits = {
     "jpeg-baseline": 50_000_000,
     "jpeg-progressive": 12_200_000,
     "jpeg-cmyk": 600_000,
-    png: 1_900_000,
+    png: 1_310_720,
     png16: 900_000,
     webp: 40_000_000,
-    "webp-lossless": 7_000_000,
+    "webp-lossless": 6_000_000,
   },
   maxJpegCoefficientBytes: 35 * 1024 * 1024,
 };

@@ -117,9 +117,13 @@ describe("the deployed MAX_TENSOR_PIXELS (61440, edge/README.md \"Memory budget\
 
   it("default size (the serving short edge, sides rounded to 32): over the cap, the short side is scaled down just enough to fit; what fits at no scale gets 413 with the fix", () => {
     const edge = servingEdge(manifest.preprocess)!;
-    const asIs = targetSize(1024, 64, { mode: "shortest-edge", size: edge, align: 32 });
+    // The widest 64-px-high image whose tensor at the serving edge fits the cap as it is (derived: the edge is the manifest's).
+    let w = 4096;
+    while (targetSize(w, 64, { mode: "shortest-edge", size: edge, align: 32 }).width * targetSize(w, 64, { mode: "shortest-edge", size: edge, align: 32 }).height > 61_440) w--;
+    expect(w).toBeGreaterThan(64);
+    const asIs = targetSize(w, 64, { mode: "shortest-edge", size: edge, align: 32 });
     expect(asIs.width * asIs.height).toBeLessThanOrEqual(61_440);
-    expect(plan(1024, 64, "default").tensor).toEqual(asIs);
+    expect(plan(w, 64, "default").tensor).toEqual(asIs);
     const over = targetSize(3000, 64, { mode: "shortest-edge", size: edge, align: 32 });
     expect(over.width * over.height).toBeGreaterThan(61_440);
     const wide = plan(3000, 64, "default").tensor; // 3000x64: a 32-px-high tensor, as native would give
@@ -262,12 +266,12 @@ describe("the deployed decode limits, checked from the header (edge/README.md \"
     throw new Error("accepted");
   };
 
-  it("PNG: 1900000 pixels (1900x1000) is admitted, 1901x1000 gets 413 naming MAX_PIXELS_PNG", () => {
-    expect(deployed.decode.maxPixels.png).toBe(1_900_000);
-    expect(() => plan(withPngSize(seed("rgb-24x16.png"), 1900, 1000))).not.toThrow();
-    const e = refusal(withPngSize(seed("rgb-24x16.png"), 1901, 1000));
+  it("PNG: 1310720 pixels (1280x1024) is admitted, 1281x1024 gets 413 naming MAX_PIXELS_PNG", () => {
+    expect(deployed.decode.maxPixels.png).toBe(1_310_720);
+    expect(() => plan(withPngSize(seed("rgb-24x16.png"), 1280, 1024))).not.toThrow();
+    const e = refusal(withPngSize(seed("rgb-24x16.png"), 1281, 1024));
     expect([e.status, e.code]).toEqual([413, "image_too_large"]);
-    expect(e.message).toMatch(/1901x1000 .*PNG; the limit for a PNG is 1\.9 MP: resize it .*MAX_PIXELS_PNG/);
+    expect(e.message).toMatch(/1281x1024 .*PNG; the limit for a PNG is 1\.3 MP: resize it .*MAX_PIXELS_PNG/);
   });
 
   it("progressive JPEG decoded at 1/8 (the DC-only decoder, no coefficient buffer): limited like a baseline one, so a 4001x3050 is admitted; 8200x6200 gets 413 naming MAX_PIXELS_JPEG_BASELINE", () => {
@@ -297,13 +301,13 @@ describe("the deployed decode limits, checked from the header (edge/README.md \"
     expect(e?.message).toMatch(/4001x3050 .*progressive JPEG; the limit for a progressive JPEG is 12 MP.*MAX_PIXELS_JPEG_PROGRESSIVE/);
   });
 
-  it("lossless WebP: 7000000 pixels (2800x2500) is admitted, 2801x2500 gets 413 naming MAX_PIXELS_WEBP_LOSSLESS; lossy WebP of that size is admitted", () => {
-    expect(deployed.decode.maxPixels["webp-lossless"]).toBe(7_000_000);
-    expect(() => plan(withWebpSize(seed("lossless-24x16.webp"), 2800, 2500))).not.toThrow();
-    const e = refusal(withWebpSize(seed("lossless-24x16.webp"), 2801, 2500));
+  it("lossless WebP: 6000000 pixels (3000x2000) is admitted, 3001x2000 gets 413 naming MAX_PIXELS_WEBP_LOSSLESS; lossy WebP of that size is admitted", () => {
+    expect(deployed.decode.maxPixels["webp-lossless"]).toBe(6_000_000);
+    expect(() => plan(withWebpSize(seed("lossless-24x16.webp"), 3000, 2000))).not.toThrow();
+    const e = refusal(withWebpSize(seed("lossless-24x16.webp"), 3001, 2000));
     expect([e.status, e.code]).toEqual([413, "image_too_large"]);
     expect(e.message).toMatch(/MAX_PIXELS_WEBP_LOSSLESS/);
-    expect(() => plan(withWebpSize(seed("lossy-24x16.webp"), 2801, 2500))).not.toThrow();
+    expect(() => plan(withWebpSize(seed("lossy-24x16.webp"), 3001, 2000))).not.toThrow();
   });
 
   /** The JPEG with a fourth component in its frame header (a CMYK frame as far as the header says). */
