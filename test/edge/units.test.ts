@@ -118,8 +118,9 @@ describe("the deployed MAX_TENSOR_PIXELS (61440, edge/README.md \"Memory budget\
   it("default size (the serving short edge, sides rounded to 32): over the cap, the short side is scaled down just enough to fit; what fits at no scale gets 413 with the fix", () => {
     const edge = servingEdge(manifest.preprocess)!;
     // The widest 64-px-high image whose tensor at the serving edge fits the cap as it is (derived: the edge is the manifest's).
+    const at = (width: number) => targetSize(width, 64, { mode: "shortest-edge", size: edge, align: 32 });
     let w = 4096;
-    while (targetSize(w, 64, { mode: "shortest-edge", size: edge, align: 32 }).width * targetSize(w, 64, { mode: "shortest-edge", size: edge, align: 32 }).height > 61_440) w--;
+    while (at(w).width * at(w).height > 61_440) w--;
     expect(w).toBeGreaterThan(64);
     const asIs = targetSize(w, 64, { mode: "shortest-edge", size: edge, align: 32 });
     expect(asIs.width * asIs.height).toBeLessThanOrEqual(61_440);

@@ -296,6 +296,11 @@ export function resolveConfig(opts: { preset?: string | null; overrides?: Partia
   return config;
 }
 
+/** The first stage from size/epochs/lr, then progressive-resizing stages. */
+export function stagesOf(config: TrainConfig): Stage[] {
+  return [{ size: config.size, epochs: config.epochs, lr: config.lr }, ...config.stages];
+}
+
 /** "128:2,224:1:1e-3" -> stages; lr defaults to the first stage's lr. */
 export function parseStages(text: string, defaultLr: number, path = "--stages"): Stage[] {
   if (text.trim() === "") return [];

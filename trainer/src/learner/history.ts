@@ -9,7 +9,7 @@
  * `trainer run` command that reproduces it), marked as rebuilt.
  */
 import { cpus, totalmem } from "node:os";
-import { CONFIG_FIELDS, CONFIG_KEYS, DEFAULT_CONFIG, type Stage, type TrainConfig } from "../config.ts";
+import { CONFIG_FIELDS, CONFIG_KEYS, DEFAULT_CONFIG, stagesOf, type TrainConfig } from "../config.ts";
 import { kebab } from "../commands/flags.ts";
 import type { EpochRecord } from "./events.ts";
 
@@ -63,10 +63,6 @@ export function hostInfo(): HostInfo {
   };
 }
 
-export function stagesOfConfig(config: TrainConfig): Stage[] {
-  return [{ size: config.size, epochs: config.epochs, lr: config.lr }, ...config.stages];
-}
-
 /** `trainer run` flags that reproduce `config` (every field that differs from the defaults; out and data always). */
 export function commandFromConfig(config: TrainConfig): string[] {
   const out = ["trainer", "run"];
@@ -87,7 +83,7 @@ export function commandFromConfig(config: TrainConfig): string[] {
 /** Each epoch's stage: recorded on the epoch since sessions were recorded, else from the config's stage lengths. */
 function stageOfEpochs(config: TrainConfig, metrics: EpochRecord[]): number[] {
   const bounds: number[] = [];
-  stagesOfConfig(config).forEach((s, i) => {
+  stagesOf(config).forEach((s, i) => {
     for (let e = 0; e < s.epochs; e++) bounds.push(i);
   });
   return metrics.map((m, i) => m.stage ?? bounds[i] ?? bounds.length - 1);
@@ -95,7 +91,7 @@ function stageOfEpochs(config: TrainConfig, metrics: EpochRecord[]): number[] {
 
 export function trainingHistory(config: TrainConfig, metrics: EpochRecord[], sessions: TrainingSession[] | undefined): TrainingHistory & { commandRebuilt?: true } {
   const stageOf = stageOfEpochs(config, metrics);
-  const stages = stagesOfConfig(config).map((s, i): StageHistory => {
+  const stages = stagesOf(config).map((s, i): StageHistory => {
     const table = metrics.filter((_, j) => stageOf[j] === i);
     const last = table[table.length - 1];
     return {

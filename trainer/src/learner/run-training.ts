@@ -1,8 +1,8 @@
 import { existsSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { Stage, TrainConfig } from "../config.ts";
-import { validateTrainConfig } from "../config.ts";
+import type { TrainConfig } from "../config.ts";
+import { stagesOf, validateTrainConfig } from "../config.ts";
 import { DataError } from "../data/errors.ts";
 import { checkpointPath } from "../run-folder.ts";
 import { epochTable } from "./callbacks/epoch-table.ts";
@@ -24,10 +24,7 @@ export interface RunResult {
 
 export { checkpointPath };
 
-/** The first stage from size/epochs/lr, then progressive-resizing stages. */
-export function stagesOf(config: TrainConfig): Stage[] {
-  return [{ size: config.size, epochs: config.epochs, lr: config.lr }, ...config.stages];
-}
+export { stagesOf };
 
 /**
  * `trainer run`: data -> model -> one fitOneCycle per stage (progressive resizing continues on the same
