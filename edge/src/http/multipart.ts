@@ -33,6 +33,7 @@ const MAX_BOUNDARY = 70; // RFC 2046
 const MAX_HEADER_BYTES = 16 * 1024; // one part's header block
 const MAX_PARTS = 1000;
 const CRLF = [13, 10];
+const BLANK_LINE = Uint8Array.of(13, 10, 13, 10);
 
 /** The boundary parameter of a multipart/form-data Content-Type. */
 export function boundaryOf(contentType: string): string {
@@ -72,7 +73,6 @@ function dispositionParam(value: string, param: string): string | null {
   return m[1] !== undefined ? m[1].replace(/\\(.)/g, "$1") : (m[2] ?? "");
 }
 
-const latin1 = new TextDecoder("latin1");
 const utf8 = new TextDecoder("utf-8");
 
 function parseHeaders(block: Uint8Array): Map<string, string> {
@@ -81,7 +81,7 @@ function parseHeaders(block: Uint8Array): Map<string, string> {
   for (const line of utf8.decode(block).split("\r\n")) {
     if (line === "") continue;
     const colon = line.indexOf(":");
-    if (colon <= 0) throw new MultipartError(`a part header line has no name: ${JSON.stringify(latin1.decode(ascii(line.slice(0, 40))))}`);
+    if (colon <= 0) throw new MultipartError(`a part header line has no name: ${JSON.stringify(line.slice(0, 40))}`);
     out.set(line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim());
   }
   return out;
@@ -108,7 +108,7 @@ export function parseMultipart(body: Uint8Array, boundary: string): MultipartFor
       headers = new Map(); // a part with no headers at all
       contentAt = at + 2;
     } else {
-      const headerEnd = indexOfBytes(body.subarray(0, Math.min(body.length, at + MAX_HEADER_BYTES)), ascii("\r\n\r\n"), at);
+      const headerEnd = indexOfBytes(body.subarray(0, Math.min(body.length, at + MAX_HEADER_BYTES)), BLANK_LINE, at);
       if (headerEnd < 0) throw new MultipartError(`a part's headers do not end (no blank line within ${MAX_HEADER_BYTES} bytes)`);
       headers = parseHeaders(body.subarray(at, headerEnd));
       contentAt = headerEnd + 4;
