@@ -17,7 +17,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { Conv2D, Conv2DBackpropFilter, MaxPoolGrad, getKernel, registerKernel, unregisterKernel } from "@tensorflow/tfjs-core";
 import type { KernelConfig, NamedAttrMap, TensorInfo } from "@tensorflow/tfjs-core";
 import { initBackend } from "../../trainer/src/backend/init-backend.ts";
-import { setKernelThreads } from "../../trainer/src/backend/simd-kernels.ts";
+import { kernelVariant, setKernelThreads, setRelaxedSimd } from "../../trainer/src/backend/simd-kernels.ts";
 import { setFilterGradientStrategy, setSharedIdentity, setSimdConv2D, setSimdMaxPoolGrad } from "../../trainer/src/backend/wasm-kernels.ts";
 import { setFusedBatchNorm } from "../../trainer/src/backend/batch-norm-kernels.ts";
 import { ensureGradients } from "../../trainer/src/learner/gradients.ts";
@@ -79,12 +79,14 @@ const VARIANTS: Record<string, Array<{ name: string; set: () => void }>> = {
   [Conv2D]: [
     { name: "simd", set: () => { setSimdConv2D(true); setKernelThreads(undefined); } },
     { name: "before (XNNPACK)", set: () => setSimdConv2D(false) },
+    { name: "simd, mul + add", set: () => { setSimdConv2D(true); setKernelThreads(undefined); setRelaxedSimd(false); } },
     ...(threads > 1 ? [{ name: "simd 1 thread", set: () => { setSimdConv2D(true); setKernelThreads(1); } }] : []),
   ],
   [Conv2DBackpropFilter]: [
     { name: "simd", set: () => { setFilterGradientStrategy("simd"); setKernelThreads(undefined); } },
     { name: "before (XNNPACK conv / im2col)", set: () => setFilterGradientStrategy("auto-old") },
     { name: "simd unpacked", set: () => { setFilterGradientStrategy("simd-strided"); setKernelThreads(undefined); } },
+    { name: "simd, mul + add", set: () => { setFilterGradientStrategy("simd"); setKernelThreads(undefined); setRelaxedSimd(false); } },
     ...(threads > 1 ? [{ name: "simd 1 thread", set: () => { setFilterGradientStrategy("simd"); setKernelThreads(1); } }] : []),
   ],
   [MaxPoolGrad]: [
@@ -109,14 +111,16 @@ const results: Result[] = [];
 for (const c of calls.values()) {
   const inputs = c.inputs.map((shape) => tf.randomNormal(shape));
   const samples: Record<string, number[]> = {};
-  for (const v of VARIANTS[c.kernel]!) { v.set(); timeOnce(c, inputs); } // warm-up
+  for (const v of VARIANTS[c.kernel]!) { setRelaxedSimd(undefined); v.set(); timeOnce(c, inputs); } // warm-up
   for (let r = 0; r < reps; r++) {
     for (const v of VARIANTS[c.kernel]!) {
+      setRelaxedSimd(undefined);
       v.set();
       (samples[v.name] ??= []).push(timeOnce(c, inputs));
     }
   }
   tf.dispose(inputs);
+  setRelaxedSimd(undefined);
   results.push({ call: c, ms: Object.fromEntries(Object.entries(samples).map(([k, s]) => [k, median(s)])) });
 }
 setFilterGradientStrategy("simd");
@@ -155,7 +159,7 @@ print(json.dumps(out))`;
 }
 
 // ---- report
-console.log(`${values.arch} ${size} px, batch ${batch}, ${threads} thread(s), median of ${reps}; ms per step (sum over the step's calls)`);
+console.log(`${values.arch} ${size} px, batch ${batch}, ${threads} thread(s), median of ${reps}; ms per step (sum over the step's calls); our kernels: ${kernelVariant()}`);
 for (const kernel of RECORDED) {
   const rs = results.filter((r) => r.call.kernel === kernel);
   const names = Object.keys(rs[0]?.ms ?? {});
@@ -188,6 +192,7 @@ const CONFIGS: Array<{ name: string; set: () => void }> = [
   { name: "all ours", set: () => { setFilterGradientStrategy("simd"); setFusedBatchNorm(true); setSimdMaxPoolGrad(true); setSimdConv2D(true); setSharedIdentity(true); setKernelThreads(undefined); } },
   { name: "all ours but a copying Identity", set: () => { setFilterGradientStrategy("simd"); setFusedBatchNorm(true); setSimdMaxPoolGrad(true); setSimdConv2D(true); setSharedIdentity(false); setKernelThreads(undefined); } },
   { name: "all ours but XNNPACK's Conv2D", set: () => { setFilterGradientStrategy("simd"); setFusedBatchNorm(true); setSimdMaxPoolGrad(true); setSimdConv2D(false); setSharedIdentity(true); setKernelThreads(undefined); } },
+  { name: "all ours, mul + add (no relaxed SIMD)", set: () => { setFilterGradientStrategy("simd"); setFusedBatchNorm(true); setSimdMaxPoolGrad(true); setSimdConv2D(true); setSharedIdentity(true); setKernelThreads(undefined); setRelaxedSimd(false); } },
   ...(threads > 1 ? [{ name: "all ours, our kernels on 1 thread", set: () => { setFilterGradientStrategy("simd"); setFusedBatchNorm(true); setSimdMaxPoolGrad(true); setSimdConv2D(true); setSharedIdentity(true); setKernelThreads(1); } }] : []),
   { name: "before (XNNPACK Conv2D, old filter grad, no fused BN, tfjs MaxPoolGrad)", set: () => { setFilterGradientStrategy("auto-old"); setFusedBatchNorm(false); setSimdMaxPoolGrad(false); setSimdConv2D(false); setSharedIdentity(false); setKernelThreads(undefined); } },
 ];
@@ -203,9 +208,10 @@ if (steps > 0) {
     return value;
   });
   const ms: Record<string, number[]> = {};
-  for (const c of CONFIGS) { c.set(); step().dataSync(); } // warm-up
+  for (const c of CONFIGS) { setRelaxedSimd(undefined); c.set(); step().dataSync(); } // warm-up
   for (let i = 0; i < steps; i++) {
     for (const c of CONFIGS) {
+      setRelaxedSimd(undefined);
       c.set();
       const t0 = performance.now();
       const loss = step();
@@ -223,6 +229,7 @@ if (steps > 0) {
     console.log(`| ${c.name} | ${m.toFixed(0)} | ${((batch * 1000) / m).toFixed(1)} | ${(base / m).toFixed(2)}x |`);
   }
   for (const c of [CONFIGS[0]!, CONFIGS.at(-1)!]) {
+    setRelaxedSimd(undefined);
     c.set();
     const prof = await tf.profile(() => step());
     const byKernel = new Map<string, number>();

@@ -2,6 +2,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../../trainer/src/backend/init-backend.ts";
 import { setFilterGradientStrategy, setSimdConv2D, setSimdMaxPoolGrad } from "../../trainer/src/backend/wasm-kernels.ts";
+import { kernelVariant, relaxedSimdAvailable, setRelaxedSimd } from "../../trainer/src/backend/simd-kernels.ts";
 import { ensureGradients } from "../../trainer/src/learner/gradients.ts";
 import { BN_SHAPES, checkBatchNormKernels } from "./batch-norm-kernels-cases.ts";
 import { BN_EPS, batchNormTrain } from "../../trainer/src/model/ops/batch-norm.ts";
@@ -64,6 +65,16 @@ const CONV_CASES: Array<{ x: [number, number, number, number]; k: number; co: nu
   { x: [2, 6, 20, 16], k: 1, co: 40, stride: 2, pad: "valid" },
 ];
 
+describe("relaxed SIMD (fused multiply-add) for our convolution kernels", () => {
+  it("is available on this Node (the loader enables V8's flag) and is the default build", () => {
+    expect(relaxedSimdAvailable()).toBe(true);
+    expect(kernelVariant()).toBe("relaxed-simd");
+    setRelaxedSimd(false);
+    expect(kernelVariant()).toBe("simd");
+    setRelaxedSimd(undefined);
+  });
+});
+
 describe("wasm Conv2DBackpropFilter / Conv2DBackpropInput vs the cpu backend", () => {
   for (const c of CONV_CASES) {
     it(`x ${c.x.join("x")}, ${c.k}x${c.k} -> ${c.co}, stride ${c.stride}, pad ${c.pad}`, async () => {
@@ -77,21 +88,27 @@ describe("wasm Conv2DBackpropFilter / Conv2DBackpropInput vs the cpu backend", (
         return [...tf.grads((a, b) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad), r)))([x, w]), y];
       };
       const [cpuDx, cpuDw, cpuY] = await on("cpu", grads);
-      // the forward convolution: ours (SIMD) and XNNPACK's
-      for (const simd of [true, false]) {
-        setSimdConv2D(simd);
-        const [, , wasmY] = await on("wasm", grads);
-        expect(maxAbsDiff(cpuY!, wasmY!), simd ? "ours" : "xnnpack").toBeLessThan(1e-5 * Math.max(1, maxAbs(cpuY!)));
+      // Our kernels' two builds: fused multiply-add (relaxed SIMD, the default where the engine has it) and separate mul + add.
+      for (const relaxed of [true, false]) {
+        setRelaxedSimd(relaxed);
+        const build = relaxed ? "relaxed-simd" : "simd";
+        // the forward convolution: ours (SIMD) and XNNPACK's
+        for (const simd of [true, false]) {
+          setSimdConv2D(simd);
+          const [, , wasmY] = await on("wasm", grads);
+          expect(maxAbsDiff(cpuY!, wasmY!), simd ? `ours, ${build}` : "xnnpack").toBeLessThan(1e-5 * Math.max(1, maxAbs(cpuY!)));
+        }
+        setSimdConv2D(true);
+        // Every formulation of the filter gradient: the default (SIMD kernel, small 1x1 as a matmul), the kernel alone, im2col + matmul, dilated convolution.
+        for (const strategy of ["simd", "simd-kernel", "simd-strided", "auto-old", "im2col", "conv"] as const) {
+          setFilterGradientStrategy(strategy);
+          const [wasmDx, wasmDw] = await on("wasm", grads);
+          expect(maxAbsDiff(cpuDx!, wasmDx!), `${strategy}, ${build}`).toBeLessThan(1e-5 * Math.max(1, maxAbs(cpuDx!)));
+          expect(maxAbsDiff(cpuDw!, wasmDw!), `${strategy}, ${build}`).toBeLessThan(1e-5 * Math.max(1, maxAbs(cpuDw!)));
+        }
+        setFilterGradientStrategy("simd");
       }
-      setSimdConv2D(true);
-      // Every formulation of the filter gradient: the default (SIMD kernel, small 1x1 as a matmul), the kernel alone, im2col + matmul, dilated convolution.
-      for (const strategy of ["simd", "simd-kernel", "simd-strided", "auto-old", "im2col", "conv"] as const) {
-        setFilterGradientStrategy(strategy);
-        const [wasmDx, wasmDw] = await on("wasm", grads);
-        expect(maxAbsDiff(cpuDx!, wasmDx!)).toBeLessThan(1e-5 * Math.max(1, maxAbs(cpuDx!)));
-        expect(maxAbsDiff(cpuDw!, wasmDw!), strategy).toBeLessThan(1e-5 * Math.max(1, maxAbs(cpuDw!)));
-      }
-      setFilterGradientStrategy("simd");
+      setRelaxedSimd(undefined);
     });
   }
 });

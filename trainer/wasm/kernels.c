@@ -10,6 +10,20 @@
 #define EXPORT(name) __attribute__((export_name(#name)))
 
 /*
+ * acc + a * b, the convolutions' multiply-add. Built with -DRELAXED_MADD (kernels-relaxed.wasm,
+ * kernels-shared-relaxed.wasm) it is one f32x4.relaxed_madd, a fused multiply-add on CPUs with FMA
+ * (relaxed-SIMD proposal; Node 20's V8 needs --experimental-wasm-relaxed-simd, set by the loader).
+ * clang 14 knows the instruction only by its prototype name and opcode (__builtin_wasm_fma_f32x4,
+ * 0xfd 0xaf 0x01); build.sh rewrites that opcode to the standard relaxed_madd (0xfd 0x85 0x02), which
+ * computes op1 * op2 + op3: so the accumulator is passed last. Without it, a separate mul and add.
+ */
+#ifdef RELAXED_MADD
+#define MADD(acc, a, b) __builtin_wasm_fma_f32x4((a), (b), (acc))
+#else
+#define MADD(acc, a, b) wasm_f32x4_add((acc), wasm_f32x4_mul((a), (b)))
+#endif
+
+/*
  * Filter gradient of y = conv2d(x, w, stride s, pads padTop/padLeft), NHWC, for output channels
  * [o_begin, o_end):
  *   dw[i, j, c, o] = sum_{n, p, q} x[n, s*p + i - padTop, s*q + j - padLeft, c] * dy[n, p, q, o]
@@ -68,17 +82,17 @@ void conv2d_filter_grad(const float *x, const float *dy, float *dw, int N, int H
               for (int q = qLo; q < qHi; q++, xp += xStep, gp += Co) {
                 const v128_t g0 = wasm_v128_load(gp), g1 = wasm_v128_load(gp + 4);
                 v128_t b = wasm_v128_load32_splat(xp);
-                a00 = wasm_f32x4_add(a00, wasm_f32x4_mul(b, g0));
-                a01 = wasm_f32x4_add(a01, wasm_f32x4_mul(b, g1));
+                a00 = MADD(a00, b, g0);
+                a01 = MADD(a01, b, g1);
                 b = wasm_v128_load32_splat(xp + 1);
-                a10 = wasm_f32x4_add(a10, wasm_f32x4_mul(b, g0));
-                a11 = wasm_f32x4_add(a11, wasm_f32x4_mul(b, g1));
+                a10 = MADD(a10, b, g0);
+                a11 = MADD(a11, b, g1);
                 b = wasm_v128_load32_splat(xp + 2);
-                a20 = wasm_f32x4_add(a20, wasm_f32x4_mul(b, g0));
-                a21 = wasm_f32x4_add(a21, wasm_f32x4_mul(b, g1));
+                a20 = MADD(a20, b, g0);
+                a21 = MADD(a21, b, g1);
                 b = wasm_v128_load32_splat(xp + 3);
-                a30 = wasm_f32x4_add(a30, wasm_f32x4_mul(b, g0));
-                a31 = wasm_f32x4_add(a31, wasm_f32x4_mul(b, g1));
+                a30 = MADD(a30, b, g0);
+                a31 = MADD(a31, b, g1);
               }
             }
             wasm_v128_store(d, a00); wasm_v128_store(d + 4, a01);
@@ -97,8 +111,8 @@ void conv2d_filter_grad(const float *x, const float *dy, float *dw, int N, int H
               const float *gp = dy + (r * Wo + qLo) * Co + o0;
               for (int q = qLo; q < qHi; q++, xp += xStep, gp += Co) {
                 const v128_t b = wasm_v128_load32_splat(xp);
-                a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(b, wasm_v128_load(gp)));
-                a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(b, wasm_v128_load(gp + 4)));
+                a0 = MADD(a0, b, wasm_v128_load(gp));
+                a1 = MADD(a1, b, wasm_v128_load(gp + 4));
               }
             }
             wasm_v128_store(d, a0); wasm_v128_store(d + 4, a1);
@@ -363,17 +377,17 @@ void conv2d_forward(const float *x, const float *w, float *y, float *wp, int N, 
                   for (int c = 0; c < Ci; c++, wq += 8) {
                     const v128_t w0 = wasm_v128_load(wq), w1 = wasm_v128_load(wq + 4);
                     v128_t b = wasm_v128_load32_splat(xp + c);
-                    a00 = wasm_f32x4_add(a00, wasm_f32x4_mul(b, w0));
-                    a01 = wasm_f32x4_add(a01, wasm_f32x4_mul(b, w1));
+                    a00 = MADD(a00, b, w0);
+                    a01 = MADD(a01, b, w1);
                     b = wasm_v128_load32_splat(xp + sCi + c);
-                    a10 = wasm_f32x4_add(a10, wasm_f32x4_mul(b, w0));
-                    a11 = wasm_f32x4_add(a11, wasm_f32x4_mul(b, w1));
+                    a10 = MADD(a10, b, w0);
+                    a11 = MADD(a11, b, w1);
                     b = wasm_v128_load32_splat(xp + 2 * sCi + c);
-                    a20 = wasm_f32x4_add(a20, wasm_f32x4_mul(b, w0));
-                    a21 = wasm_f32x4_add(a21, wasm_f32x4_mul(b, w1));
+                    a20 = MADD(a20, b, w0);
+                    a21 = MADD(a21, b, w1);
                     b = wasm_v128_load32_splat(xp + 3 * sCi + c);
-                    a30 = wasm_f32x4_add(a30, wasm_f32x4_mul(b, w0));
-                    a31 = wasm_f32x4_add(a31, wasm_f32x4_mul(b, w1));
+                    a30 = MADD(a30, b, w0);
+                    a31 = MADD(a31, b, w1);
                   }
                 }
               }
@@ -392,15 +406,15 @@ void conv2d_forward(const float *x, const float *w, float *y, float *wp, int N, 
                   int c = 0;
                   for (; c + 2 <= Ci; c += 2, wq += 16) {
                     const v128_t b = wasm_v128_load32_splat(xp + c), d = wasm_v128_load32_splat(xp + c + 1);
-                    a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(b, wasm_v128_load(wq)));
-                    a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(b, wasm_v128_load(wq + 4)));
-                    e0 = wasm_f32x4_add(e0, wasm_f32x4_mul(d, wasm_v128_load(wq + 8)));
-                    e1 = wasm_f32x4_add(e1, wasm_f32x4_mul(d, wasm_v128_load(wq + 12)));
+                    a0 = MADD(a0, b, wasm_v128_load(wq));
+                    a1 = MADD(a1, b, wasm_v128_load(wq + 4));
+                    e0 = MADD(e0, d, wasm_v128_load(wq + 8));
+                    e1 = MADD(e1, d, wasm_v128_load(wq + 12));
                   }
                   if (c < Ci) {
                     const v128_t b = wasm_v128_load32_splat(xp + c);
-                    a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(b, wasm_v128_load(wq)));
-                    a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(b, wasm_v128_load(wq + 4)));
+                    a0 = MADD(a0, b, wasm_v128_load(wq));
+                    a1 = MADD(a1, b, wasm_v128_load(wq + 4));
                   }
                 }
               }
@@ -485,17 +499,17 @@ void conv2d_filter_grad_packed(const float *x, const float *dy, float *dw, float
             for (int k = 0; k < K; k++, xp += 4, gp += 8) {
               const v128_t g0 = wasm_v128_load(gp), g1 = wasm_v128_load(gp + 4);
               v128_t b = wasm_v128_load32_splat(xp);
-              a00 = wasm_f32x4_add(a00, wasm_f32x4_mul(b, g0));
-              a01 = wasm_f32x4_add(a01, wasm_f32x4_mul(b, g1));
+              a00 = MADD(a00, b, g0);
+              a01 = MADD(a01, b, g1);
               b = wasm_v128_load32_splat(xp + 1);
-              a10 = wasm_f32x4_add(a10, wasm_f32x4_mul(b, g0));
-              a11 = wasm_f32x4_add(a11, wasm_f32x4_mul(b, g1));
+              a10 = MADD(a10, b, g0);
+              a11 = MADD(a11, b, g1);
               b = wasm_v128_load32_splat(xp + 2);
-              a20 = wasm_f32x4_add(a20, wasm_f32x4_mul(b, g0));
-              a21 = wasm_f32x4_add(a21, wasm_f32x4_mul(b, g1));
+              a20 = MADD(a20, b, g0);
+              a21 = MADD(a21, b, g1);
               b = wasm_v128_load32_splat(xp + 3);
-              a30 = wasm_f32x4_add(a30, wasm_f32x4_mul(b, g0));
-              a31 = wasm_f32x4_add(a31, wasm_f32x4_mul(b, g1));
+              a30 = MADD(a30, b, g0);
+              a31 = MADD(a31, b, g1);
             }
             wasm_v128_store(d, a00); wasm_v128_store(d + 4, a01);
             if (cn > 1) { wasm_v128_store(d + Co, a10); wasm_v128_store(d + Co + 4, a11); }

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { setFlagsFromString } from "node:v8";
 import { Worker } from "node:worker_threads";
 import type { KernelBackend, TensorInfo } from "@tensorflow/tfjs-core";
 
@@ -14,6 +15,12 @@ import type { KernelBackend, TensorInfo } from "@tensorflow/tfjs-core";
  * same module on the same memory. A call is split by output channels: the main thread takes the
  * first share and waits (Atomics.wait) for the workers' shares. No output is written twice, so no
  * reduction is needed.
+ *
+ * Relaxed SIMD: where the engine accepts f32x4.relaxed_madd, the convolutions run from
+ * kernels-relaxed.wasm / kernels-shared-relaxed.wasm, whose multiply-add is one fused instruction
+ * on CPUs with FMA (see MADD in kernels.c). Node 20's V8 has it behind --experimental-wasm-relaxed-simd,
+ * which relaxedSimdAvailable() sets for the process (later V8s ship it). RESNET_EDGE_RELAXED_SIMD=0 (or
+ * setRelaxedSimd(false)) keeps the separate multiply and add.
  */
 
 type Fn = (...args: number[]) => void;
@@ -85,7 +92,40 @@ interface Kernels {
   pool?: Pool;
 }
 
-const instances = new WeakMap<object, Kernels>();
+const instances = { simd: new WeakMap<object, Kernels>(), relaxed: new WeakMap<object, Kernels>() };
+
+/** (v128, v128, v128) -> v128 = f32x4.relaxed_madd of its params: validates only where relaxed SIMD is on. */
+const RELAXED_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 8, 1, 96, 3, 123, 123, 123, 1, 123, 3, 2, 1, 0, 10, 13, 1, 11, 0, 32, 0, 32, 1, 32, 2, 253, 133, 2, 11,
+]);
+let relaxedSupport: boolean | undefined;
+
+/** Whether this engine runs relaxed-SIMD wasm, after enabling V8's flag for it where one exists (once per process). */
+export function relaxedSimdAvailable(): boolean {
+  if (relaxedSupport === undefined) {
+    if (!WebAssembly.validate(RELAXED_PROBE)) {
+      try {
+        setFlagsFromString("--experimental-wasm-relaxed-simd");
+      } catch {
+        // not V8, or the flag is gone: the probe below decides
+      }
+    }
+    relaxedSupport = WebAssembly.validate(RELAXED_PROBE);
+  }
+  return relaxedSupport;
+}
+
+let relaxedOverride: boolean | undefined;
+/** For benchmarks and tests: false = the separate multiply and add; true/undefined = relaxed where available (the default). */
+export function setRelaxedSimd(on: boolean | undefined): void {
+  relaxedOverride = on;
+}
+
+/** Which build the kernels run from now: "relaxed-simd" (fused multiply-add) or "simd". */
+export function kernelVariant(): "relaxed-simd" | "simd" {
+  const wanted = relaxedOverride ?? process.env.RESNET_EDGE_RELAXED_SIMD !== "0";
+  return wanted && relaxedSimdAvailable() ? "relaxed-simd" : "simd";
+}
 const moduleBytes = new Map<string, WebAssembly.Module>();
 
 function compiled(file: string): WebAssembly.Module {
@@ -120,11 +160,13 @@ export function setKernelThreads(threads: number | undefined): void {
 }
 
 function kernelsFor(backend: KernelBackend): Kernels {
-  let k = instances.get(backend);
+  const relaxed = kernelVariant() === "relaxed-simd";
+  const cache = relaxed ? instances.relaxed : instances.simd;
+  let k = cache.get(backend);
   if (!k) {
     const memory = backendMemory(backend);
     const shared = memory.buffer instanceof SharedArrayBuffer;
-    const mod = compiled(shared ? "kernels-shared.wasm" : "kernels.wasm");
+    const mod = compiled(`kernels${shared ? "-shared" : ""}${relaxed ? "-relaxed" : ""}.wasm`);
     const instance = new WebAssembly.Instance(mod, { env: { memory } });
     k = { exports: instance.exports as unknown as KernelExports };
     const threads = threadsOf(backend);
@@ -137,7 +179,7 @@ function kernelsFor(backend: KernelBackend): Kernels {
       });
       k.pool = { control, workers };
     }
-    instances.set(backend, k);
+    cache.set(backend, k);
   }
   return k;
 }
