@@ -10,7 +10,8 @@ import { targetSize } from "./ops/target-size.ts";
  *   FCN export that is "shortest edge to S, both sides rounded to the nearest multiple of the stride, no
  *   crop"; an aspect ratio whose tensor would exceed `maxTensorPixels` at S is scaled down just enough to
  *   fit, as for `native`. A legacy manifest (no `stride`, no `resize.align`) gets what the worker did before those fields
- *   existed: shortest edge to its size, aspect kept, no rounding, and its `crop` is not applied.
+ *   existed: shortest edge to its size, aspect kept, no rounding, and its `crop` is not applied; a tensor over
+ *   `maxTensorPixels` is scaled down to fit as well, but not below LEGACY_MIN_EDGE.
  * - `native`: the whole image at its own resolution (sides rounded to the stride when the manifest has one);
  *   an image whose tensor would exceed `maxTensorPixels` is scaled down, aspect kept, just enough that the
  *   rounded tensor fits (scale first, then round).
@@ -29,6 +30,13 @@ export interface ServingOptions {
   /** Serve `default` at this short side instead of the manifest's (what `trainer calibrate` sweeps). */
   shortSide?: number;
 }
+
+/**
+ * The smallest short side a legacy manifest's (no stride) `default` tensor is scaled down to in order to fit
+ * MAX_TENSOR_PIXELS: 32 px, the total stride of every chapter-14 net (one cell of the final map; aligned
+ * manifests stop at one stride the same way). An image that fits only below it is refused.
+ */
+export const LEGACY_MIN_EDGE = 32;
 
 /** The short side `size=default` serves at: the manifest's resize size (the shorter of [h, w]); null for "none". */
 export function servingEdge(pp: PreprocessConfig): number | null {
@@ -57,7 +65,20 @@ export function servingConfig(manifest: Pick<ModelManifest, "preprocess" | "stri
     // `size` is ignored for "none" but must validate as a positive integer.
     return { ...pp, resize: { mode: "none", size: edge ?? 1, ...aligned }, crop: null, maxPixels };
   }
-  if (align === undefined) return { ...pp, resize: { mode: "shortest-edge", size: edge }, crop: null, maxPixels };
+  if (align === undefined) {
+    // A legacy manifest is fitted under the cap too, down to LEGACY_MIN_EDGE (one cell of a ch. 14 net);
+    // an image that needs less than that keeps its size and is refused by the caller (413).
+    const { image, maxTensorPixels = Infinity } = opts;
+    let size = edge;
+    if (image) {
+      const t = targetSize(image.width, image.height, { mode: "shortest-edge", size: edge });
+      if (t.width * t.height > maxTensorPixels) {
+        const fit = nativeEdgeWithin(image.width, image.height, maxTensorPixels);
+        if (fit >= Math.min(edge, LEGACY_MIN_EDGE)) size = fit;
+      }
+    }
+    return { ...pp, resize: { mode: "shortest-edge", size }, crop: null, maxPixels };
+  }
   if (pp.resize.mode === "exact") return { ...pp, maxPixels };
   const resize = opts.shortSide === undefined ? pp.resize : { mode: "shortest-edge" as const, size: opts.shortSide };
   if (pp.crop !== null) return { ...pp, resize, maxPixels };

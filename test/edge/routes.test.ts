@@ -286,6 +286,13 @@ describe("POST /v1/classify", () => {
     expectError(s, 413, "image_too_large");
     expect(s.body.error.message).toMatch(/MAX_TENSOR_PIXELS/);
     expect((await call("/v1/classify?size=native", post(strip, "image/png"))).status).toBe(200);
+    // 1200x100 (12:1): 1536x128 at the default size is over this MAX_TENSOR_PIXELS, but it fits scaled down
+    // (this fixture's manifest has no stride: the legacy path fits too, down to 32 px).
+    const wide = await call("/v1/classify", post(makePng(1200, 100), "image/png"));
+    expect(wide.status).toBe(200);
+    expect(wide.body.input.tensor.height * wide.body.input.tensor.width).toBeLessThanOrEqual(limits.maxTensorPixels);
+    expect(wide.body.input.tensor.height).toBeGreaterThanOrEqual(32);
+    expect(wide.body.input.tensor.height).toBeLessThan(128);
     // 440x400 = 176k: decodes (< MAX_PIXELS) and classifies at the default size; natively it is over
     // MAX_TENSOR_PIXELS, so it is scaled down, aspect kept, just enough to fit.
     const mid = makePng(440, 400);

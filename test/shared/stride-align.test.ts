@@ -6,6 +6,7 @@ import {
   ConfigError,
   DEFAULT_PREPROCESS,
   IMAGENETTE_CLASSES,
+  LEGACY_MIN_EDGE,
   alignSide,
   nativeEdgeWithin,
   servingConfig,
@@ -16,7 +17,7 @@ import {
   type PreprocessConfig,
 } from "../../shared/src/index.ts";
 
-const MAX_TENSOR_PIXELS = 240_000; // a tensor cap for these checks (the worker's default was 240000; it is 76800 now, edge/src/limits.ts)
+const MAX_TENSOR_PIXELS = 240_000; // a tensor cap for these checks (the worker's default was 240000; it is 61440 now, edge/src/limits.ts)
 
 const legacyPreprocess: PreprocessConfig = { ...DEFAULT_PREPROCESS, resize: { mode: "shortest-edge", size: 64 }, crop: [64, 64] };
 const alignedPreprocess: PreprocessConfig = { ...DEFAULT_PREPROCESS, resize: { mode: "shortest-edge", size: 64, align: 32 }, crop: null };
@@ -125,6 +126,21 @@ describe("servingConfig (what the worker feeds the model)", () => {
     expect(cfg.crop).toBeNull();
     expect(cfg.resize).toEqual({ mode: "shortest-edge", size: 64 });
     expect(targetSize(500, 375, cfg.resize)).toEqual({ width: 85, height: 64 });
+  });
+
+  it("default on a legacy manifest scales a tensor over MAX_TENSOR_PIXELS down to fit, aspect kept, but not below 32 px", () => {
+    const { stride: _, ...old } = manifest({ preprocess: { ...legacyPreprocess, resize: { mode: "shortest-edge", size: 224 } } });
+    // 4:3 at 224 is 299x224 = 66976 > 61440 (the worker's cap): the largest short side that fits is 214 (285x214).
+    const cfg = servingConfig(old, { image: { width: 400, height: 300 }, maxTensorPixels: 61_440 });
+    expect(cfg.resize).toEqual({ mode: "shortest-edge", size: 214 });
+    const t = targetSize(400, 300, cfg.resize);
+    expect(t.width * t.height).toBeLessThanOrEqual(61_440);
+    expect(targetSize(400, 300, { mode: "shortest-edge", size: 215 }).width * 215).toBeGreaterThan(61_440);
+    // Under the cap it is untouched; a 2000x2 strip would need a 7 px short side: it keeps 224 and the worker refuses it.
+    expect(servingConfig(old, { image: { width: 224, height: 224 }, maxTensorPixels: 61_440 }).resize.size).toBe(224);
+    const strip = servingConfig(old, { image: { width: 2000, height: 2 }, maxTensorPixels: 61_440 });
+    expect(strip.resize.size).toBe(224);
+    expect(LEGACY_MIN_EDGE).toBe(32);
   });
 
   it("stride alone (preprocess without align) still rounds, at default and native", () => {
