@@ -41,7 +41,7 @@ export { readExifOrientation } from "./format/exif.ts";
 export { SUPPORTED_FORMATS_TEXT } from "./format/supported.ts";
 export { codecsRegistered, registerCodecs, type CodecModules } from "./codecs/registry.ts";
 export { holdDecoderInstances } from "./codecs/instance-hold.ts";
-export { decodeImage, decoderMemoryBytes, type DecodeOptions } from "./decode.ts";
+export { decodeImage, decodeUpright, decoderMemoryBytes, type DecodeOptions, type UprightDecode } from "./decode.ts";
 export { checkDecodeLimits, decodePathAtScale, jpegDecodePath, pngDecodePath, webpDecodePath, JPEG_MAX_SIDE, type DecodeLimits, type DecodePath } from "./format/decode-limits.ts";
 export { isDcDecodable } from "./codecs/jpeg-dc.ts";
 export { MAX_JPEG_SCANS } from "./format/jpeg-header.ts";

@@ -7,7 +7,20 @@
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { centerCrop, decodeImage, preprocessImage, servingConfig, servingEdge, targetSize, type ModelManifest, type RawImage, type SizeCalibration } from "@resnet-edge/shared";
+import {
+  centerCrop,
+  decodeUpright,
+  preprocessImage,
+  servingConfig,
+  servingEdge,
+  shrinkDenominator,
+  targetSize,
+  type ModelManifest,
+  type PreprocessConfig,
+  type RawImage,
+  type ShrinkDenominator,
+  type SizeCalibration,
+} from "@resnet-edge/shared";
 import { initCodecs } from "@resnet-edge/shared/node";
 import { DataError } from "../data/errors.ts";
 import { scanImageFolder } from "../data/imagenette.ts";
@@ -25,12 +38,57 @@ export function parseAspect(s: string): number {
   return v;
 }
 
+/** The size of the largest centre crop of a width x height image whose width/height is `aspect`. */
+export function aspectSize(width: number, height: number, aspect: number): { width: number; height: number } {
+  if (Math.abs(width / height - aspect) < 1e-9) return { width, height };
+  const w = Math.min(width, Math.max(1, Math.round(height * aspect)));
+  return { width: w, height: Math.min(height, Math.max(1, Math.round(w / aspect))) };
+}
+
 /** The largest centre crop of `image` whose width/height is `aspect`. */
 export function aspectView(image: RawImage, aspect: number): RawImage {
-  if (Math.abs(image.width / image.height - aspect) < 1e-9) return image;
-  const width = Math.min(image.width, Math.max(1, Math.round(image.height * aspect)));
-  const height = Math.min(image.height, Math.max(1, Math.round(width / aspect)));
-  return centerCrop(image, width, height);
+  const { width, height } = aspectSize(image.width, image.height, aspect);
+  return width === image.width && height === image.height ? image : centerCrop(image, width, height);
+}
+
+/**
+ * One val image's served tensors, computed the worker's way: the worker receives a photo of the aspect view's
+ * size and decodes it shrunk on load (JPEG/WebP at 1/2, 1/4 or 1/8 when the served size allows,
+ * shrinkDenominator) before the resize. Here the file is decoded once per reduction (cached), the view is the
+ * same centre crop of that decode, and the resize target comes from the view's full size, as in the worker.
+ */
+export class ServedViews {
+  private readonly decodes = new Map<ShrinkDenominator, RawImage>();
+  private constructor(
+    private readonly bytes: Uint8Array,
+    private readonly maxPixels: number,
+    /** Full size as displayed (after EXIF orientation). */
+    readonly width: number,
+    readonly height: number,
+  ) {}
+
+  static async of(bytes: Uint8Array, maxPixels: number): Promise<ServedViews> {
+    const full = await decodeUpright(bytes, { maxPixels }, "rgb", 1);
+    const v = new ServedViews(bytes, maxPixels, full.fullWidth, full.fullHeight);
+    v.decodes.set(1, full.image);
+    return v;
+  }
+
+  /** The reduction the worker decodes this aspect view at for `cfg`, and the view's full size. */
+  plan(aspect: number, cfg: PreprocessConfig): { scale: ShrinkDenominator; full: { width: number; height: number } } {
+    const full = aspectSize(this.width, this.height, aspect);
+    return { scale: shrinkDenominator(full.width, full.height, cfg.resize), full };
+  }
+
+  async tensor(aspect: number, cfg: PreprocessConfig, opts: Parameters<typeof preprocessImage>[2] = {}): Promise<ReturnType<typeof preprocessImage>> {
+    const { scale, full } = this.plan(aspect, cfg);
+    let image = this.decodes.get(scale);
+    if (!image) {
+      image = (await decodeUpright(this.bytes, { maxPixels: this.maxPixels }, "rgb", scale)).image;
+      this.decodes.set(scale, image);
+    }
+    return preprocessImage(aspectView(image, aspect), cfg, opts, full);
+  }
 }
 
 /** "served": the manifest's recipe (rounded to its stride when it has one); "unaligned": the same without rounding (the worker before issue 11). */
@@ -117,21 +175,21 @@ export async function sizeCurve(opts: SizeCurveOptions): Promise<SizeCurveResult
   try {
     for (let n = 0; n < folder.valid.length; n++) {
       const item = folder.valid[n]!;
-      const image = await decodeImage(new Uint8Array(await readFile(item.path)), { maxPixels: manifest.preprocess.maxPixels });
+      const views = await ServedViews.of(new Uint8Array(await readFile(item.path)), manifest.preprocess.maxPixels);
       const label = labelOf[item.label]!;
       for (let a = 0; a < aspects.length; a++) {
-        const view = aspectView(image, aspects[a]!);
-        // The tensor is a function of the view and its target size only, so a size reached twice (72 and 64
-        // both round to 64; unaligned 64 is aligned 64 on a square) is computed and run once.
+        // The tensor is a function of the view, its decode reduction and its target size only, so a size
+        // reached twice (72 and 64 both round to 64; unaligned 64 is aligned 64 on a square) is computed and run once.
         const seen = new Map<string, number>();
         for (let v = 0; v < servings.length; v++) {
           for (let s = 0; s < shortSides.length; s++) {
             const cfg = configs[v]![s]!;
-            const t = targetSize(view.width, view.height, cfg.resize);
-            const key = `${t.width}x${t.height}:${cfg.crop?.join("x") ?? ""}`;
+            const { scale, full } = views.plan(aspects[a]!, cfg);
+            const t = targetSize(full.width, full.height, cfg.resize);
+            const key = `${scale}:${t.width}x${t.height}:${cfg.crop?.join("x") ?? ""}`;
             let top = seen.get(key);
             if (top === undefined) {
-              const x = preprocessImage(view, cfg, { layout: "NCHW" });
+              const x = await views.tensor(aspects[a]!, cfg, { layout: "NCHW" });
               const out = await session.run({ input: new ort.Tensor("float32", x.data, x.dims) });
               top = argmax(out[session.outputNames[0]!]!.data as Float32Array);
               seen.set(key, top);

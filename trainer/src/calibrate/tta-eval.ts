@@ -5,11 +5,11 @@
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { decodeImage, preprocessImage, servingConfig, TTA_VIEWS, validateManifest, type TtaView } from "@resnet-edge/shared";
+import { servingConfig, TTA_VIEWS, validateManifest, type TtaView } from "@resnet-edge/shared";
 import { initCodecs } from "@resnet-edge/shared/node";
 import { DataError } from "../data/errors.ts";
 import { scanImageFolder } from "../data/imagenette.ts";
-import { aspectView, servedFile } from "./size-curve.ts";
+import { servedFile, ServedViews } from "./size-curve.ts";
 
 /** Softmax in float64. */
 export function softmax(logits: ArrayLike<number>): Float64Array {
@@ -48,8 +48,9 @@ export async function ttaEval(opts: { model: string; data: string; perClass: num
   const correct = sets.map(() => 0);
   try {
     for (const item of folder.valid) {
-      const image = await decodeImage(new Uint8Array(await readFile(item.path)), { maxPixels: manifest.preprocess.maxPixels });
-      const x = preprocessImage(opts.aspect ? aspectView(image, opts.aspect) : image, cfg, { views: TTA_VIEWS });
+      // decoded as the worker decodes such a photo (shrunk on load when the served size allows)
+      const served = await ServedViews.of(new Uint8Array(await readFile(item.path)), manifest.preprocess.maxPixels);
+      const x = await served.tensor(opts.aspect ?? served.width / served.height, cfg, { views: TTA_VIEWS });
       const probs = new Map<TtaView, Float64Array>();
       for (const v of x.views!) {
         const out = await session.run({ input: new ort.Tensor("float32", v.data, v.dims) });
