@@ -19,6 +19,12 @@ describe("batch shapes", () => {
     expect(multiSizeSet(128, 32)).toEqual([96, 128, 160]);
     expect(multiSizeSet(72, 32)).toEqual([32, 64, 96]);
     expect(multiSizeSet(40, 32)).toEqual([]);
+    // --multi-size-min widens the set downwards (rounded to the stride, at least one stride) and never narrows it
+    expect(multiSizeSet(128, 32, 64)).toEqual([64, 96, 128, 160]);
+    expect(multiSizeSet(128, 32, 56)).toEqual([64, 96, 128, 160]);
+    expect(multiSizeSet(128, 32, 8)).toEqual([32, 64, 96, 128, 160]);
+    expect(multiSizeSet(64, 32, 64)).toEqual([32, 64, 96]);
+    expect(multiSizeSet(128, 32, null)).toEqual([96, 128, 160]);
   });
 
   test("an epoch's mean batch area, the compute it costs against the fixed square: 1.32x at 64 px, 1.20x at 128 px", () => {
@@ -32,6 +38,22 @@ describe("batch shapes", () => {
       }
       expect(area / n / (size * size)).toBeCloseTo(ratio, 1);
     }
+  });
+
+  test("--multi-size-min 64 in a 128-px stage: every short side 64..160 drawn, about uniformly, at 0.97x the square's area", () => {
+    const rng = makeRng(5);
+    const count = new Map<number, number>();
+    let area = 0;
+    const n = 40000;
+    for (let i = 0; i < n; i++) {
+      const [h, w] = drawBatchShape(rng, 128, 32, { minSize: 64 });
+      const short = Math.min(h, w);
+      count.set(short, (count.get(short) ?? 0) + 1);
+      area += h * w;
+    }
+    expect([...count.keys()].sort((a, b) => a - b)).toEqual([64, 96, 128, 160]);
+    for (const c of count.values()) expect(c / n).toBeGreaterThan(0.23);
+    expect(area / n / (128 * 128)).toBeCloseTo(0.97, 1);
   });
 
   test("draws stride-aligned shapes within the aspect range, several of them, deterministic per seed", () => {

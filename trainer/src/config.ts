@@ -51,6 +51,12 @@ export interface TrainConfig {
    * this field existed reads as false.
    */
   multiSize: boolean;
+  /**
+   * With multiSize: the smallest short side a batch is drawn at, in every stage (the set runs from it, rounded
+   * to the stride, up to one stride above the stage's size); null = one stride below the stage's size.
+   * It only widens the set. A config saved before this field existed reads as null.
+   */
+  multiSizeMin: number | null;
   /** Label smoothing epsilon; 0 disables. */
   labelSmoothing: number;
   /** Mixup Beta(alpha, alpha); 0 disables. */
@@ -103,6 +109,7 @@ export const DEFAULT_CONFIG: Readonly<TrainConfig> = Object.freeze({
   minScale: 0.5,
   augment: true,
   multiSize: true,
+  multiSizeMin: null,
   labelSmoothing: 0,
   mixup: 0,
   limit: null,
@@ -142,6 +149,13 @@ export const CONFIG_FIELDS: { readonly [K in keyof TrainConfig]: FieldSpec } = {
   minScale: { kind: "number", min: 0.01, max: 1, help: "random-resized-crop minimum area fraction" },
   augment: { kind: "boolean", help: "flip/rotate/zoom/warp/lighting augmentations" },
   multiSize: { kind: "boolean", help: "draw each batch's size around --size (stride-aligned, one stride either side) and its aspect from 3:4..4:3; --no-multi-size trains at the book's fixed square size" },
+  multiSizeMin: {
+    kind: "int",
+    nullable: true,
+    min: 8,
+    max: 1024,
+    help: "with multi-size: also draw batches down to this short side in every stage (e.g. 64 in a 128-px stage: 64, 96, 128, 160), so a late stage keeps the small serving sizes; default one stride below --size",
+  },
   labelSmoothing: { kind: "number", min: 0, max: 0.99, help: "label smoothing epsilon (0 = off)" },
   mixup: { kind: "number", min: 0, max: 100, help: "mixup alpha (0 = off)" },
   limit: { kind: "int", nullable: true, min: 1, help: "images per class for training (a slice)" },
@@ -239,7 +253,7 @@ function validateValue(v: unknown, spec: FieldSpec, path: string): unknown {
 }
 
 /** Values for fields added after configs were first saved: what those runs did. */
-const SAVED_BEFORE = { multiSize: false } as const;
+const SAVED_BEFORE = { multiSize: false, multiSizeMin: null } as const;
 
 /** Validate a complete config (e.g. read back from a checkpoint). Throws ConfigError naming the field. */
 export function validateTrainConfig(x: unknown, path = "config"): TrainConfig {

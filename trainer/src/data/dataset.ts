@@ -43,6 +43,8 @@ export interface LoaderOptions {
   prefetch?: number;
   /** Draw each training batch's shape around `size` (see multi-size.ts); needs `stride`. */
   multiSize?: boolean;
+  /** With multiSize: the smallest short side drawn (multiSizeSet's minSize); null/omitted = one stride below `size`. */
+  multiSizeMin?: number | null;
   /**
    * The net's total stride: validation rounds both tensor sides to it, as the worker does (see
    * servingPreprocess). Omitted: no rounding.
@@ -257,7 +259,7 @@ class TrainSource implements BatchSource {
     const { stride, multiSize } = this.opts;
     for (let b = 0; b < this.nBatches; b++) {
       const idx = order.slice(b * this.bs, (b + 1) * this.bs);
-      const [h, w] = multiSize && stride ? drawBatchShape(shapes, this.opts.size, stride) : [this.opts.size, this.opts.size];
+      const [h, w] = multiSize && stride ? drawBatchShape(shapes, this.opts.size, stride, { minSize: this.opts.multiSizeMin ?? null }) : [this.opts.size, this.opts.size];
       const augs = idx.map(() =>
         sampleAugmentation(rng, P, { size: h, ...(w !== h ? { width: w } : {}), minScale: this.opts.minScale, full: this.opts.augment }),
       );

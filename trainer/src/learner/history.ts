@@ -12,6 +12,8 @@ import { cpus, totalmem } from "node:os";
 import { CONFIG_FIELDS, CONFIG_KEYS, DEFAULT_CONFIG, stagesOf, type TrainConfig } from "../config.ts";
 import { kebab } from "../commands/flags.ts";
 import type { EpochRecord } from "./events.ts";
+import { multiSizeSet } from "../data/multi-size.ts";
+import { ARCHITECTURES, totalStride } from "../model/arch-table.ts";
 
 export interface HostInfo {
   cpus: number;
@@ -38,6 +40,8 @@ export interface StageHistory {
   epochs: number;
   lr: number;
   multiSize: boolean;
+  /** With multiSize: the short sides this stage's batches were drawn from (trainer/src/data/multi-size.ts). */
+  shortSides?: number[];
   /** Wall seconds of this stage's epochs (training + validation; not the data loading before the first). */
   seconds: number;
   accuracy: number | null;
@@ -100,6 +104,7 @@ export function trainingHistory(config: TrainConfig, metrics: EpochRecord[], ses
       epochs: s.epochs,
       lr: s.lr,
       multiSize: config.multiSize,
+      ...(config.multiSize ? { shortSides: multiSizeSet(s.size, totalStride(ARCHITECTURES[config.arch]), config.multiSizeMin) } : {}),
       seconds: Math.round(table.reduce((a, m) => a + m.seconds, 0) * 10) / 10,
       accuracy: last ? last.accuracy : null,
       epochTable: table.map((m) => ({ ...m, stage: i })),

@@ -97,10 +97,10 @@ export function buildModel(config: TrainConfig, nClasses: number): Model {
 }
 
 /** The data loaders' settings from a config (the size comes per stage). */
-export function loaderOpts(config: TrainConfig): { bs: number; minScale: number; augment: boolean; seed: number; stride: number; multiSize: boolean } {
+export function loaderOpts(config: TrainConfig): { bs: number; minScale: number; augment: boolean; seed: number; stride: number; multiSize: boolean; multiSizeMin: number | null } {
   // Validation rounds tensor sides to the net's stride, exactly as the exported model is served.
   const stride = totalStride(ARCHITECTURES[config.arch]);
-  return { bs: config.bs, minScale: config.minScale, augment: config.augment, seed: config.seed, stride, multiSize: config.multiSize };
+  return { bs: config.bs, minScale: config.minScale, augment: config.augment, seed: config.seed, stride, multiSize: config.multiSize, multiSizeMin: config.multiSizeMin };
 }
 
 /**
