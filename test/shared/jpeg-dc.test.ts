@@ -142,6 +142,35 @@ describe("scan structures (hand-made files): exact where libjpeg's IDCT is 1x1",
     }
   });
 
+  it("a DC scan repeated out of sequence (the refinement bomb): libjpeg's warning, its output, and the copies are not decoded", () => {
+    const s = sampling["4:4:4"]!;
+    const script = standardScript(3); // interleaved DC Al=1, ACs, then the DC refinement (Ah=1, Al=0)
+    const refinement = script.at(-1)!;
+    const firstDc = script[0]!;
+    for (const [what, extra] of [["the refinement", refinement], ["the first DC scan", firstDc]] as const) {
+      const plain = encodeProgressive(px, W, H, { sampling: s, jfif: false, script });
+      const repeated = encodeProgressive(px, W, H, { sampling: s, jfif: false, script: what === "the refinement" ? [...script, extra, extra] : [firstDc, extra, ...script.slice(1)] });
+      const ref = libjpeg(repeated);
+      const out = dc(repeated);
+      expect(out.warnings.length, what).toBeGreaterThan(0);
+      expect(out.warnings[0]).toMatch(/^Inconsistent progression sequence for component 0 coefficient 0$/);
+      expect(ref.warnings.map((w) => w.message)).toContain(out.warnings[0]);
+      // same data in the copies: the same pixels as libjpeg's and as the file without them
+      expect(diff(out.image.data, ref.image.data).all.max, what).toBe(0);
+      expect(diff(out.image.data, dc(plain).image.data).all.max, what).toBe(0);
+    }
+    // Different data in a copied refinement: libjpeg ORs those bits in, this decoder never reads them.
+    const bytes = encodeProgressive(px, W, H, { sampling: s, jfif: false, script: [...script, refinement] });
+    const last = scanUnits(bytes).at(-1)!;
+    const sos = markerAt(bytes, 0xda, last.start);
+    const data = sos + 2 + ((bytes[sos + 2]! << 8) | bytes[sos + 3]!);
+    const altered = bytes.slice();
+    for (let i = data; i < last.end; i++) altered[i] = 0x55; // every other bit set, no 0xFF
+    const once = encodeProgressive(px, W, H, { sampling: s, jfif: false, script });
+    expect(diff(dc(altered).image.data, dc(once).image.data).all.max).toBe(0);
+    expect(diff(libjpeg(altered).image.data, dc(once).image.data).all.max).toBeGreaterThan(0);
+  });
+
   it("RGBA output: the RGB pixels with alpha 255", () => {
     const bytes = encodeProgressive(px, W, H, { sampling: sampling["4:2:0"]! });
     const rgb = dc(bytes).image;

@@ -465,18 +465,24 @@ export function decodeJpegDc(bytes: Uint8Array, opts: DcDecodeOptions): DcDecode
       c.quant = q.slice();
     }
     // the progression bookkeeping libjpeg warns about (and the block smoothing reads)
+    let bogusDc = dcBand;
     for (const c of inScan) {
       const ci = frame.indexOf(c);
       if (!dcBand && c.coefBits[0]! < 0) warn(MESSAGE.bogus(ci, 0));
       for (let k = ss; k <= se; k++) {
         const expected = c.coefBits[k]! < 0 ? 0 : c.coefBits[k]!;
         if (ah !== expected) warn(MESSAGE.bogus(ci, k));
+        else if (k === 0) bogusDc = false;
         c.coefBits[k] = al;
       }
     }
     const huff: Huff[] = inScan.map((c, i) => (dcBand ? (ah === 0 ? derive(dcTables[tables[i]!.dc]!, true, tables[i]!.dc) : null) : derive(acTables[tables[i]!.ac]!, false, tables[i]!.ac))) as Huff[];
     const dataStart = sos + 2 + length;
-    if (!dcBand) return skipEntropy(b, dataStart);
+    // A DC scan out of sequence for every component it holds (one that repeats a bit already read, the way a
+    // "refinement bomb" copies one scan up to the scan-pass limit) is skipped after libjpeg's warning: it can
+    // only re-read bits, and a real encoder never writes one. libjpeg decodes it; for a repeated scan with
+    // the same data the output is the same (a refinement ORs the same bit, a first scan writes the same values).
+    if (!dcBand || bogusDc) return skipEntropy(b, dataStart);
 
     // per_scan_setup: MCU geometry
     let mcuCols: number;
