@@ -117,6 +117,7 @@ describe.skipIf(!hasImagenette)("training on a slice of real Imagenette", () => 
     expect(sessions[1]!.argv).toEqual(["trainer", "run", "--resume", "--out", cutOut]);
     expect(sessions[1]!.host.cpus).toBeGreaterThan(0);
     expect(sessions[1]!.backend).toBe("wasm");
+    expect(sessions[1]!.kernels).toBe("relaxed-simd"); // Node 20's V8 with the flag the loader sets
     // Stripped for the manifest: the run folder's name, not where it lived.
     expect(JSON.stringify(stripLocalPaths(trainingHistory(b.header.config!, b.header.metrics, sessions)))).not.toContain(tmpdir());
     await expect(runTraining(config, { resume: true, io: captureIO(), progress: false })).rejects.toThrow(/finished run/);

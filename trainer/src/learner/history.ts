@@ -32,6 +32,8 @@ export interface TrainingSession {
   host: HostInfo;
   backend: string;
   threads: number;
+  /** With the wasm backend: which build of our kernels ran ("relaxed-simd": fused multiply-add, or "simd"). */
+  kernels?: string;
 }
 
 export interface StageHistory {

@@ -1,3 +1,4 @@
+import { kernelVariant } from "../backend/simd-kernels.ts";
 import { existsSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -67,6 +68,7 @@ export async function runTraining(
     host: hostInfo(),
     backend,
     threads: config.threads,
+    ...(backend === "wasm" ? { kernels: kernelVariant() } : {}),
   };
   const sessions = [...(ckpt?.header.sessions ?? []), session];
   const dataset = await loadDataset(config, io, scanned);
@@ -74,7 +76,7 @@ export async function runTraining(
   const stages = stagesOf(config);
   const learner = learnerFromConfig(config, model, dataset, { size: stages[start.stage]?.size ?? config.size });
   if (ckpt) applyCheckpoint(ckpt, model, learner.opt);
-  io.log(`model: ${config.arch}, ${model.parameters().reduce((a, p) => a + p.variable.size, 0).toLocaleString("en")} parameters; backend ${backend}`);
+  io.log(`model: ${config.arch}, ${model.parameters().reduce((a, p) => a + p.variable.size, 0).toLocaleString("en")} parameters; backend ${backend}${session.kernels ? ` (${session.kernels} kernels)` : ""}`);
 
   const records: EpochRecord[] = [...previous];
   try {
