@@ -3,7 +3,7 @@
 // timing: it can run on a loaded machine.
 //
 //   npx tsx bench/accuracy/size-curve.ts --model models/resnet18-imagenette [--data ../shared/data/imagenette] \
-//       [--per-class 30] [--sizes 56,64,...] [--aspects 9:16,3:4,1:1,4:3,16:9] [--json out.json]
+//       [--per-class 30] [--sizes 56,64,...] [--aspects 9:16,3:4,1:1,4:3,16:9] [--servings unaligned,served] [--threads N] [--json out.json]
 import { writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -17,10 +17,12 @@ const { values } = parseArgs({
     sizes: { type: "string" },
     aspects: { type: "string" },
     json: { type: "string" },
+    threads: { type: "string" },
+    servings: { type: "string" },
   },
 });
 if (!values.model) {
-  console.error("usage: npx tsx bench/accuracy/size-curve.ts --model <export folder> [--data <imagenette>] [--per-class N] [--sizes 56,64] [--aspects 3:4,16:9] [--json file]");
+  console.error("usage: npx tsx bench/accuracy/size-curve.ts --model <export folder> [--data <imagenette>] [--per-class N] [--sizes 56,64] [--aspects 3:4,16:9] [--servings unaligned,served] [--threads N] [--json file]");
   process.exit(1);
 }
 const perClass = Number(values["per-class"] ?? 30);
@@ -31,7 +33,8 @@ const r = await sizeCurve({
   perClass,
   shortSides: values.sizes ? values.sizes.split(",").map(Number) : DEFAULT_SHORT_SIDES,
   aspects: (values.aspects ? values.aspects.split(",") : DEFAULT_ASPECTS).map(parseAspect),
-  servings: ["unaligned", "served"],
+  servings: (values.servings ?? "unaligned,served").split(",") as ("unaligned" | "served")[],
+  threads: Number(values.threads ?? 1),
   onProgress: (done, total) => {
     if (done % 50 === 0 || done === total) process.stderr.write(`${done}/${total} images (${((Date.now() - t0) / 1000).toFixed(0)} s)\n`);
   },
