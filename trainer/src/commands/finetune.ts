@@ -14,7 +14,7 @@ export default defineCommand({
       help: `${FINETUNE_FIELDS.lrMult.help} (default ${FINETUNE_DEFAULTS.lrMult})`,
     },
   },
-  config: ["data", "out", "epochs", "lr", "size", "presize", "bs", "limit", "validLimit", "backend", "threads", "cacheDir", "seed"],
+  config: ["data", "out", "epochs", "lr", "size", "presize", "multiSizeMin", "bs", "limit", "validLimit", "backend", "threads", "cacheDir", "seed"],
   configNote: `default to the checkpoint's saved config, except --epochs ${FINETUNE_DEFAULTS.epochs} (phase 2) and --lr ${FINETUNE_DEFAULTS.lr} (fastai's base_lr); --size to its last stage's`,
   async run({ values, overrides }, io) {
     if (!values.from) throw new UsageError("trainer finetune needs --from <run folder or checkpoint.bin> (the trained model to start from)");
