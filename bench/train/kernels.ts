@@ -96,6 +96,12 @@ const VARIANTS: Record<string, Array<{ name: string; set: () => void }>> = {
   ],
 };
 
+/** A variant or configuration on top of the default build (relaxed SIMD where available), which only "mul + add" rows change. */
+const apply = (v: { set: () => void }) => {
+  setRelaxedSimd(undefined);
+  v.set();
+};
+
 function timeOnce(c: Call, inputs: tf.Tensor[]): number {
   const t0 = performance.now();
   const out = tf.engine().runKernel(c.kernel, Object.fromEntries(c.names.map((k, i) => [k, inputs[i]!])), c.attrs as NamedAttrMap) as tf.Tensor;
@@ -111,11 +117,10 @@ const results: Result[] = [];
 for (const c of calls.values()) {
   const inputs = c.inputs.map((shape) => tf.randomNormal(shape));
   const samples: Record<string, number[]> = {};
-  for (const v of VARIANTS[c.kernel]!) { setRelaxedSimd(undefined); v.set(); timeOnce(c, inputs); } // warm-up
+  for (const v of VARIANTS[c.kernel]!) { apply(v); timeOnce(c, inputs); } // warm-up
   for (let r = 0; r < reps; r++) {
     for (const v of VARIANTS[c.kernel]!) {
-      setRelaxedSimd(undefined);
-      v.set();
+      apply(v);
       (samples[v.name] ??= []).push(timeOnce(c, inputs));
     }
   }
@@ -208,11 +213,10 @@ if (steps > 0) {
     return value;
   });
   const ms: Record<string, number[]> = {};
-  for (const c of CONFIGS) { setRelaxedSimd(undefined); c.set(); step().dataSync(); } // warm-up
+  for (const c of CONFIGS) { apply(c); step().dataSync(); } // warm-up
   for (let i = 0; i < steps; i++) {
     for (const c of CONFIGS) {
-      setRelaxedSimd(undefined);
-      c.set();
+      apply(c);
       const t0 = performance.now();
       const loss = step();
       loss.dataSync();
@@ -229,8 +233,7 @@ if (steps > 0) {
     console.log(`| ${c.name} | ${m.toFixed(0)} | ${((batch * 1000) / m).toFixed(1)} | ${(base / m).toFixed(2)}x |`);
   }
   for (const c of [CONFIGS[0]!, CONFIGS.at(-1)!]) {
-    setRelaxedSimd(undefined);
-    c.set();
+    apply(c);
     const prof = await tf.profile(() => step());
     const byKernel = new Map<string, number>();
     for (const k of prof.kernels) byKernel.set(k.name, (byKernel.get(k.name) ?? 0) + Number(k.kernelTimeMs));

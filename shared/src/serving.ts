@@ -68,30 +68,30 @@ export function servingConfig(manifest: Pick<ModelManifest, "preprocess" | "stri
   if (align === undefined) {
     // A legacy manifest is fitted under the cap too, down to LEGACY_MIN_EDGE (one cell of a ch. 14 net);
     // an image that needs less than that keeps its size and is refused by the caller (413).
-    const { image, maxTensorPixels = Infinity } = opts;
-    let size = edge;
-    if (image) {
-      const t = targetSize(image.width, image.height, { mode: "shortest-edge", size: edge });
-      if (t.width * t.height > maxTensorPixels) {
-        const fit = nativeEdgeWithin(image.width, image.height, maxTensorPixels);
-        if (fit >= Math.min(edge, LEGACY_MIN_EDGE)) size = fit;
-      }
-    }
-    return { ...pp, resize: { mode: "shortest-edge", size }, crop: null, maxPixels };
+    const fit = edgeWithinCap(edge, opts);
+    return { ...pp, resize: { mode: "shortest-edge", size: fit >= Math.min(edge, LEGACY_MIN_EDGE) ? fit : edge }, crop: null, maxPixels };
   }
   if (pp.resize.mode === "exact") return { ...pp, maxPixels };
   const resize = opts.shortSide === undefined ? pp.resize : { mode: "shortest-edge" as const, size: opts.shortSide };
   if (pp.crop !== null) return { ...pp, resize, maxPixels };
   // An aspect ratio whose tensor at this short side is over the cap (a 16:9 photo for an imported model served
   // at 224: 384x224 > the worker's MAX_TENSOR_PIXELS) is scaled down just enough to fit, as `native` is, rather than refused.
-  const { image, maxTensorPixels = Infinity } = opts;
-  if (image && resize.mode === "shortest-edge" && typeof resize.size === "number") {
-    const t = targetSize(image.width, image.height, { ...resize, align });
-    if (t.width * t.height > maxTensorPixels) {
-      return { ...pp, resize: { mode: "shortest-edge", size: Math.min(resize.size, nativeEdgeWithin(image.width, image.height, maxTensorPixels, align)), align }, maxPixels };
-    }
+  if (resize.mode === "shortest-edge" && typeof resize.size === "number") {
+    const fit = edgeWithinCap(resize.size, opts, align);
+    if (fit !== resize.size) return { ...pp, resize: { mode: "shortest-edge", size: fit, align }, maxPixels };
   }
   return { ...pp, resize: { ...resize, align }, maxPixels };
+}
+
+/**
+ * `edge` when the request's image resized to it (aspect kept, sides rounded to `align` when given) fits
+ * `maxTensorPixels` or no image is known; else the largest shorter edge that fits (nativeEdgeWithin).
+ */
+function edgeWithinCap(edge: number, opts: ServingOptions, align?: number): number {
+  const { image, maxTensorPixels = Infinity } = opts;
+  if (!image) return edge;
+  const t = targetSize(image.width, image.height, { mode: "shortest-edge", size: edge, ...(align === undefined ? {} : { align }) });
+  return t.width * t.height > maxTensorPixels ? Math.min(edge, nativeEdgeWithin(image.width, image.height, maxTensorPixels, align)) : edge;
 }
 
 /** [H, W] when the model's input has fixed spatial dims (NCHW), else null (fully convolutional). */

@@ -115,6 +115,8 @@ export function relaxedSimdAvailable(): boolean {
   return relaxedSupport;
 }
 
+/** RESNET_EDGE_RELAXED_SIMD=0 at start-up: read once, not on every kernel call. */
+const RELAXED_BY_ENV = process.env.RESNET_EDGE_RELAXED_SIMD !== "0";
 let relaxedOverride: boolean | undefined;
 /** For benchmarks and tests: false = the separate multiply and add; true/undefined = relaxed where available (the default). */
 export function setRelaxedSimd(on: boolean | undefined): void {
@@ -123,7 +125,7 @@ export function setRelaxedSimd(on: boolean | undefined): void {
 
 /** Which build the kernels run from now: "relaxed-simd" (fused multiply-add) or "simd". */
 export function kernelVariant(): "relaxed-simd" | "simd" {
-  const wanted = relaxedOverride ?? process.env.RESNET_EDGE_RELAXED_SIMD !== "0";
+  const wanted = relaxedOverride ?? RELAXED_BY_ENV;
   return wanted && relaxedSimdAvailable() ? "relaxed-simd" : "simd";
 }
 const moduleBytes = new Map<string, WebAssembly.Module>();
