@@ -172,6 +172,21 @@ describe.skipIf(!hasImagenette)(`fine_tune on a slice of real Imagenette plus fe
     expect(manifest.classes.at(-1)).toEqual({ wnid: "red_panda", label: "red_panda" });
     expect(manifest.classes[9]).toEqual({ wnid: "n03888257", label: "parachute" });
     expect(exported.verifiedMaxDiff).toBeLessThan(1e-4);
+
+    // The history is the base run's (one 32-px stage, no epochs) plus this fine-tune as a second stage with
+    // both phases' epochs, where it started from (no local path) and this invocation as its session.
+    const history = manifest.training!.history as import("../../trainer/src/learner/history.ts").TrainingHistory;
+    expect(history.command.slice(0, 2)).toEqual(["trainer", "run"]);
+    expect(history.stages.map((s) => [s.stage, s.size, s.epochs, s.epochTable.length, s.finetune?.from])).toEqual([
+      [0, 32, 5, 0, undefined],
+      [1, 32, 2, 2, "base/checkpoint.bin"],
+    ]);
+    expect(history.stages[1]!.finetune).toMatchObject({ freezeEpochs: 1, lrMult: 100, feedbackImages: 5, added: ["red_panda"] });
+    expect(history.stages[1]!.accuracy).toBe(res.records[1]!.accuracy);
+    expect(history.stages[1]!.epochTable.every((e) => e.stage === 1)).toBe(true);
+    expect(history.sessions).toHaveLength(1);
+    expect(history.sessions[0]!.backend).toBe("wasm");
+    expect(JSON.stringify(history)).not.toContain(dir);
   });
 });
 

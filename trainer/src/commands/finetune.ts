@@ -26,6 +26,7 @@ export default defineCommand({
       ...(values.lrMult === undefined ? {} : { lrMult: values.lrMult }),
       overrides,
       io,
+      argv: ["trainer", ...process.argv.slice(2)],
     });
     const f = res.final;
     io.write(

@@ -13,7 +13,7 @@ import { DataError } from "../data/errors.ts";
 import { ensureWritable } from "../run-folder.ts";
 import { servingPreprocess } from "../data/serving-preprocess.ts";
 import { applyCheckpoint, readCheckpoint, type Checkpoint } from "../learner/checkpoint.ts";
-import { trainingHistory } from "../learner/history.ts";
+import { checkpointHistory } from "../learner/history.ts";
 import { checkpointPath, stagesOf } from "../learner/run-training.ts";
 import { createModel, definitionOf, totalStride, type Model } from "../model/index.ts";
 import { seededRandom } from "../model/init.ts";
@@ -171,7 +171,7 @@ export async function exportRun(opts: ExportRunOptions): Promise<ExportResult> {
         epochs: ckpt.header.metrics,
         config: ckpt.header.config,
         // Every stage with its epoch table and time, and every invocation that trained it (issue 14).
-        ...(config ? { history: trainingHistory(config, ckpt.header.metrics, ckpt.header.sessions) } : {}),
+        ...(config ? { history: checkpointHistory({ ...ckpt.header, config }) } : {}),
         // With --int8-only the fp32 file is not written; this names the weights it was quantized from.
         ...(int8Only ? { fp32: { file: "model.onnx", sha256: sha256Hex(onnx), bytes: onnx.byteLength }, precision: "int8" } : {}),
       },

@@ -5,7 +5,7 @@ import type { TrainConfig } from "../config.ts";
 import { DataError } from "../data/errors.ts";
 import type { ArchSpec, Model } from "../model/types.ts";
 import type { EpochRecord } from "./events.ts";
-import type { TrainingSession } from "./history.ts";
+import type { FinetuneStage, RecordedHistory, TrainingSession } from "./history.ts";
 import type { Adam, OptimizerState } from "./optimizer.ts";
 
 /**
@@ -47,6 +47,10 @@ export interface CheckpointHeader {
   metrics: EpochRecord[];
   /** Every invocation that trained this run (absent in checkpoints written before they were recorded). */
   sessions?: TrainingSession[];
+  /** A `trainer finetune` checkpoint: the whole history of the checkpoint it started from ... */
+  lineage?: RecordedHistory;
+  /** ... and how it was fine-tuned (trainer/src/learner/history.ts, checkpointHistory). */
+  finetune?: FinetuneStage;
   optimizer: Omit<OptimizerState, "tensors"> | null;
   tensors: TensorEntry[];
 }
@@ -65,6 +69,8 @@ export interface SaveCheckpointInput {
   progress: RunProgress;
   metrics: EpochRecord[];
   sessions?: TrainingSession[];
+  lineage?: RecordedHistory;
+  finetune?: FinetuneStage;
 }
 
 export async function saveCheckpoint(path: string, input: SaveCheckpointInput): Promise<void> {
@@ -99,6 +105,8 @@ export async function saveCheckpoint(path: string, input: SaveCheckpointInput): 
     progress: input.progress,
     metrics: input.metrics,
     ...(input.sessions ? { sessions: input.sessions } : {}),
+    ...(input.lineage ? { lineage: input.lineage } : {}),
+    ...(input.finetune ? { finetune: input.finetune } : {}),
     optimizer,
     tensors,
   };

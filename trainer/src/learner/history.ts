@@ -48,6 +48,19 @@ export interface StageHistory {
   seconds: number;
   accuracy: number | null;
   epochTable: EpochRecord[];
+  /** A stage trained by `trainer finetune` on the checkpoint of the stages before it. */
+  finetune?: FinetuneStage;
+}
+
+/** What a `trainer finetune` stage started from and how it trained (its command is in `sessions`). */
+export interface FinetuneStage {
+  /** The run it started from: `<run>/<file>`, never where it lived. */
+  from: string;
+  freezeEpochs: number;
+  lrMult: number;
+  feedbackImages: number;
+  /** Classes it added to the head. */
+  added: string[];
 }
 
 export interface TrainingHistory {
@@ -95,7 +108,9 @@ function stageOfEpochs(config: TrainConfig, metrics: EpochRecord[]): number[] {
   return metrics.map((m, i) => m.stage ?? bounds[i] ?? bounds.length - 1);
 }
 
-export function trainingHistory(config: TrainConfig, metrics: EpochRecord[], sessions: TrainingSession[] | undefined): TrainingHistory & { commandRebuilt?: true } {
+export type RecordedHistory = TrainingHistory & { commandRebuilt?: true };
+
+export function trainingHistory(config: TrainConfig, metrics: EpochRecord[], sessions: TrainingSession[] | undefined): RecordedHistory {
   const stageOf = stageOfEpochs(config, metrics);
   const stages = stagesOf(config).map((s, i): StageHistory => {
     const table = metrics.filter((_, j) => stageOf[j] === i);
@@ -117,6 +132,47 @@ export function trainingHistory(config: TrainConfig, metrics: EpochRecord[], ses
     ...(sessions && sessions.length > 0 ? {} : { commandRebuilt: true as const }),
     stages,
     sessions: sessions ?? [],
+    totalSeconds: Math.round(stages.reduce((a, s) => a + s.seconds, 0) * 10) / 10,
+  };
+}
+
+/**
+ * The history a checkpoint records. A `trainer finetune` checkpoint carries the history of the checkpoint it
+ * started from (`lineage`, itself possibly a fine-tune); its own epochs become one more stage after those,
+ * and its invocation one more session, so a model trained as `run` then `finetune` (then `finetune` ...) is
+ * recorded whole. `command` stays the first run's.
+ */
+export function checkpointHistory(header: {
+  config: TrainConfig | null;
+  metrics: EpochRecord[];
+  sessions?: TrainingSession[];
+  lineage?: RecordedHistory;
+  finetune?: FinetuneStage;
+}): RecordedHistory | undefined {
+  const { config, metrics, sessions, lineage, finetune } = header;
+  if (!config) return undefined;
+  if (!finetune) return trainingHistory(config, metrics, sessions);
+  const index = lineage?.stages.length ?? 0;
+  const last = metrics[metrics.length - 1];
+  const seconds = Math.round(metrics.reduce((a, m) => a + m.seconds, 0) * 10) / 10;
+  const stage: StageHistory = {
+    stage: index,
+    size: config.size,
+    epochs: metrics.length,
+    lr: config.lr,
+    multiSize: config.multiSize,
+    ...(config.multiSize ? { shortSides: multiSizeSet(config.size, totalStride(ARCHITECTURES[config.arch]), config.multiSizeMin) } : {}),
+    seconds,
+    accuracy: last ? last.accuracy : null,
+    epochTable: metrics.map((m) => ({ ...m, stage: index })),
+    finetune,
+  };
+  const stages = [...(lineage?.stages ?? []), stage];
+  return {
+    command: lineage?.command ?? commandFromConfig(config),
+    ...(lineage?.commandRebuilt || !lineage ? { commandRebuilt: true as const } : {}),
+    stages,
+    sessions: [...(lineage?.sessions ?? []), ...(sessions ?? [])],
     totalSeconds: Math.round(stages.reduce((a, s) => a + s.seconds, 0) * 10) / 10,
   };
 }

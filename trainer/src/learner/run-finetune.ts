@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { mkdir, stat, writeFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
+import { kernelVariant } from "../backend/simd-kernels.ts";
 import { ARCHS, DEFAULT_CONFIG, FINETUNE_DEFAULTS, validateTrainConfig, type Arch, type TrainConfig } from "../config.ts";
 import { DataError } from "../data/errors.ts";
 import { scanFeedbackFolder, withFeedback } from "../data/feedback-folder.ts";
@@ -12,6 +13,7 @@ import { applyCheckpoint, readCheckpoint, saveCheckpoint } from "./checkpoint.ts
 import type { Callback, EpochRecord } from "./events.ts";
 import { extendClasses, extendHead } from "./extend-head.ts";
 import { fineTune } from "./fine-tune.ts";
+import { checkpointHistory, hostInfo, type TrainingSession } from "./history.ts";
 import type { Learner } from "./learner.ts";
 import { checkpointPath } from "../run-folder.ts";
 import { stagesOf } from "./run-training.ts";
@@ -45,6 +47,8 @@ export interface FinetuneOptions {
   progress?: boolean;
   /** Extra callbacks, built once the learner exists (they may read its model and optimiser). */
   callbacks?: (learner: Learner) => Callback[];
+  /** The command as typed (`trainer finetune ...`), recorded as this stage's session in the history. */
+  argv?: string[];
 }
 
 export interface FinetuneResult {
@@ -112,6 +116,18 @@ export async function runFinetune(opts: FinetuneOptions): Promise<FinetuneResult
   await mkdir(config.out, { recursive: true });
   await writeFile(join(config.out, "config.json"), `${JSON.stringify(config, null, 2)}\n`);
   const backend = await setupBackend(config, io);
+  // The history so far (the run and any fine-tunes before this one) travels in the new checkpoint, and this
+  // invocation becomes one more stage and session of it (issue 14: the manifest records the whole training).
+  const lineage = checkpointHistory(ckpt.header);
+  const session: TrainingSession = {
+    argv: opts.argv ?? [],
+    startedAt: new Date().toISOString(),
+    resumedAt: null,
+    host: hostInfo(),
+    backend,
+    threads: config.threads,
+    ...(backend === "wasm" ? { kernels: kernelVariant() } : {}),
+  };
   const dataset = await loadDataset(config, io, { dir: dataDir, split: merged });
 
   const grown = extendHead(ckpt, classes, { seed: config.seed });
@@ -129,6 +145,9 @@ export async function runFinetune(opts: FinetuneOptions): Promise<FinetuneResult
       config,
       progress: { stage: 0, epoch: config.epochs, nEpochs: config.epochs, pos: 1, done: true },
       metrics: records,
+      sessions: [session],
+      ...(lineage ? { lineage } : {}),
+      finetune: { from: `${basename(resolve(ckptPath, ".."))}/${basename(ckptPath)}`, freezeEpochs, lrMult, feedbackImages, added },
     });
   } finally {
     learner.dispose();
