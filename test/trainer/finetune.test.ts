@@ -181,7 +181,8 @@ describe.skipIf(!hasImagenette)(`fine_tune on a slice of real Imagenette plus fe
       [0, 32, 5, 0, undefined],
       [1, 32, 2, 2, "base/checkpoint.bin"],
     ]);
-    expect(history.stages[1]!.finetune).toMatchObject({ freezeEpochs: 1, lrMult: 100, feedbackImages: 5, added: ["red_panda"] });
+    expect(history.stages[1]!.finetune).toMatchObject({ baseLr: 1e-2, freezeEpochs: 1, lrMult: 100, feedbackImages: 5, added: ["red_panda"] });
+    expect(history.stages[1]!.lr).toBe(5e-3); // the unfrozen phase's peak: fastai halves base_lr
     expect(history.stages[1]!.accuracy).toBe(res.records[1]!.accuracy);
     expect(history.stages[1]!.epochTable.every((e) => e.stage === 1)).toBe(true);
     expect(history.sessions).toHaveLength(1);
@@ -208,12 +209,13 @@ describe("trainer finetune CLI", () => {
     await saveImagenetteBase(dir, { limit: 2, validLimit: 1, bs: 10 });
     const lrs: number[][] = [];
     const frozen: boolean[] = [];
+    const io = quiet();
     await runFinetune({
       from: join(dir, "base"),
       freezeEpochs: 0,
       lrMult: 1,
       overrides: { data: IMAGENETTE_DIR, out: join(dir, "tuned"), epochs: 1, lr: 1e-2, size: 40, presize: 48, limit: 2, validLimit: 1, backend: "wasm" },
-      io: quiet(),
+      io,
       progress: false,
       callbacks: (learner) => [{ name: "spy", order: 1, afterBatch: () => {
         lrs.push(learner.opt.groups.map((g) => g.hyper.lr));
@@ -227,6 +229,8 @@ describe("trainer finetune CLI", () => {
     expect(Math.max(...lrs.map((r) => r[0]!))).toBeGreaterThan(1e-3); // peak: base lr / 2 (fastai), not / 100
     const saved = JSON.parse(readFileSync(join(dir, "tuned", "finetune.json"), "utf8"));
     expect(saved).toMatchObject({ freezeEpochs: 0, lrMult: 1 });
+    // No frozen phase: one epoch table (header once), one row.
+    expect(io.lines.filter((l) => /^epoch\s+train_loss/.test(l))).toHaveLength(1);
   });
 
   test("bad flags exit 1 with one actionable line", async () => {

@@ -57,6 +57,7 @@ describe("training history (manifest)", () => {
       [2, 160, 2, 0.82, 81, "128/checkpoint.bin"],
     ]);
     expect(second.stages[2]!.shortSides).toEqual([64, 96, 128, 160, 192]);
+    expect([second.stages[2]!.lr, second.stages[2]!.finetune?.baseLr]).toEqual([runConfig.lr / 2, runConfig.lr]);
     expect(second.stages[2]!.epochTable.map((e) => e.stage)).toEqual([2, 2]);
     expect(second.sessions.map((s) => s.argv[1] + " " + (s.argv[3] ?? ""))).toEqual(["run ", "finetune a", "finetune 128"]);
     expect(second.totalSeconds).toBe(131);

@@ -50,7 +50,7 @@ export interface CheckpointHeader {
   /** A `trainer finetune` checkpoint: the whole history of the checkpoint it started from ... */
   lineage?: RecordedHistory;
   /** ... and how it was fine-tuned (trainer/src/learner/history.ts, checkpointHistory). */
-  finetune?: FinetuneStage;
+  finetune?: Omit<FinetuneStage, "baseLr">;
   optimizer: Omit<OptimizerState, "tensors"> | null;
   tensors: TensorEntry[];
 }
@@ -70,7 +70,7 @@ export interface SaveCheckpointInput {
   metrics: EpochRecord[];
   sessions?: TrainingSession[];
   lineage?: RecordedHistory;
-  finetune?: FinetuneStage;
+  finetune?: Omit<FinetuneStage, "baseLr">;
 }
 
 export async function saveCheckpoint(path: string, input: SaveCheckpointInput): Promise<void> {

@@ -26,7 +26,7 @@ export async function fineTune(learner: Learner, epochs: number, opts: FineTuneO
   const { freezeEpochs = FINETUNE_DEFAULTS.freezeEpochs, lrMult = FINETUNE_DEFAULTS.lrMult, pctStart = 0.3, div = 5 } = opts;
   let baseLr = opts.baseLr ?? FINETUNE_DEFAULTS.lr;
   learner.freeze();
-  const frozen = await fitOneCycle(learner, freezeEpochs, baseLr, { pctStart: 0.99 });
+  const frozen = freezeEpochs > 0 ? await fitOneCycle(learner, freezeEpochs, baseLr, { pctStart: 0.99 }) : [];
   baseLr /= 2;
   learner.unfreeze();
   const n = learner.opt.groups.length;

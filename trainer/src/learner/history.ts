@@ -56,6 +56,8 @@ export interface StageHistory {
 export interface FinetuneStage {
   /** The run it started from: `<run>/<file>`, never where it lived. */
   from: string;
+  /** `--lr`, fastai's base_lr: the frozen phase peaks there, the unfrozen one at half of it (the stage's `lr`). */
+  baseLr: number;
   freezeEpochs: number;
   lrMult: number;
   feedbackImages: number;
@@ -147,7 +149,7 @@ export function checkpointHistory(header: {
   metrics: EpochRecord[];
   sessions?: TrainingSession[];
   lineage?: RecordedHistory;
-  finetune?: FinetuneStage;
+  finetune?: Omit<FinetuneStage, "baseLr">;
 }): RecordedHistory | undefined {
   const { config, metrics, sessions, lineage, finetune } = header;
   if (!config) return undefined;
@@ -159,13 +161,14 @@ export function checkpointHistory(header: {
     stage: index,
     size: config.size,
     epochs: metrics.length,
-    lr: config.lr,
+    // fine_tune halves base_lr for the unfrozen epochs (trainer/src/learner/fine-tune.ts): their peak, the head's.
+    lr: config.lr / 2,
     multiSize: config.multiSize,
     ...(config.multiSize ? { shortSides: multiSizeSet(config.size, totalStride(ARCHITECTURES[config.arch]), config.multiSizeMin) } : {}),
     seconds,
     accuracy: last ? last.accuracy : null,
     epochTable: metrics.map((m) => ({ ...m, stage: index })),
-    finetune,
+    finetune: { ...finetune, baseLr: config.lr },
   };
   const stages = [...(lineage?.stages ?? []), stage];
   return {
