@@ -185,6 +185,9 @@ describe.skipIf(!hasImagenette)(`fine_tune on a slice of real Imagenette plus fe
     expect(history.stages[1]!.lr).toBe(5e-3); // the unfrozen phase's peak: fastai halves base_lr
     expect(history.stages[1]!.accuracy).toBe(res.records[1]!.accuracy);
     expect(history.stages[1]!.epochTable.every((e) => e.stage === 1)).toBe(true);
+    // Like trainer run's epochs, each fine-tune epoch records its input size and when it ended.
+    expect(history.stages[1]!.epochTable.map((e) => e.size)).toEqual([32, 32]);
+    expect(history.stages[1]!.epochTable.every((e) => typeof e.endedAt === "string" && !Number.isNaN(Date.parse(e.endedAt)))).toBe(true);
     expect(history.sessions).toHaveLength(1);
     expect(history.sessions[0]!.backend).toBe("wasm");
     expect(JSON.stringify(history)).not.toContain(dir);

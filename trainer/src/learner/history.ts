@@ -167,7 +167,8 @@ export function checkpointHistory(header: {
     ...(config.multiSize ? { shortSides: multiSizeSet(config.size, totalStride(ARCHITECTURES[config.arch]), config.multiSizeMin) } : {}),
     seconds,
     accuracy: last ? last.accuracy : null,
-    epochTable: metrics.map((m) => ({ ...m, stage: index })),
+    // Checkpoints of fine-tunes before records carried their size: the stage's size.
+    epochTable: metrics.map((m) => ({ size: config.size, ...m, stage: index })),
     finetune: { ...finetune, baseLr: config.lr },
   };
   const stages = [...(lineage?.stages ?? []), stage];

@@ -134,6 +134,8 @@ export async function runFinetune(opts: FinetuneOptions): Promise<FinetuneResult
   const model = createModel(grown.header.arch, { seed: config.seed });
   const learner = learnerFromConfig(config, model, dataset, { callbacks: [...(opts.progress === false ? [] : [progressBar()]), epochTable(io.write)] });
   for (const cb of opts.callbacks?.(learner) ?? []) learner.addCallback(cb);
+  // Each epoch's record carries its input size and end time, as `trainer run`'s do (save-checkpoint.ts).
+  learner.addCallback({ name: "record-epoch", order: 50, afterEpoch: (e) => void Object.assign(e.record, { size: config.size, endedAt: new Date().toISOString() }) });
   let records: EpochRecord[];
   try {
     applyCheckpoint(grown, model);
