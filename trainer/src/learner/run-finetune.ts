@@ -14,6 +14,7 @@ import type { Callback, EpochRecord } from "./events.ts";
 import { extendClasses, extendHead } from "./extend-head.ts";
 import { fineTune } from "./fine-tune.ts";
 import { checkpointHistory, hostInfo, type TrainingSession } from "./history.ts";
+import { stampEpochRecord } from "./callbacks/save-checkpoint.ts";
 import type { Learner } from "./learner.ts";
 import { checkpointPath } from "../run-folder.ts";
 import { stagesOf } from "./run-training.ts";
@@ -134,8 +135,9 @@ export async function runFinetune(opts: FinetuneOptions): Promise<FinetuneResult
   const model = createModel(grown.header.arch, { seed: config.seed });
   const learner = learnerFromConfig(config, model, dataset, { callbacks: [...(opts.progress === false ? [] : [progressBar()]), epochTable(io.write)] });
   for (const cb of opts.callbacks?.(learner) ?? []) learner.addCallback(cb);
-  // Each epoch's record carries its input size and end time, as `trainer run`'s do (save-checkpoint.ts).
-  learner.addCallback({ name: "record-epoch", order: 50, afterEpoch: (e) => void Object.assign(e.record, { size: config.size, endedAt: new Date().toISOString() }) });
+  // Each epoch's record carries its input size and end time, as `trainer run`'s do. Its stage is the fine-tune's
+  // own (0 here); checkpointHistory renumbers it after the stages of the run it started from.
+  learner.addCallback({ name: "record-epoch", order: 50, afterEpoch: (e) => stampEpochRecord(e.record, 0, config.size) });
   let records: EpochRecord[];
   try {
     applyCheckpoint(grown, model);

@@ -18,6 +18,11 @@ export interface SaveCheckpointOptions {
   sessions?: TrainingSession[];
 }
 
+/** What every epoch record carries beyond fitOneCycle's figures: its stage, input size and end time. */
+export function stampEpochRecord(record: EpochRecord, stage: number, size: number | undefined): void {
+  Object.assign(record, { stage, ...(size !== undefined ? { size } : {}), endedAt: new Date().toISOString() });
+}
+
 /**
  * After every epoch, write weights + optimiser state + (stage, epoch, schedule position) + config +
  * metrics, replacing the previous checkpoint atomically. An interrupted run loses at most one epoch.
@@ -29,7 +34,7 @@ export function saveCheckpointEachEpoch(opts: SaveCheckpointOptions): Callback {
     order: 50,
     async afterEpoch(e) {
       // The record is the one fitOneCycle returns: the run's metrics.json and the checkpoint both carry these.
-      Object.assign(e.record, { stage: opts.stage, ...(opts.size !== undefined ? { size: opts.size } : {}), endedAt: new Date().toISOString() });
+      stampEpochRecord(e.record, opts.stage, opts.size);
       records.push(e.record);
       const last = e.epoch + 1 === e.nEpochs;
       await saveCheckpoint(opts.path, {
