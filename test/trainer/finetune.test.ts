@@ -15,6 +15,7 @@ import { applyCheckpoint, readCheckpoint, saveCheckpoint } from "../../trainer/s
 import type { Callback } from "../../trainer/src/learner/events.ts";
 import type { Learner } from "../../trainer/src/learner/learner.ts";
 import { extendClasses, extendHead, HEAD_BIAS, HEAD_WEIGHT } from "../../trainer/src/learner/extend-head.ts";
+import { checkpointHistory } from "../../trainer/src/learner/history.ts";
 import { runFinetune } from "../../trainer/src/learner/run-finetune.ts";
 import type { RunIO } from "../../trainer/src/learner/setup.ts";
 import { archSpec, createModel, type Model } from "../../trainer/src/model/index.ts";
@@ -191,6 +192,76 @@ describe.skipIf(!hasImagenette)(`fine_tune on a slice of real Imagenette plus fe
     expect(history.sessions).toHaveLength(1);
     expect(history.sessions[0]!.backend).toBe("wasm");
     expect(JSON.stringify(history)).not.toContain(dir);
+  });
+
+  test("a checkpoint every epoch; --resume continues across both phases on the same schedule, ending where an uninterrupted fine-tune ends", { timeout: 180_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), "finetune-resume-"));
+    await saveImagenetteBase(dir, { limit: 2, validLimit: 1, bs: 10 });
+    const fb = join(dir, "feedback");
+    mkdirSync(join(fb, "train", "red_panda"), { recursive: true });
+    for (let i = 0; i < 3; i++) writeFileSync(join(fb, "train", "red_panda", `${i}.jpg`), await makeJpeg(48, 40, 20 + i));
+    const overrides = { data: IMAGENETTE_DIR, epochs: 2, lr: 1e-2, limit: 2, validLimit: 1, backend: "wasm" as const };
+    const lrTrace = (into: number[][]) => (learner: Learner): Callback[] => [
+      { name: "lr-trace", order: 1, afterBatch: () => void into.push(learner.opt.groups.map((g) => g.hyper.lr)) },
+    ];
+    const crashAfter = (n: number): Callback => {
+      let seen = 0;
+      return { name: "crash", order: 90, afterEpoch: () => { if (++seen === n) throw new Error("simulated crash"); } }; // after the checkpoint
+    };
+
+    const fullLrs: number[][] = [];
+    const full = await runFinetune({ from: join(dir, "base"), feedback: fb, freezeEpochs: 1, lrMult: 10, overrides: { ...overrides, out: join(dir, "full") }, io: quiet(), progress: false, callbacks: lrTrace(fullLrs) });
+    expect(full.records).toHaveLength(3);
+
+    // Killed after the frozen epoch: the checkpoint says the frozen phase is done.
+    const out = join(dir, "cut");
+    const argv = ["trainer", "finetune", "--from", join(dir, "base"), "--out", out];
+    await expect(runFinetune({ from: join(dir, "base"), feedback: fb, freezeEpochs: 1, lrMult: 10, overrides: { ...overrides, out }, io: quiet(), progress: false, callbacks: () => [crashAfter(1)], argv })).rejects.toThrow(/simulated crash/);
+    const first = await readCheckpoint(join(out, "checkpoint.bin"));
+    expect(first.header.progress).toMatchObject({ stage: 0, epoch: 1, nEpochs: 1, done: false });
+    expect(first.header.metrics).toHaveLength(1);
+    expect(first.header.optimizer).not.toBeNull();
+    // A fresh start on it is refused, and so is trainer run's resume.
+    await expect(runFinetune({ from: join(dir, "base"), overrides: { ...overrides, out }, io: quiet(), progress: false })).rejects.toThrow(/already holds a run.*--resume/);
+    const runIo = quiet();
+    expect(await main(["run", "--resume", "--out", out], runIo)).toBe(1);
+    expect(runIo.lines.join("\n")).toMatch(/written by trainer finetune: continue it with trainer finetune --resume --out /);
+
+    // Resumed (flags other than where to compute are ignored; the feedback folder comes from finetune.json), killed
+    // again after the first unfrozen epoch, resumed again to the end.
+    const lrs: number[][] = [];
+    await expect(runFinetune({ resume: true, overrides: { ...overrides, lr: 1, out }, io: quiet(), progress: false, callbacks: (l) => [...lrTrace(lrs)(l), crashAfter(1)], argv: ["trainer", "finetune", "--resume", "--out", out] })).rejects.toThrow(/simulated crash/);
+    expect((await readCheckpoint(join(out, "checkpoint.bin"))).header.progress).toMatchObject({ stage: 1, epoch: 1, nEpochs: 2, done: false });
+    const io = quiet();
+    const last = await runFinetune({ resume: true, overrides: { out }, io, progress: false, callbacks: lrTrace(lrs), argv: ["trainer", "finetune", "--resume", "--out", out] });
+    expect(io.lines.some((l) => /^resume: .*unfrozen phase, epoch 1 \(2 epochs done\)/.test(l))).toBe(true);
+
+    const nPerEpoch = fullLrs.length / 3;
+    expect(lrs).toEqual(fullLrs.slice(nPerEpoch)); // the unfrozen phase's schedule, split across two invocations
+    expect(last.records).toHaveLength(3);
+    expect(last.classes).toEqual(full.classes);
+    expect(last.records[2]!.accuracy).toBeCloseTo(full.records[2]!.accuracy, 9);
+    expect(last.records[2]!.trainLoss).toBeCloseTo(full.records[2]!.trainLoss, 5);
+    const [a, b] = [await readCheckpoint(full.checkpoint), await readCheckpoint(last.checkpoint)];
+    let maxDiff = 0;
+    for (const [name, e] of a.data) {
+      const other = b.data.get(name)!.values;
+      for (let i = 0; i < e.values.length; i++) maxDiff = Math.max(maxDiff, Math.abs(e.values[i]! - other[i]!));
+    }
+    expect(maxDiff).toBeLessThan(1e-5);
+    expect(b.header.progress.done).toBe(true);
+    expect(b.header.finetune).toMatchObject({ from: "base/checkpoint.bin", freezeEpochs: 1, lrMult: 10, feedbackImages: 3, added: ["red_panda"] });
+    // The history: the base run's stage, then the fine-tune's three epochs; three invocations, the resumes saying where.
+    const history = checkpointHistory(b.header)!;
+    expect(history.stages.map((s) => s.epochTable.length)).toEqual([0, 3]);
+    expect(history.sessions.map((s) => s.resumedAt)).toEqual([null, { stage: 1, epoch: 1 }, { stage: 1, epoch: 2 }]);
+    expect(history.sessions[0]!.argv).toEqual(argv);
+    await expect(runFinetune({ resume: true, overrides: { out }, io: quiet(), progress: false })).rejects.toThrow(/finished fine-tune: nothing to resume/);
+    // A feedback folder that changed under an interrupted fine-tune is refused rather than silently mixed in.
+    const moved = join(dir, "moved");
+    await expect(runFinetune({ from: join(dir, "base"), feedback: fb, freezeEpochs: 1, overrides: { ...overrides, out: moved }, io: quiet(), progress: false, callbacks: () => [crashAfter(1)] })).rejects.toThrow(/simulated crash/);
+    writeFileSync(join(fb, "train", "red_panda", "new.jpg"), await makeJpeg(40, 40, 77));
+    await expect(runFinetune({ resume: true, overrides: { out: moved }, io: quiet(), progress: false })).rejects.toThrow(/data changed since this fine-tune started \(3 feedback images then, 4 now\)/);
   });
 });
 

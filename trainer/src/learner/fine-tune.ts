@@ -14,7 +14,14 @@ export interface FineTuneOptions {
   lrMult?: number;
   pctStart?: number;
   div?: number;
+  /** Where an interrupted fine-tune picks up: phase 0 (frozen) or 1 (unfrozen), and the epochs of it already done. */
+  start?: { phase: FineTunePhase; epoch: number };
+  /** Called before each phase that trains, with its length (the checkpoint callback records where it is). */
+  onPhase?: (phase: FineTunePhase, nEpochs: number) => void;
 }
+
+/** 0: the frozen phase (head only); 1: the unfrozen one. */
+export type FineTunePhase = 0 | 1;
 
 /** fastai's slice(lo, hi) spread over n groups: geometric steps from lo to hi. */
 export function lrRange(lo: number, hi: number, n: number): number[] {
@@ -24,12 +31,18 @@ export function lrRange(lo: number, hi: number, n: number): number[] {
 
 export async function fineTune(learner: Learner, epochs: number, opts: FineTuneOptions = {}): Promise<EpochRecord[]> {
   const { freezeEpochs = FINETUNE_DEFAULTS.freezeEpochs, lrMult = FINETUNE_DEFAULTS.lrMult, pctStart = 0.3, div = 5 } = opts;
+  const start = opts.start ?? { phase: 0, epoch: 0 };
   let baseLr = opts.baseLr ?? FINETUNE_DEFAULTS.lr;
-  learner.freeze();
-  const frozen = freezeEpochs > 0 ? await fitOneCycle(learner, freezeEpochs, baseLr, { pctStart: 0.99 }) : [];
+  let frozen: EpochRecord[] = [];
+  if (start.phase === 0 && freezeEpochs > 0 && start.epoch < freezeEpochs) {
+    learner.freeze();
+    opts.onPhase?.(0, freezeEpochs);
+    frozen = await fitOneCycle(learner, freezeEpochs, baseLr, { pctStart: 0.99, startEpoch: start.epoch });
+  }
   baseLr /= 2;
   learner.unfreeze();
   const n = learner.opt.groups.length;
-  const rest = await fitOneCycle(learner, epochs, lrRange(baseLr / lrMult, baseLr, n), { pctStart, div });
+  opts.onPhase?.(1, epochs);
+  const rest = await fitOneCycle(learner, epochs, lrRange(baseLr / lrMult, baseLr, n), { pctStart, div, startEpoch: start.phase === 1 ? start.epoch : 0 });
   return [...frozen, ...rest];
 }

@@ -44,6 +44,7 @@ export async function runTraining(
   const ckpt = opts.resume ? await readCheckpoint(ckptPath) : null;
   if (ckpt) {
     if (!ckpt.header.config) throw new DataError(`${ckptPath} has no saved config, so it cannot be resumed: start a new run`);
+    if (ckpt.header.finetune) throw new DataError(`${ckptPath} was written by trainer finetune: continue it with trainer finetune --resume --out ${requested.out}`);
     // The saved config wins; only where to compute may change on resume.
     config = { ...validateTrainConfig(ckpt.header.config, "checkpoint config"), backend: requested.backend, threads: requested.threads };
     const p = ckpt.header.progress;
