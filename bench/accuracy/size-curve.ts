@@ -3,7 +3,7 @@
 // timing: it can run on a loaded machine.
 //
 //   npx tsx bench/accuracy/size-curve.ts --model models/resnet18-imagenette [--data ../shared/data/imagenette] \
-//       [--per-class 30] [--sizes 56,64,...] [--aspects 9:16,3:4,1:1,4:3,16:9] [--servings unaligned,served] [--threads N] [--json out.json]
+//       [--per-class 30] [--sizes 56,64,...] [--aspects 9:16,3:4,1:1,4:3,16:9] [--servings unaligned,served,photo] [--threads N] [--json out.json]
 import { writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -22,7 +22,7 @@ const { values } = parseArgs({
   },
 });
 if (!values.model) {
-  console.error("usage: npx tsx bench/accuracy/size-curve.ts --model <export folder> [--data <imagenette>] [--per-class N] [--sizes 56,64] [--aspects 3:4,16:9] [--servings unaligned,served] [--threads N] [--json file]");
+  console.error("usage: npx tsx bench/accuracy/size-curve.ts --model <export folder> [--data <imagenette>] [--per-class N] [--sizes 56,64] [--aspects 3:4,16:9] [--servings unaligned,served,photo] [--threads N] [--json file]");
   process.exit(1);
 }
 const perClass = Number(values["per-class"] ?? 30);
@@ -33,7 +33,7 @@ const r = await sizeCurve({
   perClass,
   shortSides: values.sizes ? values.sizes.split(",").map(Number) : DEFAULT_SHORT_SIDES,
   aspects: (values.aspects ? values.aspects.split(",") : DEFAULT_ASPECTS).map(parseAspect),
-  servings: (values.servings ?? "unaligned,served").split(",") as ("unaligned" | "served")[],
+  servings: (values.servings ?? "unaligned,served").split(",") as ("unaligned" | "served" | "photo")[],
   threads: Number(values.threads ?? 1),
   onProgress: (done, total) => {
     if (done % 50 === 0 || done === total) process.stderr.write(`${done}/${total} images (${((Date.now() - t0) / 1000).toFixed(0)} s)\n`);
@@ -41,7 +41,12 @@ const r = await sizeCurve({
 });
 console.log(`${r.manifest.name} ${r.manifest.version} (${r.file}), stride ${r.manifest.stride ?? "none"}, ${r.images} val images, ${new Date().toISOString()}\n`);
 for (const c of r.curves) {
-  console.log(formatCurve(c.calibration, c.serving === "served" ? "after: both sides rounded to the stride (as served now)" : "before: aspect kept, no rounding (the worker before issue 11)"));
+  const titles = {
+    served: "after: both sides rounded to the stride (as served now)",
+    unaligned: "before: aspect kept, no rounding (the worker before issue 11)",
+    photo: `photos of short side S served at the default size (${r.manifest.preprocess.resize.size} px, size=default)`,
+  };
+  console.log(formatCurve(c.calibration, titles[c.serving]));
   const best = Math.max(...c.calibration.points.flatMap((p) => p.top1));
   const inRange = c.calibration.points.filter((p) => p.shortSide >= 56 && p.shortSide <= 128);
   const worst = Math.min(...inRange.flatMap((p) => p.top1));

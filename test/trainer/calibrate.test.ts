@@ -100,4 +100,24 @@ describe.skipIf(!hasImagenette)(`trainer calibrate on the shipped model ${hasIma
     expect(views.plan(16 / 9, at64)).toEqual({ scale: 1, full: { width: 224, height: 126 } });
     expect(views.plan(1, servingConfig(before, { shortSide: 32 })).scale).toBe(4);
   });
+
+  it("photo serving: a photo of short side S goes through the default size's tensor, whatever S", { timeout: 120_000 }, async () => {
+    await initCodecs();
+    const manifest = validateManifest(JSON.parse(await readFile(join(shipped, "manifest.json"), "utf8")));
+    const folder = await scanImageFolder(IMAGENETTE_DIR, { limit: 0, validLimit: 1 });
+    const views = await ServedViews.of(new Uint8Array(await readFile(folder.valid[0]!.path)), manifest.preprocess.maxPixels);
+    const cfg = servingConfig(manifest);
+    const edge = manifest.preprocess.resize.size as number;
+    const aligned = Math.max(32, Math.round(edge / 32) * 32);
+    const small = views.photoTensor(1, 56, cfg, { layout: "NCHW" });
+    const large = views.photoTensor(1, 128, cfg, { layout: "NCHW" });
+    expect(small.dims).toEqual([1, 3, aligned, aligned]);
+    expect(large.dims).toEqual(small.dims);
+    // The small photo has lost detail the large one keeps: the same view, different pixels.
+    let diff = 0;
+    for (let i = 0; i < small.data.length; i++) diff += Math.abs(small.data[i]! - large.data[i]!);
+    expect(diff / small.data.length).toBeGreaterThan(0.01);
+    // A 16:9 photo keeps its aspect at the default short side, both sides on the stride.
+    expect(views.photoTensor(16 / 9, 56, cfg, { layout: "NCHW" }).dims).toEqual([1, 3, aligned, Math.round((aligned * 16) / 9 / 32) * 32]);
+  });
 });

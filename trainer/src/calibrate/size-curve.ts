@@ -11,6 +11,7 @@ import {
   centerCrop,
   decodeUpright,
   preprocessImage,
+  resize,
   servingConfig,
   servingEdge,
   shrinkDenominator,
@@ -89,13 +90,29 @@ export class ServedViews {
     }
     return preprocessImage(aspectView(image, aspect), cfg, opts, full);
   }
+
+  /**
+   * A photo of the aspect view whose short side is `shortSide` (the full-resolution view, resized with shared's
+   * antialiased resize; no JPEG re-encode), served with `cfg` as the worker serves a photo of that size.
+   */
+  photoTensor(aspect: number, shortSide: number, cfg: PreprocessConfig, opts: Parameters<typeof preprocessImage>[2] = {}): ReturnType<typeof preprocessImage> {
+    const view = aspectView(this.decodes.get(1)!, aspect);
+    const k = shortSide / Math.min(view.width, view.height);
+    const photo = resize(view, Math.max(1, Math.round(view.width * k)), Math.max(1, Math.round(view.height * k)));
+    return preprocessImage(photo, cfg, opts, { width: photo.width, height: photo.height });
+  }
 }
 
-/** "served": the manifest's recipe (rounded to its stride when it has one); "unaligned": the same without rounding (the worker before issue 11). */
-export type Serving = "served" | "unaligned";
+/**
+ * "served": the image served at short side S by the manifest's recipe (rounded to its stride when it has one;
+ * what `size=default` does when the manifest's size is S); "unaligned": the same without rounding (the worker
+ * before issue 11); "photo": a photo whose short side is S, served at the manifest's default size (what a
+ * client sending photos that small gets from `size=default`).
+ */
+export type Serving = "served" | "unaligned" | "photo";
 
 export function sweepManifest(manifest: ModelManifest, serving: Serving): Pick<ModelManifest, "preprocess" | "stride" | "inputs"> {
-  if (serving === "served") return manifest;
+  if (serving !== "unaligned") return manifest;
   const { align: _, ...resize } = manifest.preprocess.resize;
   return { preprocess: { ...manifest.preprocess, resize, crop: null }, inputs: manifest.inputs };
 }
@@ -171,7 +188,7 @@ export async function sizeCurve(opts: SizeCurveOptions): Promise<SizeCurveResult
   const ort = await import("onnxruntime-node");
   const session = await ort.InferenceSession.create(join(opts.model, file), { intraOpNumThreads: opts.threads ?? 1 });
   const correct = servings.map(() => shortSides.map(() => aspects.map(() => 0)));
-  const configs = servings.map((s) => shortSides.map((shortSide) => servingConfig(sweepManifest(manifest, s), { shortSide })));
+  const configs = servings.map((s) => shortSides.map((shortSide) => servingConfig(sweepManifest(manifest, s), s === "photo" ? {} : { shortSide })));
   try {
     for (let n = 0; n < folder.valid.length; n++) {
       const item = folder.valid[n]!;
@@ -184,6 +201,12 @@ export async function sizeCurve(opts: SizeCurveOptions): Promise<SizeCurveResult
         for (let v = 0; v < servings.length; v++) {
           for (let s = 0; s < shortSides.length; s++) {
             const cfg = configs[v]![s]!;
+            if (servings[v] === "photo") {
+              const x = views.photoTensor(aspects[a]!, shortSides[s]!, cfg, { layout: "NCHW" });
+              const out = await session.run({ input: new ort.Tensor("float32", x.data, x.dims) });
+              if (argmax(out[session.outputNames[0]!]!.data as Float32Array) === label) correct[v]![s]![a]!++;
+              continue;
+            }
             const { scale, full } = views.plan(aspects[a]!, cfg);
             const t = targetSize(full.width, full.height, cfg.resize);
             const key = `${scale}:${t.width}x${t.height}:${cfg.crop?.join("x") ?? ""}`;
