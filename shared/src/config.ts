@@ -20,6 +20,14 @@ export interface PreprocessConfig {
      * the padding past the border (issue 11). Absent: sides are not rounded. Not allowed with `exact`.
      */
     align?: number;
+    /**
+     * Serving sizes per aspect ratio (width / height, ascending), written by `trainer calibrate`: `size=default`
+     * serves a photo at the `size` of the entry whose aspect is nearest its own on a log scale (a model trained at
+     * one size is most accurate at a different short side for a square than for a 16:9 photo). `size` stays the
+     * answer when the photo's size is unknown, and for readers that predate this field. Only with
+     * shortest-edge and `align` (a fully convolutional export).
+     */
+    sizeByAspect?: AspectSize[];
   };
   /** Center crop to `[height, width]` after resizing, or null for no crop. */
   crop: [number, number] | null;
@@ -31,6 +39,15 @@ export interface PreprocessConfig {
   /** RGB (0..255) that transparent pixels are composited onto, and the fill where a crop pads. Default white. */
   background: [number, number, number];
 }
+
+/** One calibrated serving size: photos whose width / height is nearest `aspect` are served at short side `size`. */
+export interface AspectSize {
+  aspect: number;
+  size: number;
+}
+
+/** The widest aspect ratio (and its inverse) a `sizeByAspect` entry may name. */
+export const MAX_CALIBRATED_ASPECT = 16;
 
 export const IMAGENET_MEAN: [number, number, number] = [0.485, 0.456, 0.406];
 export const IMAGENET_STD: [number, number, number] = [0.229, 0.224, 0.225];
@@ -92,7 +109,7 @@ export function validatePreprocessConfig(x: unknown, path = "preprocess"): Prepr
 
   const resize = x.resize;
   if (!isObject(resize)) throw new ConfigError(`${path}.resize`, "must be an object { mode, size }");
-  rejectUnknownKeys(resize, ["mode", "size", "align"], `${path}.resize`);
+  rejectUnknownKeys(resize, ["mode", "size", "align", "sizeByAspect"], `${path}.resize`);
   const mode = resize.mode;
   if (typeof mode !== "string" || !RESIZE_MODES.includes(mode as ResizeMode)) {
     throw new ConfigError(`${path}.resize.mode`, `must be one of ${RESIZE_MODES.join(", ")}, got ${JSON.stringify(mode)}`);
@@ -111,6 +128,11 @@ export function validatePreprocessConfig(x: unknown, path = "preprocess"): Prepr
     throw new ConfigError(`${path}.resize.align`, "cannot be combined with mode \"exact\" (the size is already fixed): drop align or use shortest-edge");
   }
 
+  const sizeByAspect = resize.sizeByAspect === undefined ? undefined : aspectSizes(resize.sizeByAspect, `${path}.resize.sizeByAspect`);
+  if (sizeByAspect && (mode !== "shortest-edge" || align === undefined)) {
+    throw new ConfigError(`${path}.resize.sizeByAspect`, "needs mode \"shortest-edge\" and align (a fully convolutional export): drop sizeByAspect or set both");
+  }
+
   const crop = x.crop === null || x.crop === undefined ? null : hw(x.crop, `${path}.crop`);
   const mean = tuple3(x.mean, `${path}.mean`, () => {});
   const std = tuple3(x.std, `${path}.std`, (v, p) => {
@@ -123,5 +145,31 @@ export function validatePreprocessConfig(x: unknown, path = "preprocess"): Prepr
       : tuple3(x.background, `${path}.background`, (v, p) => {
           if (!Number.isInteger(v) || v < 0 || v > 255) throw new ConfigError(p, `must be an integer 0..255, got ${v}`);
         });
-  return { resize: { mode: mode as ResizeMode, size, ...(align !== undefined ? { align } : {}) }, crop, mean, std, maxPixels, background };
+  return { resize: { mode: mode as ResizeMode, size, ...(align !== undefined ? { align } : {}), ...(sizeByAspect ? { sizeByAspect } : {}) }, crop, mean, std, maxPixels, background };
+}
+
+function aspectSizes(x: unknown, path: string): AspectSize[] {
+  if (!Array.isArray(x) || x.length === 0 || x.length > 64) throw new ConfigError(path, "must be a non-empty array (at most 64) of { aspect, size }");
+  const out = x.map((e, i): AspectSize => {
+    const p = `${path}[${i}]`;
+    if (!isObject(e)) throw new ConfigError(p, "must be an object { aspect, size }");
+    rejectUnknownKeys(e, ["aspect", "size"], p);
+    const a = e.aspect;
+    if (typeof a !== "number" || !Number.isFinite(a) || a < 1 / MAX_CALIBRATED_ASPECT || a > MAX_CALIBRATED_ASPECT) {
+      throw new ConfigError(`${p}.aspect`, `must be a width / height ratio between 1/${MAX_CALIBRATED_ASPECT} and ${MAX_CALIBRATED_ASPECT}, got ${JSON.stringify(a)}`);
+    }
+    return { aspect: a, size: positiveInt(e.size, `${p}.size`) };
+  });
+  out.forEach((e, i) => {
+    if (i > 0 && !(e.aspect > out[i - 1]!.aspect)) throw new ConfigError(`${path}[${i}].aspect`, "aspects must be strictly ascending");
+  });
+  return out;
+}
+
+/** The calibrated size for a width x height photo: the entry whose aspect is nearest on a log scale (the lower one on a tie). */
+export function sizeForAspect(table: readonly AspectSize[], width: number, height: number): number {
+  const r = Math.log(width / height);
+  let best = table[0]!;
+  for (const e of table) if (Math.abs(Math.log(e.aspect) - r) < Math.abs(Math.log(best.aspect) - r) - 1e-12) best = e;
+  return best.size;
 }

@@ -49,7 +49,7 @@ export { orient } from "./ops/orient.ts";
 export { toRGB } from "./ops/to-rgb.ts";
 export { resize } from "./ops/resize.ts";
 export { alignSide, targetSize } from "./ops/target-size.ts";
-export { servingConfig, servingEdge, nativeEdgeWithin, LEGACY_MIN_EDGE, fixedInputSize, type ServingOptions, type ServingSize } from "./serving.ts";
+export { servingConfig, servingEdge, defaultEdgeFor, nativeEdgeWithin, LEGACY_MIN_EDGE, fixedInputSize, type ServingOptions, type ServingSize } from "./serving.ts";
 export { shrinkDenominator, type ShrinkDenominator } from "./ops/shrink-on-load.ts";
 export { centerCrop } from "./ops/center-crop.ts";
 export { pad, type Padding } from "./ops/pad.ts";

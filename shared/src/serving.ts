@@ -1,4 +1,4 @@
-import type { PreprocessConfig } from "./config.ts";
+import { sizeForAspect, type PreprocessConfig } from "./config.ts";
 import type { ModelManifest } from "./manifest.ts";
 import { targetSize } from "./ops/target-size.ts";
 
@@ -8,7 +8,8 @@ import { targetSize } from "./ops/target-size.ts";
  * - A model whose input has a fixed H x W gets its manifest's `preprocess` as written (resize + crop to it).
  * - `default`: the manifest's `preprocess` as written, with `maxPixels` lowered to the worker's cap. For an
  *   FCN export that is "shortest edge to S, both sides rounded to the nearest multiple of the stride, no
- *   crop"; an aspect ratio whose tensor would exceed `maxTensorPixels` at S is scaled down just enough to
+ *   crop", S being the calibrated size of the photo's nearest aspect when the manifest has `sizeByAspect` and the
+ *   image size is known, else `resize.size`; an aspect ratio whose tensor would exceed `maxTensorPixels` at S is scaled down just enough to
  *   fit, as for `native`. A legacy manifest (no `stride`, no `resize.align`) gets what the worker did before those fields
  *   existed: shortest edge to its size, aspect kept, no rounding, and its `crop` is not applied; a tensor over
  *   `maxTensorPixels` is scaled down to fit as well, but not below LEGACY_MIN_EDGE.
@@ -72,7 +73,10 @@ export function servingConfig(manifest: Pick<ModelManifest, "preprocess" | "stri
     return { ...pp, resize: { mode: "shortest-edge", size: fit >= Math.min(edge, LEGACY_MIN_EDGE) ? fit : edge }, crop: null, maxPixels };
   }
   if (pp.resize.mode === "exact") return { ...pp, maxPixels };
-  const resize = opts.shortSide === undefined ? pp.resize : { mode: "shortest-edge" as const, size: opts.shortSide };
+  const { sizeByAspect, ...written } = pp.resize;
+  const byAspect = opts.shortSide === undefined && sizeByAspect && opts.image ? sizeForAspect(sizeByAspect, opts.image.width, opts.image.height) : undefined;
+  const side = opts.shortSide ?? byAspect;
+  const resize = side === undefined ? written : { mode: "shortest-edge" as const, size: side };
   if (pp.crop !== null) return { ...pp, resize, maxPixels };
   // An aspect ratio whose tensor at this short side is over the cap (a 16:9 photo for an imported model served
   // at 224: 384x224 > the worker's MAX_TENSOR_PIXELS) is scaled down just enough to fit, as `native` is, rather than refused.
@@ -81,6 +85,12 @@ export function servingConfig(manifest: Pick<ModelManifest, "preprocess" | "stri
     if (fit !== resize.size) return { ...pp, resize: { mode: "shortest-edge", size: fit, align }, maxPixels };
   }
   return { ...pp, resize: { ...resize, align }, maxPixels };
+}
+
+/** The short side `size=default` serves a width x height photo at (before the tensor cap): its aspect's calibrated size, else `resize.size`. */
+export function defaultEdgeFor(pp: PreprocessConfig, width: number, height: number): number | null {
+  const table = pp.resize.sizeByAspect;
+  return table && pp.resize.align !== undefined ? sizeForAspect(table, width, height) : servingEdge(pp);
 }
 
 /**

@@ -67,6 +67,28 @@ describe("stride-aligned serving", () => {
   });
 });
 
+describe("per-aspect serving sizes (resize.sizeByAspect)", () => {
+  const byAspect: ModelManifest = {
+    ...aligned,
+    preprocess: {
+      ...aligned.preprocess,
+      resize: { mode: "shortest-edge", size: 88, align: 32, sizeByAspect: [{ aspect: 9 / 16, size: 88 }, { aspect: 1, size: 112 }, { aspect: 16 / 9, size: 88 }] },
+    },
+  };
+  it.each([
+    // [w, h, tensor [h, w]]: a square at 112 (128x128), 16:9 and 9:16 at 88, 4:3 nearest the square (112)
+    [224, 224, [128, 128]],
+    [320, 180, [96, 160]],
+    [180, 320, [160, 96]],
+    [320, 240, [96 + 32, 160]],
+  ] as const)("%i x %i at size=default: tensor %o", async (w, h, want) => {
+    const shapes: number[][] = [];
+    const r = await classifyImage(loaded(byAspect, shapes), await makeJpeg(w, h), opts("default"), preprocess);
+    expect(r.input.tensor).toEqual({ height: want[0], width: want[1] });
+    expect(shapes).toEqual([[1, 3, want[0], want[1]]]);
+  });
+});
+
 describe("?tta=1 (classifyImage with tta)", () => {
   it("runs the model once per view and returns the mean of the views' softmax", async () => {
     const body = await makeJpeg(97, 203);

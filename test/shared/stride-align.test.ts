@@ -190,3 +190,49 @@ describe("servingConfig (what the worker feeds the model)", () => {
     expect(t.width * t.height).toBeLessThanOrEqual(MAX_TENSOR_PIXELS);
   });
 });
+
+describe("per-aspect serving sizes (resize.sizeByAspect, written by trainer calibrate)", () => {
+  const table = [
+    { aspect: 9 / 16, size: 88 },
+    { aspect: 3 / 4, size: 112 },
+    { aspect: 1, size: 112 },
+    { aspect: 4 / 3, size: 112 },
+    { aspect: 16 / 9, size: 88 },
+  ];
+  const byAspect = manifest({ preprocess: { ...alignedPreprocess, resize: { mode: "shortest-edge", size: 88, align: 32, sizeByAspect: table } } });
+
+  it("default serves each photo at its nearest aspect's size; without the image size, at resize.size", () => {
+    const at = (width: number, height: number) => servingConfig(byAspect, { image: { width, height }, maxTensorPixels: 61_440 }).resize;
+    expect(at(224, 224)).toEqual({ mode: "shortest-edge", size: 112, align: 32 });
+    expect(targetSize(224, 224, at(224, 224))).toEqual({ width: 128, height: 128 });
+    expect(at(4032, 3024)).toEqual({ mode: "shortest-edge", size: 112, align: 32 }); // a 4:3 phone photo
+    expect(at(1920, 1080)).toEqual({ mode: "shortest-edge", size: 88, align: 32 });
+    expect(at(1080, 1920)).toEqual({ mode: "shortest-edge", size: 88, align: 32 });
+    // Between two entries: the nearer on a log scale (3:2 is nearer 4:3 than 16:9); past the ends: the end's.
+    expect(at(300, 200).size).toBe(112);
+    expect(at(400, 100).size).toBe(88);
+    expect(servingConfig(byAspect).resize).toEqual({ mode: "shortest-edge", size: 88, align: 32 });
+    // calibrate's sweep and native ignore the table.
+    expect(servingConfig(byAspect, { shortSide: 64, image: { width: 224, height: 224 } }).resize).toEqual({ mode: "shortest-edge", size: 64, align: 32 });
+    expect(servingConfig(byAspect, { size: "native", image: { width: 224, height: 224 } }).resize).toEqual({ mode: "none", size: 88, align: 32 });
+  });
+
+  it("the tensor cap still applies to the aspect's size: an extreme strip is scaled down to fit, as before", () => {
+    const cfg = servingConfig(byAspect, { image: { width: 100, height: 2000 }, maxTensorPixels: 61_440 });
+    const t = targetSize(100, 2000, cfg.resize);
+    expect(t.width * t.height).toBeLessThanOrEqual(61_440);
+    expect(cfg.resize.size).toBeLessThan(88);
+  });
+
+  it("validates: ascending aspects within 1/16..16, positive sizes, only on an aligned shortest-edge resize; round-trips", () => {
+    const v = (resize: unknown) => validatePreprocessConfig({ ...alignedPreprocess, resize });
+    expect(v({ mode: "shortest-edge", size: 88, align: 32, sizeByAspect: table }).resize.sizeByAspect).toEqual(table);
+    expect(validateManifest(JSON.parse(JSON.stringify(byAspect))).preprocess.resize.sizeByAspect).toEqual(table);
+    expect(() => v({ mode: "shortest-edge", size: 88, align: 32, sizeByAspect: [] })).toThrow(ConfigError);
+    expect(() => v({ mode: "shortest-edge", size: 88, align: 32, sizeByAspect: [{ aspect: 1, size: 88 }, { aspect: 1, size: 96 }] })).toThrow(/strictly ascending/);
+    expect(() => v({ mode: "shortest-edge", size: 88, align: 32, sizeByAspect: [{ aspect: 40, size: 88 }] })).toThrow(/between 1\/16 and 16/);
+    expect(() => v({ mode: "shortest-edge", size: 88, align: 32, sizeByAspect: [{ aspect: 1, size: 0 }] })).toThrow(/positive integer/);
+    expect(() => v({ mode: "shortest-edge", size: 88, align: 32, sizeByAspect: [{ aspect: 1, size: 88, extra: 1 }] })).toThrow(/unknown key/);
+    expect(() => v({ mode: "shortest-edge", size: 88, sizeByAspect: table })).toThrow(/needs mode "shortest-edge" and align/);
+  });
+});

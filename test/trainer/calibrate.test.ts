@@ -6,9 +6,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as ort from "onnxruntime-node";
-import { preprocess, servingConfig, validateManifest, type SizeCalibration } from "@resnet-edge/shared";
+import { DEFAULT_PREPROCESS, preprocess, servingConfig, validateManifest, type SizeCalibration } from "@resnet-edge/shared";
 import { initCodecs } from "@resnet-edge/shared/node";
-import { chooseServingSize, runCalibrate } from "../../trainer/src/calibrate/run-calibrate.ts";
+import { aspectServedTop1, chooseAspectSizes, chooseServingSize, runCalibrate, withCalibration } from "../../trainer/src/calibrate/run-calibrate.ts";
 import { aspectView, parseAspect, ServedViews } from "../../trainer/src/calibrate/size-curve.ts";
 import { asciiSizeChart } from "../../trainer/src/calibrate/size-plot.ts";
 import { scanImageFolder } from "../../trainer/src/data/imagenette.ts";
@@ -42,6 +42,26 @@ describe("calibrate helpers", () => {
     expect(chooseServingSize(curve([[64, 0.7], [96, 0.7]], 64))).toBe(64);
     expect(asciiSizeChart(curve([[64, 0.7], [96, 0.75]], 64))).toMatch(/short side/);
   });
+
+  it("per-aspect sizes: each aspect's own best short side (the smaller on a tie), ascending by aspect", () => {
+    const c: SizeCalibration = {
+      images: 10,
+      aspects: [16 / 9, 1, 9 / 16],
+      points: [
+        { shortSide: 88, top1: [0.8, 0.7, 0.75], meanTop1: 0.75 },
+        { shortSide: 112, top1: [0.7, 0.8, 0.75], meanTop1: 0.75 },
+      ],
+      best: 88,
+      trainingSize: 112,
+    };
+    const aligned = { preprocess: { ...DEFAULT_PREPROCESS, resize: { mode: "shortest-edge" as const, size: 88, align: 32 } }, stride: 32 };
+    const table = chooseAspectSizes(c, aligned)!;
+    expect(table).toEqual([{ aspect: 9 / 16, size: 88 }, { aspect: 1, size: 112 }, { aspect: 16 / 9, size: 88 }]);
+    expect(aspectServedTop1(c, table).mean).toBeCloseTo((0.8 + 0.8 + 0.75) / 3, 12);
+    // One aspect, or a manifest that rounds to no stride: no table.
+    expect(chooseAspectSizes({ ...c, aspects: [1], points: c.points.map((p) => ({ ...p, top1: [p.top1[1]!] })) }, aligned)).toBeNull();
+    expect(chooseAspectSizes(c, { preprocess: { ...DEFAULT_PREPROCESS, resize: { mode: "shortest-edge", size: 88 } } })).toBeNull();
+  });
 });
 
 describe.skipIf(!hasImagenette)(`trainer calibrate on the shipped model ${hasImagenette ? "" : needs("imagenette")}`, () => {
@@ -73,6 +93,17 @@ describe.skipIf(!hasImagenette)(`trainer calibrate on the shipped model ${hasIma
     expect(after.preprocess.resize.size).toBe(res.after);
     expect(after.model).toEqual(before.model);
     expect(after.stride).toBe(32);
+    // Each aspect's best cell is written as its serving size, and the worker's config follows it.
+    expect(after.preprocess.resize.sizeByAspect).toEqual(res.sizeByAspect);
+    for (const [j, aspect] of res.calibration.aspects.entries()) {
+      const best = Math.max(...res.calibration.points.map((p) => p.top1[j]!));
+      const entry = res.sizeByAspect!.find((e) => e.aspect === aspect)!;
+      expect(res.calibration.points.find((p) => p.shortSide === entry.size)!.top1[j]).toBe(best);
+      const photo = aspect === 1 ? { width: 224, height: 224 } : { width: 224, height: 126 };
+      expect(servingConfig(after, { image: photo }).resize.size).toBe(entry.size);
+    }
+    // --one-size drops the table again.
+    expect(withCalibration(after, res.calibration, res.after!, null).preprocess.resize.sizeByAspect).toBeUndefined();
 
     // The 64 px square point, recomputed the worker's way: bytes -> shared preprocess(servingConfig) -> ORT.
     await initCodecs();

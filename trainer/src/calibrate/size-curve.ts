@@ -238,6 +238,8 @@ export async function sizeCurve(opts: SizeCurveOptions): Promise<SizeCurveResult
   return { manifest, file, images, curves };
 }
 
+export const aspectLabel = (a: number): string => ratio(a);
+
 const ratio = (a: number): string => {
   for (const s of DEFAULT_ASPECTS) if (Math.abs(parseAspect(s) - a) < 1e-6) return s;
   return a.toFixed(2);

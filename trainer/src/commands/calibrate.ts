@@ -2,7 +2,7 @@ import { ConfigError } from "@resnet-edge/shared/errors";
 import { defineCommand, UsageError } from "./flags.ts";
 
 export default defineCommand({
-  summary: "accuracy as served vs input size; writes the best serving size into the manifest: trainer calibrate --model models/<name> --data <dir>",
+  summary: "accuracy as served vs input size; writes the best serving size (and each aspect's) into the manifest: trainer calibrate --model models/<name> --data <dir>",
   flags: {
     model: { kind: "string", value: "DIR", help: "the export folder (manifest.json + ONNX); the int8 file is measured when there is one" },
     data: { kind: "string", value: "DIR", help: "dataset with val/<wnid>/ (default: the one the manifest was trained on)" },
@@ -12,6 +12,7 @@ export default defineCommand({
     plot: { kind: "string", value: "FILE", help: "PNG of the curve (default <model>/size-curve.png)" },
     threads: { kind: "int", min: 1, max: 64, value: "N", help: "onnxruntime threads (default 1)" },
     dryRun: { kind: "switch", help: "print the curve, leave manifest.json as it is" },
+    oneSize: { kind: "switch", help: "serve every aspect at the one best-mean size (default: each measured aspect at its own best size, resize.sizeByAspect)" },
   },
   async run({ values }, io) {
     if (!values.model) throw new UsageError("trainer calibrate needs --model <folder written by trainer export>");
@@ -30,6 +31,7 @@ export default defineCommand({
       ...(values.aspects ? { aspects: values.aspects.split(",").map(parseAspect) } : {}),
       ...(values.plot ? { plot: values.plot } : {}),
       dryRun: values.dryRun === true,
+      oneSize: values.oneSize === true,
       io,
     });
   },
