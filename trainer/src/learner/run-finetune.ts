@@ -171,6 +171,7 @@ async function resumePlan(opts: FinetuneOptions, outCkpt: string, io: RunIO): Pr
   if (finetune.feedbackImages > 0 && !feedbackDir) {
     throw new DataError(`${out}/finetune.json is missing or damaged, and the fine-tune trained on ${finetune.feedbackImages} feedback images: pass --feedback <the same folder> with --resume`);
   }
+  if (opts.from) io.log(`note: --from is not used with --resume: ${out} continues from its own checkpoint (started from ${finetune.from})`);
   const start: FinetunePlan["start"] = p.epoch >= p.nEpochs ? { phase: 1, epoch: 0 } : { phase: p.stage === 1 ? 1 : 0, epoch: p.epoch };
   io.log(`resume: ${outCkpt}: ${start.phase === 0 ? "frozen" : "unfrozen"} phase, epoch ${start.epoch} (${ckpt.header.metrics.length} epochs done)`);
   return {
@@ -190,7 +191,9 @@ async function resumePlan(opts: FinetuneOptions, outCkpt: string, io: RunIO): Pr
 
 export async function runFinetune(opts: FinetuneOptions): Promise<FinetuneResult> {
   const io = opts.io ?? consoleIO;
-  if (!opts.overrides.out) throw new DataError("trainer finetune needs --out <new run folder> for the fine-tuned checkpoint");
+  if (!opts.overrides.out) {
+    throw new DataError(opts.resume ? "trainer finetune --resume needs --out <the interrupted fine-tune's run folder>" : "trainer finetune needs --out <new run folder> for the fine-tuned checkpoint");
+  }
   const outCkpt = checkpointPath(opts.overrides.out);
   const fresh = opts.resume ? null : await freshPlan(opts, outCkpt);
   const resumed = opts.resume ? await resumePlan(opts, outCkpt, io) : null;
