@@ -113,7 +113,7 @@ export type Serving = "served" | "unaligned" | "photo";
 
 export function sweepManifest(manifest: ModelManifest, serving: Serving): Pick<ModelManifest, "preprocess" | "stride" | "inputs"> {
   if (serving !== "unaligned") return manifest;
-  const { align: _, ...resize } = manifest.preprocess.resize;
+  const { align: _, sizeByAspect: __, ...resize } = manifest.preprocess.resize;
   return { preprocess: { ...manifest.preprocess, resize, crop: null }, inputs: manifest.inputs };
 }
 

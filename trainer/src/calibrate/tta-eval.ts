@@ -9,7 +9,7 @@ import { servingConfig, TTA_VIEWS, validateManifest, type TtaView } from "@resne
 import { initCodecs } from "@resnet-edge/shared/node";
 import { DataError } from "../data/errors.ts";
 import { scanImageFolder } from "../data/imagenette.ts";
-import { servedFile, ServedViews } from "./size-curve.ts";
+import { aspectSize, servedFile, ServedViews } from "./size-curve.ts";
 
 /** Softmax in float64. */
 export function softmax(logits: ArrayLike<number>): Float64Array {
@@ -44,13 +44,15 @@ export async function ttaEval(opts: { model: string; data: string; perClass: num
   if (labelOf.some((l) => l < 0)) throw new DataError(`dataset ${opts.data} has classes the model lacks`);
   const ort = await import("onnxruntime-node");
   const session = await ort.InferenceSession.create(join(opts.model, servedFile(manifest)), { intraOpNumThreads: opts.threads ?? 1 });
-  const cfg = servingConfig(manifest, opts.shortSide ? { shortSide: opts.shortSide } : {});
   const correct = sets.map(() => 0);
   try {
     for (const item of folder.valid) {
       // decoded as the worker decodes such a photo (shrunk on load when the served size allows)
       const served = await ServedViews.of(new Uint8Array(await readFile(item.path)), manifest.preprocess.maxPixels);
-      const x = await served.tensor(opts.aspect ?? served.width / served.height, cfg, { views: TTA_VIEWS });
+      const aspect = opts.aspect ?? served.width / served.height;
+      // size=default as the worker serves this photo: its aspect's calibrated size when the manifest has them
+      const cfg = servingConfig(manifest, opts.shortSide ? { shortSide: opts.shortSide } : { image: aspectSize(served.width, served.height, aspect) });
+      const x = await served.tensor(aspect, cfg, { views: TTA_VIEWS });
       const probs = new Map<TtaView, Float64Array>();
       for (const v of x.views!) {
         const out = await session.run({ input: new ort.Tensor("float32", v.data, v.dims) });
