@@ -44,7 +44,7 @@ for (const c of r.curves) {
   const titles = {
     served: "after: both sides rounded to the stride (as served now)",
     unaligned: "before: aspect kept, no rounding (the worker before issue 11)",
-    photo: `photos of short side S served at the default size (${r.manifest.preprocess.resize.size} px, size=default)`,
+    photo: `photos of short side S served at size=default (${r.manifest.preprocess.resize.sizeByAspect ? r.manifest.preprocess.resize.sizeByAspect.map((e) => `${e.size}`).join("/") + " px by aspect" : `${r.manifest.preprocess.resize.size} px`})`,
   };
   console.log(formatCurve(c.calibration, titles[c.serving]));
   const best = Math.max(...c.calibration.points.flatMap((p) => p.top1));

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as ort from "onnxruntime-node";
-import { DEFAULT_PREPROCESS, preprocess, servingConfig, validateManifest, type SizeCalibration } from "@resnet-edge/shared";
+import { DEFAULT_PREPROCESS, preprocess, servingConfig, targetSize, validateManifest, type SizeCalibration } from "@resnet-edge/shared";
 import { initCodecs } from "@resnet-edge/shared/node";
 import { aspectServedTop1, chooseAspectSizes, chooseServingSize, runCalibrate, withCalibration } from "../../trainer/src/calibrate/run-calibrate.ts";
 import { aspectView, parseAspect, ServedViews } from "../../trainer/src/calibrate/size-curve.ts";
@@ -137,18 +137,21 @@ describe.skipIf(!hasImagenette)(`trainer calibrate on the shipped model ${hasIma
     const manifest = validateManifest(JSON.parse(await readFile(join(shipped, "manifest.json"), "utf8")));
     const folder = await scanImageFolder(IMAGENETTE_DIR, { limit: 0, validLimit: 1 });
     const views = await ServedViews.of(new Uint8Array(await readFile(folder.valid[0]!.path)), manifest.preprocess.maxPixels);
-    const cfg = servingConfig(manifest);
-    const edge = manifest.preprocess.resize.size as number;
-    const aligned = Math.max(32, Math.round(edge / 32) * 32);
+    const cfg = (image: { width: number; height: number }) => servingConfig(manifest, { image });
+    const tensorOf = (width: number, height: number) => targetSize(width, height, cfg({ width, height }).resize);
+    const sq = tensorOf(224, 224);
     const small = views.photoTensor(1, 56, cfg, { layout: "NCHW" });
     const large = views.photoTensor(1, 128, cfg, { layout: "NCHW" });
-    expect(small.dims).toEqual([1, 3, aligned, aligned]);
+    expect(small.dims).toEqual([1, 3, sq.height, sq.width]);
+    expect(sq.width % 32).toBe(0);
     expect(large.dims).toEqual(small.dims);
     // The small photo has lost detail the large one keeps: the same view, different pixels.
     let diff = 0;
     for (let i = 0; i < small.data.length; i++) diff += Math.abs(small.data[i]! - large.data[i]!);
     expect(diff / small.data.length).toBeGreaterThan(0.01);
     // A 16:9 photo keeps its aspect at the default short side, both sides on the stride.
-    expect(views.photoTensor(16 / 9, 56, cfg, { layout: "NCHW" }).dims).toEqual([1, 3, aligned, Math.round((aligned * 16) / 9 / 32) * 32]);
+    const wide = tensorOf(224, 126);
+    expect(views.photoTensor(16 / 9, 56, cfg, { layout: "NCHW" }).dims).toEqual([1, 3, wide.height, wide.width]);
+    expect(wide.width).toBeGreaterThan(wide.height);
   });
 });

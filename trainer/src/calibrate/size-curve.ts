@@ -93,13 +93,19 @@ export class ServedViews {
 
   /**
    * A photo of the aspect view whose short side is `shortSide` (the full-resolution view, resized with shared's
-   * antialiased resize; no JPEG re-encode), served with `cfg` as the worker serves a photo of that size.
+   * antialiased resize; no JPEG re-encode), served with `cfgFor(its size)` as the worker serves a photo of that size.
    */
-  photoTensor(aspect: number, shortSide: number, cfg: PreprocessConfig, opts: Parameters<typeof preprocessImage>[2] = {}): ReturnType<typeof preprocessImage> {
+  photoTensor(
+    aspect: number,
+    shortSide: number,
+    cfgFor: (photo: { width: number; height: number }) => PreprocessConfig,
+    opts: Parameters<typeof preprocessImage>[2] = {},
+  ): ReturnType<typeof preprocessImage> {
     const view = aspectView(this.decodes.get(1)!, aspect);
     const k = shortSide / Math.min(view.width, view.height);
     const photo = resize(view, Math.max(1, Math.round(view.width * k)), Math.max(1, Math.round(view.height * k)));
-    return preprocessImage(photo, cfg, opts, { width: photo.width, height: photo.height });
+    const size = { width: photo.width, height: photo.height };
+    return preprocessImage(photo, cfgFor(size), opts, size);
   }
 }
 
@@ -202,7 +208,8 @@ export async function sizeCurve(opts: SizeCurveOptions): Promise<SizeCurveResult
           for (let s = 0; s < shortSides.length; s++) {
             const cfg = configs[v]![s]!;
             if (servings[v] === "photo") {
-              const x = views.photoTensor(aspects[a]!, shortSides[s]!, cfg, { layout: "NCHW" });
+              // size=default for a photo of this size: its aspect's calibrated size when the manifest has them
+              const x = views.photoTensor(aspects[a]!, shortSides[s]!, (image) => servingConfig(manifest, { image }), { layout: "NCHW" });
               const out = await session.run({ input: new ort.Tensor("float32", x.data, x.dims) });
               if (argmax(out[session.outputNames[0]!]!.data as Float32Array) === label) correct[v]![s]![a]!++;
               continue;
