@@ -14,7 +14,7 @@ import { jpegSof, withJpegSize, withPngSize, withWebpSize } from "../fuzz/mutate
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { repoRoot } from "../helpers/data.ts";
-import { IMAGENETTE_CLASSES, servingEdge, targetSize, validateManifest } from "@resnet-edge/shared";
+import { IMAGENETTE_CLASSES, defaultEdgeFor, targetSize, validateManifest } from "@resnet-edge/shared";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -116,16 +116,17 @@ describe("the deployed MAX_TENSOR_PIXELS (61440, edge/README.md \"Memory budget\
   it("is 61440", () => expect(deployed.maxTensorPixels).toBe(61_440));
 
   it("default size (the serving short edge, sides rounded to 32): over the cap, the short side is scaled down just enough to fit; what fits at no scale gets 413 with the fix", () => {
-    const edge = servingEdge(manifest.preprocess)!;
+    // The serving edge of a width x 64 strip: the manifest's size for that aspect (sizeByAspect; its widest entry here).
+    const edgeOf = (width: number) => defaultEdgeFor(manifest.preprocess, width, 64)!;
     // The widest 64-px-high image whose tensor at the serving edge fits the cap as it is (derived: the edge is the manifest's).
-    const at = (width: number) => targetSize(width, 64, { mode: "shortest-edge", size: edge, align: 32 });
+    const at = (width: number) => targetSize(width, 64, { mode: "shortest-edge", size: edgeOf(width), align: 32 });
     let w = 4096;
     while (at(w).width * at(w).height > 61_440) w--;
     expect(w).toBeGreaterThan(64);
-    const asIs = targetSize(w, 64, { mode: "shortest-edge", size: edge, align: 32 });
+    const asIs = at(w);
     expect(asIs.width * asIs.height).toBeLessThanOrEqual(61_440);
     expect(plan(w, 64, "default").tensor).toEqual(asIs);
-    const over = targetSize(3000, 64, { mode: "shortest-edge", size: edge, align: 32 });
+    const over = at(3000);
     expect(over.width * over.height).toBeGreaterThan(61_440);
     const wide = plan(3000, 64, "default").tensor; // 3000x64: a 32-px-high tensor, as native would give
     expect([wide.height, wide.width * wide.height <= 61_440]).toEqual([32, true]);
@@ -289,7 +290,8 @@ describe("the deployed decode limits, checked from the header (edge/README.md \"
   it("progressive JPEG decoded by libjpeg (a recipe that needs 1/4: a model served at 512 px, no tensor cap): a 4032x3024 phone photo is admitted (12.2 MP, 34.9 MiB of coefficients); 4001x3050 gets 413 naming MAX_PIXELS_JPEG_PROGRESSIVE", () => {
     expect(deployed.decode.maxPixels["jpeg-progressive"]).toBe(12_200_000);
     expect(deployed.decode.maxJpegCoefficientBytes).toBe(35 * 2 ** 20);
-    const at512 = { ...manifest, preprocess: { ...manifest.preprocess, resize: { ...manifest.preprocess.resize, size: 512 } } };
+    const { sizeByAspect: _, ...oneSize } = manifest.preprocess.resize;
+    const at512 = { ...manifest, preprocess: { ...manifest.preprocess, resize: { ...oneSize, size: 512 } } };
     const plan512 = (bytes: Uint8Array) => planRequest(at512, bytes, { size: "default", decodeLimits: deployed.decode, limitVars: PIXEL_LIMIT_VARS, maxTensorPixels: Infinity });
     expect(() => plan512(withJpegSize(seed("progressive-40x30.jpg"), 3024, 4032))).not.toThrow();
     let e: ApiError | null = null;
