@@ -9,12 +9,12 @@ import { scanImageFolder } from "../data/imagenette.ts";
 import { createModel } from "../model/index.ts";
 import { epochTable } from "./callbacks/epoch-table.ts";
 import { progressBar } from "./callbacks/progress-bar.ts";
-import { applyCheckpoint, readCheckpoint, saveCheckpoint, type Checkpoint } from "./checkpoint.ts";
+import { applyCheckpoint, readCheckpoint, type Checkpoint } from "./checkpoint.ts";
 import type { Callback, EpochRecord } from "./events.ts";
 import { extendClasses, extendHead } from "./extend-head.ts";
 import { fineTune, type FineTunePhase } from "./fine-tune.ts";
 import { checkpointHistory, hostInfo, type FinetuneStage, type RecordedHistory, type TrainingSession } from "./history.ts";
-import { stampEpochRecord } from "./callbacks/save-checkpoint.ts";
+import { saveCheckpointEachEpoch } from "./callbacks/save-checkpoint.ts";
 import type { Learner } from "./learner.ts";
 import { checkpointPath } from "../run-folder.ts";
 import { stagesOf } from "./run-training.ts";
@@ -248,40 +248,38 @@ export async function runFinetune(opts: FinetuneOptions): Promise<FinetuneResult
   const model = createModel(weights.header.arch, { seed: config.seed });
   const learner = learnerFromConfig(config, model, dataset, { callbacks: [...(opts.progress === false ? [] : [progressBar()]), epochTable(io.write)] });
   for (const cb of opts.callbacks?.(learner) ?? []) learner.addCallback(cb);
-  // After every epoch: its record carries its input size and end time, as `trainer run`'s do (its stage is the
+  // After every epoch, as `trainer run` does: the record gets its input size and end time (its stage is the
   // fine-tune's own, 0 here; checkpointHistory renumbers it after the stages of the run it started from), and the
   // checkpoint is replaced with weights, optimiser state and where in fine_tune's two phases it is, so an
-  // interrupted fine-tune loses at most one epoch (`--resume`).
-  let phase: FineTunePhase = start.phase;
-  const records: EpochRecord[] = [];
-  learner.addCallback({
-    name: "finetune-checkpoint",
-    order: 50,
-    afterEpoch: async (e) => {
-      stampEpochRecord(e.record, 0, config.size);
-      records.push(e.record);
-      await saveCheckpoint(outCkpt, {
-        model,
-        opt: learner.opt,
-        classes,
+  // interrupted fine-tune loses at most one epoch (`--resume`). One callback per phase, as per stage in a run;
+  // the learner's history holds this invocation's epochs of the phases before.
+  const checkpointEachEpoch = (phase: FineTunePhase): void => {
+    learner.removeCallback("save-checkpoint");
+    learner.addCallback(
+      saveCheckpointEachEpoch({
+        path: outCkpt,
+        learner,
         config,
-        progress: { stage: phase, epoch: e.epoch + 1, nEpochs: e.nEpochs, pos: e.pos, done: phase === 1 && e.epoch + 1 === e.nEpochs },
-        metrics: [...previous, ...records],
+        stage: phase,
+        nStages: 2,
+        recordStage: 0,
+        previous: [...previous, ...learner.history],
+        size: config.size,
         sessions,
         ...(lineage ? { lineage } : {}),
         finetune,
-      });
-    },
-  });
+      }),
+    );
+  };
   try {
     applyCheckpoint(weights, model, resumed ? learner.opt : undefined);
     io.log(`model: ${weights.header.arch.name}, ${classes.length} classes; backend ${backend}; ${freezeEpochs} frozen + ${config.epochs} unfrozen epochs at base lr ${config.lr} (lr_mult ${lrMult})`);
-    await fineTune(learner, config.epochs, { baseLr: config.lr, freezeEpochs, lrMult, start, onPhase: (p) => (phase = p) });
+    await fineTune(learner, config.epochs, { baseLr: config.lr, freezeEpochs, lrMult, start, onPhase: checkpointEachEpoch });
   } finally {
     learner.dispose();
     model.dispose();
   }
-  const all = [...previous, ...records];
+  const all = [...previous, ...learner.history];
   await writeFile(join(config.out, "finetune.json"), `${JSON.stringify({ ...file, records: all }, null, 2)}\n`);
   const last = all.at(-1);
   return {
