@@ -21,7 +21,7 @@ import type { RunIO } from "../../trainer/src/learner/setup.ts";
 import { archSpec, createModel, type Model } from "../../trainer/src/model/index.ts";
 import { hasImagenette, IMAGENETTE_DIR, needs } from "../helpers/data.ts";
 import { makeJpeg } from "../edge/helpers/images.ts";
-import { setupTfjs } from "./learner-fixtures.ts";
+import { maxCheckpointDiff, setupTfjs } from "./learner-fixtures.ts";
 
 beforeAll(setupTfjs);
 
@@ -243,12 +243,7 @@ describe.skipIf(!hasImagenette)(`fine_tune on a slice of real Imagenette plus fe
     expect(last.records[2]!.accuracy).toBeCloseTo(full.records[2]!.accuracy, 9);
     expect(last.records[2]!.trainLoss).toBeCloseTo(full.records[2]!.trainLoss, 5);
     const [a, b] = [await readCheckpoint(full.checkpoint), await readCheckpoint(last.checkpoint)];
-    let maxDiff = 0;
-    for (const [name, e] of a.data) {
-      const other = b.data.get(name)!.values;
-      for (let i = 0; i < e.values.length; i++) maxDiff = Math.max(maxDiff, Math.abs(e.values[i]! - other[i]!));
-    }
-    expect(maxDiff).toBeLessThan(1e-5);
+    expect(maxCheckpointDiff(a, b)).toBeLessThan(1e-5);
     expect(b.header.progress.done).toBe(true);
     expect(b.header.finetune).toMatchObject({ from: "base/checkpoint.bin", freezeEpochs: 1, lrMult: 10, feedbackImages: 3, added: ["red_panda"] });
     // The history: the base run's stage, then the fine-tune's three epochs; three invocations, the resumes saying where.

@@ -3,6 +3,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../../trainer/src/backend/init-backend.ts";
 import type { BatchSource, DataLoaders } from "../../trainer/src/data/types.ts";
+import type { Checkpoint } from "../../trainer/src/learner/checkpoint.ts";
 import { ensureGradients } from "../../trainer/src/learner/gradients.ts";
 import { archSpec, createModel, type Model } from "../../trainer/src/model/index.ts";
 
@@ -62,4 +63,14 @@ export function maxAbsDiff(a: Map<string, Float32Array>, b: Map<string, Float32A
     for (let i = 0; i < va.length; i++) d = Math.max(d, Math.abs(va[i]! - vb[i]!));
   }
   return d;
+}
+
+/** The largest absolute difference between two checkpoints' tensors (weights, buffers, optimiser state), by name. */
+export function maxCheckpointDiff(a: Checkpoint, b: Checkpoint): number {
+  let max = 0;
+  for (const [name, e] of a.data) {
+    const other = b.data.get(name)!.values;
+    for (let i = 0; i < e.values.length; i++) max = Math.max(max, Math.abs(e.values[i]! - other[i]!));
+  }
+  return max;
 }

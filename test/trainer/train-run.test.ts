@@ -11,6 +11,7 @@ import { runEval } from "../../trainer/src/learner/run-eval.ts";
 import { runTraining } from "../../trainer/src/learner/run-training.ts";
 import type { RunIO } from "../../trainer/src/learner/setup.ts";
 import { hasImagenette, IMAGENETTE_DIR, needs } from "../helpers/data.ts";
+import { maxCheckpointDiff } from "./learner-fixtures.ts";
 
 function captureIO(): RunIO & { lines: string[] } {
   const lines: string[] = [];
@@ -105,12 +106,7 @@ describe.skipIf(!hasImagenette)("training on a slice of real Imagenette", () => 
     expect(resumed.records[1]!.trainLoss).toBeCloseTo(full.records[1]!.trainLoss, 5);
     expect(resumed.records[1]!.accuracy).toBeCloseTo(full.records[1]!.accuracy, 9);
     const [a, b] = [await readCheckpoint(full.checkpoint), await readCheckpoint(resumed.checkpoint)];
-    let maxDiff = 0;
-    for (const [name, e] of a.data) {
-      const other = b.data.get(name)!.values;
-      for (let i = 0; i < e.values.length; i++) maxDiff = Math.max(maxDiff, Math.abs(e.values[i]! - other[i]!));
-    }
-    expect(maxDiff).toBeLessThan(1e-5);
+    expect(maxCheckpointDiff(a, b)).toBeLessThan(1e-5);
     // Both invocations are in the history: the first, then the resume with where it picked up.
     const sessions = b.header.sessions!;
     expect(sessions.map((s) => s.resumedAt)).toEqual([null, { stage: 0, epoch: 1 }]);
