@@ -74,8 +74,7 @@ export function servingConfig(manifest: Pick<ModelManifest, "preprocess" | "stri
   }
   if (pp.resize.mode === "exact") return { ...pp, maxPixels };
   const { sizeByAspect, ...written } = pp.resize;
-  const byAspect = opts.shortSide === undefined && sizeByAspect && opts.image ? sizeForAspect(sizeByAspect, opts.image.width, opts.image.height) : undefined;
-  const side = opts.shortSide ?? byAspect;
+  const side = opts.shortSide ?? (sizeByAspect && opts.image ? sizeForAspect(sizeByAspect, opts.image.width, opts.image.height) : undefined);
   const resize = side === undefined ? written : { mode: "shortest-edge" as const, size: side };
   if (pp.crop !== null) return { ...pp, resize, maxPixels };
   // An aspect ratio whose tensor at this short side is over the cap (a 16:9 photo for an imported model served
@@ -87,10 +86,10 @@ export function servingConfig(manifest: Pick<ModelManifest, "preprocess" | "stri
   return { ...pp, resize: { ...resize, align }, maxPixels };
 }
 
-/** The short side `size=default` serves a width x height photo at (before the tensor cap): its aspect's calibrated size, else `resize.size`. */
+/** The short side `size=default` serves a width x height photo at (before the tensor cap), as servingConfig picks it: its aspect's calibrated size, else `resize.size`. */
 export function defaultEdgeFor(pp: PreprocessConfig, width: number, height: number): number | null {
   const table = pp.resize.sizeByAspect;
-  return table && pp.resize.align !== undefined ? sizeForAspect(table, width, height) : servingEdge(pp);
+  return table ? sizeForAspect(table, width, height) : servingEdge(pp);
 }
 
 /**

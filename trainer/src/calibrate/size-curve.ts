@@ -245,16 +245,15 @@ export async function sizeCurve(opts: SizeCurveOptions): Promise<SizeCurveResult
   return { manifest, file, images, curves };
 }
 
-export const aspectLabel = (a: number): string => ratio(a);
-
-const ratio = (a: number): string => {
+/** "16:9" for the default aspects, else the ratio to two decimals. */
+export const aspectLabel = (a: number): string => {
   for (const s of DEFAULT_ASPECTS) if (Math.abs(parseAspect(s) - a) < 1e-6) return s;
   return a.toFixed(2);
 };
 
 /** The curve as a table: one row per short side, one column per aspect, then the mean and the worst. */
 export function formatCurve(c: SizeCalibration, title: string): string {
-  const head = ["short", ...c.aspects.map(ratio), "mean", "worst"];
+  const head = ["short", ...c.aspects.map(aspectLabel), "mean", "worst"];
   const lines = [title, head.map((h) => h.padStart(7)).join("")];
   for (const p of c.points) {
     const cells = [String(p.shortSide) + (p.shortSide === c.best ? "*" : p.shortSide === c.trainingSize ? "t" : ""), ...p.top1.map((v) => (v * 100).toFixed(1)), (p.meanTop1 * 100).toFixed(1), (Math.min(...p.top1) * 100).toFixed(1)];
