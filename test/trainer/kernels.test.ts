@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../../trainer/src/backend/init-backend.ts";
-import { setFilterGradientStrategy, setSimdConv2D, setSimdMaxPoolGrad } from "../../trainer/src/backend/wasm-kernels.ts";
+import { setFilterGradientStrategy, setSimdConv2D, setSimdMaxPoolGrad, setWinograd, winogradPays } from "../../trainer/src/backend/wasm-kernels.ts";
 import { kernelVariant, relaxedSimdAvailable, setRelaxedSimd } from "../../trainer/src/backend/simd-kernels.ts";
 import { ensureGradients } from "../../trainer/src/learner/gradients.ts";
 import { BN_SHAPES, checkBatchNormKernels } from "./batch-norm-kernels-cases.ts";
@@ -63,6 +63,11 @@ const CONV_CASES: Array<{ x: [number, number, number, number]; k: number; co: nu
   { x: [2, 11, 13, 10], k: 3, co: 19, stride: 1, pad: "same" }, // forward: 4-pixel tiles and edge pixels, 8+8+3 channels
   { x: [1, 12, 12, 9], k: 5, co: 10, stride: 2, pad: 2 },
   { x: [2, 6, 20, 16], k: 1, co: 40, stride: 2, pad: "valid" },
+  // Winograd's 2x2 tiles: odd maps (a half tile at the bottom and right), 1-pixel maps, channels not a multiple of 4 or 8, no padding
+  { x: [3, 5, 7, 7], k: 3, co: 13, stride: 1, pad: 1 },
+  { x: [2, 1, 1, 9], k: 3, co: 5, stride: 1, pad: "same" },
+  { x: [1, 6, 9, 2], k: 3, co: 17, stride: 1, pad: "valid" },
+  { x: [2, 2, 2, 33], k: 3, co: 12, stride: 1, pad: 1 },
 ];
 
 describe("relaxed SIMD (fused multiply-add) for our convolution kernels", () => {
@@ -72,6 +77,13 @@ describe("relaxed SIMD (fused multiply-add) for our convolution kernels", () => 
     setRelaxedSimd(false);
     expect(kernelVariant()).toBe("simd");
     setRelaxedSimd(undefined);
+  });
+});
+
+describe("Winograd F(2x2, 3x3) where its tiles pay", () => {
+  it("is chosen from 2x2 and 5x5 output maps on, not on 1x1, 3x3 or one-pixel-high maps", () => {
+    expect([winogradPays(2, 2), winogradPays(4, 4), winogradPays(5, 5), winogradPays(64, 64), winogradPays(7, 9)]).toEqual([true, true, true, true, true]);
+    expect([winogradPays(1, 1), winogradPays(3, 3), winogradPays(1, 64), winogradPays(3, 1)]).toEqual([false, false, false, false]);
   });
 });
 
@@ -92,13 +104,18 @@ describe("wasm Conv2DBackpropFilter / Conv2DBackpropInput vs the cpu backend", (
       for (const relaxed of [true, false]) {
         setRelaxedSimd(relaxed);
         const build = relaxed ? "relaxed-simd" : "simd";
-        // the forward convolution: ours (SIMD) and XNNPACK's
-        for (const simd of [true, false]) {
+        // the forward convolution: ours (SIMD: direct, and Winograd on every 3x3 stride-1 shape) and XNNPACK's
+        for (const [simd, winograd] of [[true, "off"], [true, "force"], [false, "off"]] as const) {
           setSimdConv2D(simd);
-          const [, , wasmY] = await on("wasm", grads);
-          expect(maxAbsDiff(cpuY!, wasmY!), simd ? `ours, ${build}` : "xnnpack").toBeLessThan(1e-5 * Math.max(1, maxAbs(cpuY!)));
+          setWinograd(winograd);
+          const [wasmDx, , wasmY] = await on("wasm", grads);
+          const what = simd ? `ours (winograd ${winograd}), ${build}` : "xnnpack";
+          expect(maxAbsDiff(cpuY!, wasmY!), what).toBeLessThan(1e-5 * Math.max(1, maxAbs(cpuY!)));
+          // the input gradient's convolutions go through the same kernel
+          expect(maxAbsDiff(cpuDx!, wasmDx!), what).toBeLessThan(1e-5 * Math.max(1, maxAbs(cpuDx!)));
         }
         setSimdConv2D(true);
+        setWinograd("auto");
         // Every formulation of the filter gradient: the default (SIMD kernel, small 1x1 as a matmul), the kernel alone, im2col + matmul, dilated convolution.
         for (const strategy of ["simd", "simd-kernel", "simd-strided", "auto-old", "im2col", "conv"] as const) {
           setFilterGradientStrategy(strategy);

@@ -523,3 +523,190 @@ void conv2d_filter_grad_packed(const float *x, const float *dy, float *dw, float
   if (oFull < o_end)
     conv2d_filter_grad(x, dy, dw, N, H, W, Ci, Ho, Wo, Co, kh, kw, s, padTop, padLeft, oFull, o_end);
 }
+
+/*
+ * Winograd F(2x2, 3x3) for the 3x3 stride-1 convolutions (the forward pass and their input
+ * gradients): each 2x2 block of output pixels ("tile") is computed from its 4x4 input patch d as
+ *   Y = A^T [ (G g G^T) .* (B^T d B) ] A,
+ * so the 36 multiply-adds per tile, input and output channel of the direct convolution become 16,
+ * done as 16 independent matrix products (one per position k of the 4x4 transformed tile):
+ *   M_k [tiles x Co] = V_k [tiles x Ci] * U_k [Ci x Co],  V = B^T d B (input),  U = G g G^T (filter).
+ * Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks" (2016). With the coefficients
+ * 0, +-1 and 1/2 the rounding error stays within a few ulps of the direct sum's.
+ *
+ * winograd_filter_transform: u = [16][ceil(Co/8)][Ci][8] (zero beyond Co) for output channels
+ * [o_begin, o_end), o_begin a multiple of 8.
+ */
+/* The 4 lanes of x at p (channels c .. c+3), or fewer (zeros after the first n) */
+static inline v128_t load_upto4(const float *p, int n) {
+  if (n >= 4) return wasm_v128_load(p);
+  return wasm_f32x4_make(p[0], n > 1 ? p[1] : 0.f, n > 2 ? p[2] : 0.f, 0.f);
+}
+
+EXPORT(winograd_filter_transform)
+void winograd_filter_transform(const float *w, float *u, int Ci, int Co, int o_begin, int o_end) {
+  const int blocks = (Co + 7) / 8;
+  const v128_t half = wasm_f32x4_splat(0.5f);
+  for (int o0 = o_begin; o0 < o_end; o0 += 8) {
+    for (int h = 0; h < 8; h += 4) { /* 4 output channels at a time (vectorised) */
+      const int on = imin(4, Co - o0 - h);
+      for (int c = 0; c < Ci; c++) {
+        const float *g = w + (long)c * Co + o0 + h;
+        const long tap = (long)Ci * Co;
+#define G(i, j) (on > 0 ? load_upto4(g + ((i) * 3 + (j)) * tap, on) : wasm_f32x4_splat(0.f))
+        /* t = G g (rows 0..3 of a 4x3), G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1] */
+#define TCOL(j)                                                                            \
+  const v128_t g0##j = G(0, j), g1##j = G(1, j), g2##j = G(2, j);                          \
+  const v128_t t0##j = g0##j, t3##j = g2##j;                                               \
+  const v128_t t1##j = wasm_f32x4_mul(half, wasm_f32x4_add(wasm_f32x4_add(g0##j, g1##j), g2##j)); \
+  const v128_t t2##j = wasm_f32x4_mul(half, wasm_f32x4_add(wasm_f32x4_sub(g0##j, g1##j), g2##j));
+        TCOL(0) TCOL(1) TCOL(2)
+#undef TCOL
+#undef G
+        /* U = t G^T: row i -> (t_i0, .5(t_i0 + t_i1 + t_i2), .5(t_i0 - t_i1 + t_i2), t_i2) */
+        float *up = u + ((long)o0 / 8 * Ci + c) * 8 + h;
+        const long uk = (long)blocks * Ci * 8;
+#define UROW(i)                                                                                           \
+  wasm_v128_store(up + ((i) * 4 + 0) * uk, t##i##0);                                                      \
+  wasm_v128_store(up + ((i) * 4 + 1) * uk, wasm_f32x4_mul(half, wasm_f32x4_add(wasm_f32x4_add(t##i##0, t##i##1), t##i##2))); \
+  wasm_v128_store(up + ((i) * 4 + 2) * uk, wasm_f32x4_mul(half, wasm_f32x4_add(wasm_f32x4_sub(t##i##0, t##i##1), t##i##2))); \
+  wasm_v128_store(up + ((i) * 4 + 3) * uk, t##i##2);
+        UROW(0) UROW(1) UROW(2) UROW(3)
+#undef UROW
+      }
+    }
+  }
+}
+
+/*
+ * winograd_conv: y = conv(x, w) (3x3, stride 1, pads padTop/padLeft, output Ho x Wo) for tiles
+ * [t_begin, t_end) of the N * ceil(Ho/2) * ceil(Wo/2) tiles (in image, tile-row, tile-column order),
+ * from u = winograd_filter_transform(w). Tiles go in chunks of `chunk` (a multiple of 4): the chunk's
+ * V = [16][chunk][ci4] and M = [16][chunk][co8] live in this thread's part of `scratch`
+ * (slot * 16 * chunk * (ci4 + co8) floats on).
+ */
+EXPORT(winograd_conv)
+void winograd_conv(const float *x, const float *u, float *y, float *scratch, int N, int H, int W, int Ci, int Ho, int Wo,
+                   int Co, int padTop, int padLeft, int chunk, int t_begin, int t_end, int slot) {
+  const int ci4 = (Ci + 3) & ~3, co8 = (Co + 7) & ~7, blocks = co8 / 8;
+  const int th = (Ho + 1) / 2, tw = (Wo + 1) / 2;
+  float *V = scratch + (long)slot * 16 * chunk * (ci4 + co8);
+  float *M = V + (long)16 * chunk * ci4;
+  const long vk = (long)chunk * ci4, mk = (long)chunk * co8; /* stride between the 16 matrices */
+  const v128_t zero4 = wasm_f32x4_splat(0.f);
+  for (int t0 = t_begin; t0 < t_end; t0 += chunk) {
+    const int tn = imin(chunk, t_end - t0);
+    const int rows = (tn + 3) & ~3;
+    /* ---- input transform: V[k][t][c] */
+    for (int tt = 0; tt < rows; tt++) {
+      if (tt >= tn) { /* padding rows of the last row quad: zeros */
+        for (int k = 0; k < 16; k++)
+          for (int c = 0; c < ci4; c += 4) wasm_v128_store(V + k * vk + (long)tt * ci4 + c, zero4);
+        continue;
+      }
+      const int t = t0 + tt;
+      const int n = t / (th * tw), rem = t - n * th * tw, a = rem / tw, b = rem - a * tw;
+      const int r0 = 2 * a - padTop, c0 = 2 * b - padLeft;
+      const float *xn = x + (long)n * H * W * Ci;
+      /* which of the patch's 4 rows and columns lie inside x (the rest is zero padding) */
+      const int rin0 = r0 >= 0 && r0 < H, rin1 = r0 + 1 >= 0 && r0 + 1 < H, rin2 = r0 + 2 >= 0 && r0 + 2 < H, rin3 = r0 + 3 >= 0 && r0 + 3 < H;
+      const int cin0 = c0 >= 0 && c0 < W, cin1 = c0 + 1 >= 0 && c0 + 1 < W, cin2 = c0 + 2 >= 0 && c0 + 2 < W, cin3 = c0 + 3 >= 0 && c0 + 3 < W;
+      for (int c = 0; c < ci4; c += 4) {
+        const int cn = imin(4, Ci - c);
+        const float *px = xn + ((long)r0 * W + c0) * Ci + c; /* may point outside x: only read where inside */
+#define LD(i, j) ((rin##i && cin##j) ? load_upto4(px + ((long)(i) * W + (j)) * Ci, cn) : zero4)
+        /* d B for each row i (B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], so d B has columns d0-d2, d1+d2, d2-d1, d1-d3) */
+#define ROW(i)                                                                                  \
+  const v128_t d##i##0 = LD(i, 0), d##i##1 = LD(i, 1), d##i##2 = LD(i, 2), d##i##3 = LD(i, 3);  \
+  const v128_t e##i##0 = wasm_f32x4_sub(d##i##0, d##i##2), e##i##1 = wasm_f32x4_add(d##i##1, d##i##2), \
+               e##i##2 = wasm_f32x4_sub(d##i##2, d##i##1), e##i##3 = wasm_f32x4_sub(d##i##1, d##i##3);
+        ROW(0) ROW(1) ROW(2) ROW(3)
+#undef ROW
+#undef LD
+        /* then B^T (d B): rows e0-e2, e1+e2, e2-e1, e1-e3; V[i*4 + j] */
+        float *vp = V + (long)tt * ci4 + c;
+#define COL(j)                                                                  \
+  wasm_v128_store(vp + (0 * 4 + j) * vk, wasm_f32x4_sub(e0##j, e2##j));        \
+  wasm_v128_store(vp + (1 * 4 + j) * vk, wasm_f32x4_add(e1##j, e2##j));        \
+  wasm_v128_store(vp + (2 * 4 + j) * vk, wasm_f32x4_sub(e2##j, e1##j));        \
+  wasm_v128_store(vp + (3 * 4 + j) * vk, wasm_f32x4_sub(e1##j, e3##j));
+        COL(0) COL(1) COL(2) COL(3)
+#undef COL
+      }
+    }
+    /* ---- 16 products M_k = V_k U_k, tiles of 4 rows x 8 output channels */
+    for (int k = 0; k < 16; k++) {
+      const float *Vk = V + k * vk;
+      float *Mk = M + k * mk;
+      for (int ob = 0; ob < blocks; ob++) {
+        const float *Ub = u + ((long)k * blocks + ob) * Ci * 8;
+        for (int r = 0; r < rows; r += 4) {
+          const float *v0 = Vk + (long)r * ci4, *v1 = v0 + ci4, *v2 = v1 + ci4, *v3 = v2 + ci4;
+          v128_t a00 = zero4, a01 = zero4, a10 = zero4, a11 = zero4, a20 = zero4, a21 = zero4, a30 = zero4, a31 = zero4;
+          const float *uq = Ub;
+          for (int c = 0; c < Ci; c++, uq += 8) {
+            const v128_t w0 = wasm_v128_load(uq), w1 = wasm_v128_load(uq + 4);
+            v128_t bv = wasm_v128_load32_splat(v0 + c);
+            a00 = MADD(a00, bv, w0);
+            a01 = MADD(a01, bv, w1);
+            bv = wasm_v128_load32_splat(v1 + c);
+            a10 = MADD(a10, bv, w0);
+            a11 = MADD(a11, bv, w1);
+            bv = wasm_v128_load32_splat(v2 + c);
+            a20 = MADD(a20, bv, w0);
+            a21 = MADD(a21, bv, w1);
+            bv = wasm_v128_load32_splat(v3 + c);
+            a30 = MADD(a30, bv, w0);
+            a31 = MADD(a31, bv, w1);
+          }
+          float *mp = Mk + (long)r * co8 + ob * 8;
+          wasm_v128_store(mp, a00); wasm_v128_store(mp + 4, a01);
+          wasm_v128_store(mp + co8, a10); wasm_v128_store(mp + co8 + 4, a11);
+          wasm_v128_store(mp + 2 * co8, a20); wasm_v128_store(mp + 2 * co8 + 4, a21);
+          wasm_v128_store(mp + 3 * co8, a30); wasm_v128_store(mp + 3 * co8 + 4, a31);
+        }
+      }
+    }
+    /* ---- output transform: Y = A^T M A, A^T = [1 1 1 0; 0 1 -1 -1] */
+    for (int tt = 0; tt < tn; tt++) {
+      const int t = t0 + tt;
+      const int n = t / (th * tw), rem = t - n * th * tw, a = rem / tw, b = rem - a * tw;
+      const int p0 = 2 * a, q0 = 2 * b;
+      const int two_rows = p0 + 1 < Ho, two_cols = q0 + 1 < Wo;
+      float *y00 = y + (((long)n * Ho + p0) * Wo + q0) * Co;
+      for (int o = 0; o < Co; o += 4) {
+        const int on = imin(4, Co - o);
+        const float *mp = M + (long)tt * co8 + o;
+        /* A^T M: s0 = m0 + m1 + m2, s1 = m1 - m2 - m3 (rows of the 4x4 M) */
+#define MM(i, j) wasm_v128_load(mp + ((i) * 4 + (j)) * mk)
+#define COLS(j)                                                                                     \
+  const v128_t m0##j = MM(0, j), m1##j = MM(1, j), m2##j = MM(2, j), m3##j = MM(3, j);              \
+  const v128_t s0_##j = wasm_f32x4_add(wasm_f32x4_add(m0##j, m1##j), m2##j);                        \
+  const v128_t s1_##j = wasm_f32x4_sub(wasm_f32x4_sub(m1##j, m2##j), m3##j);
+        COLS(0) COLS(1) COLS(2) COLS(3)
+#undef COLS
+#undef MM
+        const v128_t s0[4] = {s0_0, s0_1, s0_2, s0_3}, s1[4] = {s1_0, s1_1, s1_2, s1_3};
+        const v128_t o00 = wasm_f32x4_add(wasm_f32x4_add(s0[0], s0[1]), s0[2]);
+        const v128_t o01 = wasm_f32x4_sub(wasm_f32x4_sub(s0[1], s0[2]), s0[3]);
+        const v128_t o10 = wasm_f32x4_add(wasm_f32x4_add(s1[0], s1[1]), s1[2]);
+        const v128_t o11 = wasm_f32x4_sub(wasm_f32x4_sub(s1[1], s1[2]), s1[3]);
+        if (on == 4) {
+          wasm_v128_store(y00 + o, o00);
+          if (two_cols) wasm_v128_store(y00 + Co + o, o01);
+          if (two_rows) {
+            wasm_v128_store(y00 + (long)Wo * Co + o, o10);
+            if (two_cols) wasm_v128_store(y00 + (long)(Wo + 1) * Co + o, o11);
+          }
+        } else {
+          store_lanes(y00 + o, o00, on);
+          if (two_cols) store_lanes(y00 + Co + o, o01, on);
+          if (two_rows) {
+            store_lanes(y00 + (long)Wo * Co + o, o10, on);
+            if (two_cols) store_lanes(y00 + (long)(Wo + 1) * Co + o, o11, on);
+          }
+        }
+      }
+    }
+  }
+}

@@ -32,6 +32,8 @@ interface KernelExports {
   maxpool_grad: Fn;
   conv2d_forward: Fn;
   conv2d_filter_grad_packed: Fn;
+  winograd_filter_transform: Fn;
+  winograd_conv: Fn;
 }
 
 /** The parts of BackendWasm (and its Emscripten module) this needs. */
@@ -41,7 +43,7 @@ interface WasmBackendInternals {
 }
 
 type KernelName = keyof KernelExports;
-const KERNEL_NAMES: KernelName[] = ["conv2d_filter_grad", "bn_moments", "bn_grad_sums", "channel_affine", "maxpool_grad", "conv2d_forward", "conv2d_filter_grad_packed"];
+const KERNEL_NAMES: KernelName[] = ["conv2d_filter_grad", "bn_moments", "bn_grad_sums", "channel_affine", "maxpool_grad", "conv2d_forward", "conv2d_filter_grad_packed", "winograd_filter_transform", "winograd_conv"];
 
 /** Control block shared with the workers (Int32 slots). */
 const SEQ = 0; // bumped by the main thread for each job; workers wait on it

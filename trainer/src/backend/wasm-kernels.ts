@@ -444,7 +444,7 @@ export function setSimdConv2D(on: boolean): void {
  * Conv2D (NHWC, dilation 1, equal strides) as our SIMD kernel, split by output channels across our
  * threads: XNNPACK's convolution in tfjs-backend-wasm 4.22 runs at ~17 GMAC/s whether the backend has
  * 1 or 2 threads (measured: bench/train/kernels.ts), ours at about that per thread. Everything else
- * (dilations, NCHW, fewer than 8 input channels) goes to XNNPACK. The input gradients above run
+ * (dilations, NCHW, unequal strides) goes to XNNPACK. The input gradients above run
  * through this too.
  */
 export function conv2dWasm(args: { inputs: Inputs; backend: KernelBackend; attrs: NamedAttrMap }): TensorInfo {
@@ -453,21 +453,66 @@ export function conv2dWasm(args: { inputs: Inputs; backend: KernelBackend; attrs
   const dil = attrs.dilations ?? 1;
   const dilated = typeof dil === "number" ? dil !== 1 : dil[0] !== 1 || dil[1] !== 1;
   const strides = typeof attrs.strides === "number" ? [attrs.strides, attrs.strides] : attrs.strides;
-  const channels = x.shape[attrs.dataFormat === "NCHW" ? 1 : 3] ?? 0;
-  // Below 8 input channels (the stem's RGB) the kernel's per-tap overhead dominates: XNNPACK.
-  if (!useSimdConv2D || dilated || attrs.dataFormat === "NCHW" || strides[0] !== strides[1] || x.dtype !== "float32" || channels < 8) {
+  // The stem's RGB input (3 channels) too: 3.0 ms against XNNPACK's 3.5 for 32x128x128x3 -> 32 at
+  // stride 2 on 2 threads, 1.0 against 0.9 at 64 px (steady state; the first call of a process, before
+  // V8 tiers a kernel up, takes 40-70 ms either way).
+  if (!useSimdConv2D || dilated || attrs.dataFormat === "NCHW" || strides[0] !== strides[1] || x.dtype !== "float32") {
     return runStock(Conv2D, args);
   }
   const info = convInfoFor(x.shape, filter.shape, attrs);
   const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci, outHeight: ho, outWidth: wo, outChannels: co, filterHeight: kh, filterWidth: kw, strideHeight: stride } = info;
   const heap = args.backend as WasmHeapBackend;
   const y = heap.makeOutput([n, ho, wo, co], "float32");
+  if (kh === 3 && kw === 3 && stride === 1 && (winograd === "force" || (winograd === "auto" && winogradPays(ho, wo)))) {
+    winogradConv(args.backend, x, filter, y, info);
+    return y;
+  }
   const packed = heap.makeOutput([Math.ceil(co / 8) * 8 * kh * kw * ci], "float32");
   const macsPerChannel = kh * kw * ci * n * ho * wo;
   runSplit(args.backend, "conv2d_forward", [pointerOf(args.backend, x), pointerOf(args.backend, filter), pointerOf(args.backend, y), pointerOf(args.backend, packed),
     n, h, w, ci, ho, wo, co, kh, kw, stride, info.padInfo.top, info.padInfo.left], co, 8, Math.max(8, Math.ceil(splitPolicy.minMacsPerThread / macsPerChannel)));
   args.backend.disposeData(packed.dataId);
   return y;
+}
+
+/**
+ * 3x3 stride-1 convolutions (the forward pass and, rotated, their input gradients: most of a ResNet's
+ * multiply-adds) as Winograd F(2x2, 3x3) (trainer/wasm/kernels.c): 16 multiply-adds per 2x2 output
+ * tile and channel pair instead of 36. "auto" (default) uses it where the 2x2 tiles cover the output
+ * with little waste (winogradPays), "off" never, "force" for every 3x3 stride-1 shape (tests).
+ */
+export type WinogradMode = "auto" | "off" | "force";
+let winograd: WinogradMode = "auto";
+/** For benchmarks and tests. */
+export function setWinograd(mode: WinogradMode): void {
+  winograd = mode;
+}
+
+/**
+ * Whether the 2x2 tiles save enough: direct work 9 per output pixel, Winograd 16 per (padded) tile of 4;
+ * on 1x1 and 3x3 maps (ratio 0.56 and 1.27) the transforms eat the gain, from 2x2 (2.25) and 5x5 (1.56) on it pays.
+ */
+export function winogradPays(ho: number, wo: number): boolean {
+  return (9 * ho * wo) / (16 * Math.ceil(ho / 2) * Math.ceil(wo / 2)) >= 1.5;
+}
+
+function winogradConv(backend: KernelBackend, x: TensorInfo, filter: TensorInfo, y: TensorInfo, info: backend_util.Conv2DInfo): void {
+  const heap = backend as WasmHeapBackend;
+  const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci, outHeight: ho, outWidth: wo, outChannels: co } = info;
+  const ci4 = Math.ceil(ci / 4) * 4;
+  const co8 = Math.ceil(co / 8) * 8;
+  const u = heap.makeOutput([16 * co8 * ci], "float32");
+  runSplit(backend, "winograd_filter_transform", [pointerOf(backend, filter), pointerOf(backend, u), ci, co], co, 8,
+    Math.max(8, Math.ceil(splitPolicy.minMacsPerThread / (16 * 16 * ci))));
+  const tiles = n * Math.ceil(ho / 2) * Math.ceil(wo / 2);
+  // 64 tiles per chunk (fewer with many channels): the chunk's transformed inputs and products stay
+  // in L2; from 32 to 512 tiles the time moved by under 5% (32x32x32x32 -> 32 .. 32x2x2x512 -> 512).
+  const chunk = Math.max(4, Math.min(64, Math.floor(8192 / Math.max(ci4, co8)) & ~3));
+  const scratch = heap.makeOutput([kernelSlots(backend) * 16 * chunk * (ci4 + co8)], "float32");
+  runSplit(backend, "winograd_conv", [pointerOf(backend, x), pointerOf(backend, u), pointerOf(backend, y), pointerOf(backend, scratch),
+    n, h, w, ci, ho, wo, co, info.padInfo.top, info.padInfo.left, chunk], tiles, 4, Math.max(4, Math.ceil(splitPolicy.minMacsPerThread / (16 * ci * co))));
+  backend.disposeData(u.dataId);
+  backend.disposeData(scratch.dataId);
 }
 
 let shareIdentity = true;
