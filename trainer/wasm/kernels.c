@@ -138,10 +138,13 @@ void conv2d_filter_grad(const float *x, const float *dy, float *dw, int N, int H
 }
 
 /*
- * BatchNorm over the rows of an [M, C] matrix (NHWC with M = N*H*W), for channels [c_begin, c_end).
- * Rows are read whole (channels inner, vectorised), so the tensor is streamed once per pass. Rows
- * are summed in blocks of ROW_BLOCK into `scratch` (C floats per sum, the caller's), whose block sums
- * are then added to the totals: shorter float sums than one running total over M rows.
+ * BatchNorm's per-channel sums over the rows of an [M, C] matrix (NHWC with M = N*H*W), for rows
+ * [r_begin, r_end): each thread streams its own rows whole (channels inner, vectorised) and writes
+ * its partial sums to its own slot of `partials` (slot * stride floats on, stride = 2 * cp, cp = C
+ * rounded up to 16 floats so no two threads share a cache line); the caller adds the slots up. (Split
+ * by channels instead, each thread read every row and the threads' running sums shared cache lines:
+ * slower on 2 threads than on 1.) Rows are summed in blocks of ROW_BLOCK into the slot's second half
+ * and the block sums added to the totals: shorter float sums than one running total over M rows.
  */
 #define ROW_BLOCK 256
 
@@ -156,67 +159,68 @@ static inline void add_into(float *t, const float *s, int n) {
   for (; k < n; k++) t[k] += s[k];
 }
 
-/* mean[c] = sum_r x[r, c] / M;  var[c] = sum_r (x[r, c] - mean[c])^2 / M  (biased; two passes). scratch: C floats. */
-EXPORT(bn_moments)
-void bn_moments(const float *x, int M, int C, float *mean, float *var, float *scratch, int c_begin, int c_end) {
-  const int n = c_end - c_begin;
-  float *m = mean + c_begin, *v = var + c_begin, *blk = scratch + c_begin;
-  zero(m, n);
-  zero(v, n);
-  for (int r0 = 0; r0 < M; r0 += ROW_BLOCK) {
-    const int r1 = imin(M, r0 + ROW_BLOCK);
-    zero(blk, n);
-    for (int r = r0; r < r1; r++) add_into(blk, x + (long)r * C + c_begin, n);
-    add_into(m, blk, n);
-  }
-  for (int k = 0; k < n; k++) m[k] /= (float)M;
-  for (int r0 = 0; r0 < M; r0 += ROW_BLOCK) {
-    const int r1 = imin(M, r0 + ROW_BLOCK);
-    zero(blk, n);
+/*
+ * mean == 0: partial[c] = sum_r x[r, c]; otherwise partial[c] = sum_r (x[r, c] - mean[c])^2 (the
+ * variance's second pass). Slot layout: [C partial sums | pad to cp | C block sums | pad].
+ */
+EXPORT(bn_partial_moments)
+void bn_partial_moments(const float *x, int M, int C, int cp, const float *mean, float *partials, int r_begin, int r_end, int slot) {
+  (void)M;
+  float *total = partials + (long)slot * 2 * cp, *blk = total + cp;
+  zero(total, C);
+  for (int r0 = r_begin; r0 < r_end; r0 += ROW_BLOCK) {
+    const int r1 = imin(r_end, r0 + ROW_BLOCK);
+    zero(blk, C);
     for (int r = r0; r < r1; r++) {
-      const float *row = x + (long)r * C + c_begin;
+      const float *row = x + (long)r * C;
+      if (!mean) {
+        add_into(blk, row, C);
+        continue;
+      }
       int k = 0;
-      for (; k + 4 <= n; k += 4) {
-        const v128_t d = wasm_f32x4_sub(wasm_v128_load(row + k), wasm_v128_load(m + k));
+      for (; k + 4 <= C; k += 4) {
+        const v128_t d = wasm_f32x4_sub(wasm_v128_load(row + k), wasm_v128_load(mean + k));
         wasm_v128_store(blk + k, wasm_f32x4_add(wasm_v128_load(blk + k), wasm_f32x4_mul(d, d)));
       }
-      for (; k < n; k++) {
-        const float d = row[k] - m[k];
+      for (; k < C; k++) {
+        const float d = row[k] - mean[k];
         blk[k] += d * d;
       }
     }
-    add_into(v, blk, n);
+    add_into(total, blk, C);
   }
-  for (int k = 0; k < n; k++) v[k] /= (float)M;
 }
 
-/* sum_dy[c] = sum_r dy[r, c];  sum_dyx[c] = sum_r dy[r, c] * x[r, c]  (one pass over both). scratch: 2*C floats. */
-EXPORT(bn_grad_sums)
-void bn_grad_sums(const float *dy, const float *x, int M, int C, float *sum_dy, float *sum_dyx, float *scratch, int c_begin, int c_end) {
-  const int n = c_end - c_begin;
-  float *sa = sum_dy + c_begin, *sb = sum_dyx + c_begin, *ba = scratch + c_begin, *bb = scratch + C + c_begin;
-  zero(sa, n);
-  zero(sb, n);
-  for (int r0 = 0; r0 < M; r0 += ROW_BLOCK) {
-    const int r1 = imin(M, r0 + ROW_BLOCK);
-    zero(ba, n);
-    zero(bb, n);
+/*
+ * partial sum_dy[c] = sum_r dy[r, c] and sum_dyx[c] = sum_r dy[r, c] * x[r, c] over this thread's
+ * rows (one pass over both). Slot layout (stride 4 * cp): [sum_dy | sum_dyx | block sum_dy | block sum_dyx].
+ */
+EXPORT(bn_partial_grad_sums)
+void bn_partial_grad_sums(const float *dy, const float *x, int M, int C, int cp, float *partials, int r_begin, int r_end, int slot) {
+  (void)M;
+  float *sa = partials + (long)slot * 4 * cp, *sb = sa + cp, *ba = sb + cp, *bb = ba + cp;
+  zero(sa, C);
+  zero(sb, C);
+  for (int r0 = r_begin; r0 < r_end; r0 += ROW_BLOCK) {
+    const int r1 = imin(r_end, r0 + ROW_BLOCK);
+    zero(ba, C);
+    zero(bb, C);
     for (int r = r0; r < r1; r++) {
-      const float *g = dy + (long)r * C + c_begin;
-      const float *xr = x + (long)r * C + c_begin;
+      const float *g = dy + (long)r * C;
+      const float *xr = x + (long)r * C;
       int k = 0;
-      for (; k + 4 <= n; k += 4) {
+      for (; k + 4 <= C; k += 4) {
         const v128_t gv = wasm_v128_load(g + k);
         wasm_v128_store(ba + k, wasm_f32x4_add(wasm_v128_load(ba + k), gv));
         wasm_v128_store(bb + k, wasm_f32x4_add(wasm_v128_load(bb + k), wasm_f32x4_mul(gv, wasm_v128_load(xr + k))));
       }
-      for (; k < n; k++) {
+      for (; k < C; k++) {
         ba[k] += g[k];
         bb[k] += g[k] * xr[k];
       }
     }
-    add_into(sa, ba, n);
-    add_into(sb, bb, n);
+    add_into(sa, ba, C);
+    add_into(sb, bb, C);
   }
 }
 

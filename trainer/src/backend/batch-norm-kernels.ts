@@ -1,11 +1,11 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { getKernel, registerKernel, unregisterKernel } from "@tensorflow/tfjs-core";
 import type { KernelBackend, KernelConfig, TensorInfo } from "@tensorflow/tfjs-core";
-import { pointerOf, runSplit } from "./simd-kernels.ts";
+import { kernelSlots, pointerOf, runSplit } from "./simd-kernels.ts";
 
 /**
  * BatchNorm's full-size passes as single kernels on the wasm backend (trainer/wasm/kernels.c), split
- * across our worker threads. tfjs's Mean/Sum over N, H, W transpose the tensor first and run on one
+ * across our worker threads by rows (each thread's partial sums in its own slot, added up here). tfjs's Mean/Sum over N, H, W transpose the tensor first and run on one
  * thread, and FusedBatchNorm and the elementwise backward are single-threaded passes each.
  *   BatchNormMoments   (x [.., C])         -> [mean, variance]   (biased; two passes over x)
  *   BatchNormGradSums  (dy, x [.., C])     -> [sum(dy), sum(dy * x)] over all but the last axis
@@ -23,6 +23,7 @@ export const bnSplitPolicy = { minElementsPerThread: 1 << 16 };
 
 interface HeapBackend extends KernelBackend {
   makeOutput(shape: number[], dtype: "float32"): TensorInfo;
+  typedArrayFromHeap(info: TensorInfo): Float32Array;
 }
 
 function rowsAndChannels(t: TensorInfo, kernel: string): [number, number] {
@@ -32,9 +33,37 @@ function rowsAndChannels(t: TensorInfo, kernel: string): [number, number] {
   return [c === 0 ? 0 : size / c, c];
 }
 
-/** Channel split: whole 64-byte lines per thread (16 floats), no thread below the element threshold. */
-function channelSplit(m: number): [number, number] {
-  return [16, Math.max(16, Math.ceil(bnSplitPolicy.minElementsPerThread / Math.max(1, m)))];
+/** Rows per thread at least: no thread below the element threshold. */
+function minRows(c: number): number {
+  return Math.max(1, Math.ceil(bnSplitPolicy.minElementsPerThread / Math.max(1, c)));
+}
+
+/** Channels rounded up to whole 64-byte lines: the threads' partial sums never share one. */
+const padded = (c: number) => Math.ceil(c / 16) * 16;
+
+/**
+ * Runs a partial-sums kernel over [0, m) rows and adds the threads' slots: out[k][ch] = scale * sum over
+ * slots of partials[slot * stride + k * cp + ch], for each output k. Slots a split did not use stay zero.
+ */
+function sumOverThreads(backend: KernelBackend, name: "bn_partial_moments" | "bn_partial_grad_sums", args: (partials: number) => number[], m: number, c: number,
+  stride: number, outs: TensorInfo[], scale: number): void {
+  const heap = backend as HeapBackend;
+  const slots = kernelSlots(backend);
+  const partials = heap.makeOutput([slots * stride], "float32");
+  heap.typedArrayFromHeap(partials).fill(0);
+  runSplit(backend, name, args(pointerOf(backend, partials)), m, 1, minRows(c));
+  // Views are taken after every allocation (a growing wasm memory detaches older ones).
+  const parts = heap.typedArrayFromHeap(partials);
+  const cp = padded(c);
+  outs.forEach((out, k) => {
+    const o = heap.typedArrayFromHeap(out);
+    for (let ch = 0; ch < c; ch++) {
+      let sum = 0;
+      for (let slot = 0; slot < slots; slot++) sum += parts[slot * stride + k * cp + ch]!;
+      o[ch] = sum * scale;
+    }
+  });
+  backend.disposeData(partials.dataId);
 }
 
 function moments({ inputs, backend }: { inputs: tf.NamedTensorInfoMap; backend: KernelBackend }): TensorInfo[] {
@@ -43,10 +72,10 @@ function moments({ inputs, backend }: { inputs: tf.NamedTensorInfoMap; backend: 
   const heap = backend as HeapBackend;
   const mean = heap.makeOutput([c], "float32");
   const variance = heap.makeOutput([c], "float32");
-  const scratch = heap.makeOutput([c], "float32");
-  const [align, min] = channelSplit(m);
-  runSplit(backend, "bn_moments", [pointerOf(backend, x), m, c, pointerOf(backend, mean), pointerOf(backend, variance), pointerOf(backend, scratch)], c, align, min);
-  backend.disposeData(scratch.dataId);
+  const cp = padded(c);
+  // two passes: the mean, then the mean squared deviation from it (biased)
+  sumOverThreads(backend, "bn_partial_moments", (p) => [pointerOf(backend, x), m, c, cp, 0, p], m, c, 2 * cp, [mean], 1 / m);
+  sumOverThreads(backend, "bn_partial_moments", (p) => [pointerOf(backend, x), m, c, cp, pointerOf(backend, mean), p], m, c, 2 * cp, [variance], 1 / m);
   return [mean, variance];
 }
 
@@ -57,10 +86,8 @@ function gradSums({ inputs, backend }: { inputs: tf.NamedTensorInfoMap; backend:
   const heap = backend as HeapBackend;
   const sumDy = heap.makeOutput([c], "float32");
   const sumDyX = heap.makeOutput([c], "float32");
-  const scratch = heap.makeOutput([2 * c], "float32");
-  const [align, min] = channelSplit(m);
-  runSplit(backend, "bn_grad_sums", [pointerOf(backend, dy), pointerOf(backend, x), m, c, pointerOf(backend, sumDy), pointerOf(backend, sumDyX), pointerOf(backend, scratch)], c, align, min);
-  backend.disposeData(scratch.dataId);
+  const cp = padded(c);
+  sumOverThreads(backend, "bn_partial_grad_sums", (p) => [pointerOf(backend, dy), pointerOf(backend, x), m, c, cp, p], m, c, 4 * cp, [sumDy, sumDyX], 1);
   return [sumDy, sumDyX];
 }
 
@@ -74,7 +101,7 @@ function channelAffine({ inputs, backend }: { inputs: tf.NamedTensorInfoMap; bac
   if (!b !== !kb) throw new Error(`${CHANNEL_AFFINE}: b and kb come together`);
   const out = (backend as HeapBackend).makeOutput([...a.shape], "float32");
   runSplit(backend, "channel_affine", [pointerOf(backend, a), b ? pointerOf(backend, b) : 0, pointerOf(backend, ka), kb ? pointerOf(backend, kb) : 0,
-    pointerOf(backend, bias), pointerOf(backend, out), m, c], m, 1, Math.ceil(bnSplitPolicy.minElementsPerThread / Math.max(1, c)));
+    pointerOf(backend, bias), pointerOf(backend, out), m, c], m, 1, minRows(c));
   return out;
 }
 

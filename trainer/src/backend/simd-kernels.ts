@@ -26,8 +26,8 @@ import type { KernelBackend, TensorInfo } from "@tensorflow/tfjs-core";
 type Fn = (...args: number[]) => void;
 interface KernelExports {
   conv2d_filter_grad: Fn;
-  bn_moments: Fn;
-  bn_grad_sums: Fn;
+  bn_partial_moments: Fn;
+  bn_partial_grad_sums: Fn;
   channel_affine: Fn;
   maxpool_grad: Fn;
   conv2d_forward: Fn;
@@ -43,7 +43,7 @@ interface WasmBackendInternals {
 }
 
 type KernelName = keyof KernelExports;
-const KERNEL_NAMES: KernelName[] = ["conv2d_filter_grad", "bn_moments", "bn_grad_sums", "channel_affine", "maxpool_grad", "conv2d_forward", "conv2d_filter_grad_packed", "winograd_filter_transform", "winograd_conv"];
+const KERNEL_NAMES: KernelName[] = ["conv2d_filter_grad", "bn_partial_moments", "bn_partial_grad_sums", "channel_affine", "maxpool_grad", "conv2d_forward", "conv2d_filter_grad_packed", "winograd_filter_transform", "winograd_conv"];
 
 /** Control block shared with the workers (Int32 slots). */
 const SEQ = 0; // bumped by the main thread for each job; workers wait on it
