@@ -48,7 +48,7 @@ const CASES: Array<{ x: [number, number, number, number]; k: number; co: number;
 
 describe("SIMD forward convolution and filter gradient on 2 threads vs the cpu backend", () => {
   for (const c of CASES) {
-    for (const strategy of ["simd-kernel", "simd-strided"] as const) it(`${strategy}: x ${c.x.join("x")}, ${c.k}x${c.k} -> ${c.co}, stride ${c.stride}, pad ${c.pad}`, async () => {
+    for (const strategy of ["simd", "simd-kernel", "simd-strided"] as const) it(`${strategy}: x ${c.x.join("x")}, ${c.k}x${c.k} -> ${c.co}, stride ${c.stride}, pad ${c.pad}`, async () => {
       const cpu = await grads("cpu", c.x, c.k, c.co, c.stride, c.pad);
       setFilterGradientStrategy(strategy);
       const before = poolStats.splitCalls;

@@ -108,11 +108,12 @@ describe("wasm Conv2DBackpropFilter / Conv2DBackpropInput vs the cpu backend", (
         for (const [simd, winograd] of [[true, "off"], [true, "force"], [false, "off"]] as const) {
           setSimdConv2D(simd);
           setWinograd(winograd);
-          const [wasmDx, , wasmY] = await on("wasm", grads);
+          const [wasmDx, wasmDw, wasmY] = await on("wasm", grads);
           const what = simd ? `ours (winograd ${winograd}), ${build}` : "xnnpack";
           expect(maxAbsDiff(cpuY!, wasmY!), what).toBeLessThan(1e-5 * Math.max(1, maxAbs(cpuY!)));
-          // the input gradient's convolutions go through the same kernel
+          // the input gradient's convolutions go through the same kernel, and the filter gradient has its own Winograd form
           expect(maxAbsDiff(cpuDx!, wasmDx!), what).toBeLessThan(1e-5 * Math.max(1, maxAbs(cpuDx!)));
+          expect(maxAbsDiff(cpuDw!, wasmDw!), what).toBeLessThan(1e-5 * Math.max(1, maxAbs(cpuDw!)));
         }
         setSimdConv2D(true);
         setWinograd("auto");

@@ -586,17 +586,19 @@ void winograd_filter_transform(const float *w, float *u, int Ci, int Co, int o_b
  * winograd_conv: y = conv(x, w) (3x3, stride 1, pads padTop/padLeft, output Ho x Wo) for tiles
  * [t_begin, t_end) of the N * ceil(Ho/2) * ceil(Wo/2) tiles (in image, tile-row, tile-column order),
  * from u = winograd_filter_transform(w). Tiles go in chunks of `chunk` (a multiple of 4): the chunk's
- * V = [16][chunk][ci4] and M = [16][chunk][co8] live in this thread's part of `scratch`
- * (slot * 16 * chunk * (ci4 + co8) floats on).
+ * V = [16][chunk][ci4] and M = [16][chunk][co8] (each of the 16 padded by 16 floats) live in this
+ * thread's part of `scratch`, slot * 16 * (chunk * (ci4 + co8) + 32) floats on.
  */
 EXPORT(winograd_conv)
 void winograd_conv(const float *x, const float *u, float *y, float *scratch, int N, int H, int W, int Ci, int Ho, int Wo,
                    int Co, int padTop, int padLeft, int chunk, int t_begin, int t_end, int slot) {
   const int ci4 = (Ci + 3) & ~3, co8 = (Co + 7) & ~7, blocks = co8 / 8;
   const int th = (Ho + 1) / 2, tw = (Wo + 1) / 2;
-  float *V = scratch + (long)slot * 16 * chunk * (ci4 + co8);
-  float *M = V + (long)16 * chunk * ci4;
-  const long vk = (long)chunk * ci4, mk = (long)chunk * co8; /* stride between the 16 matrices */
+  /* stride between the 16 matrices: one cache line more than their size, so that the 16 stores of a
+     transform do not all land in one L1 set (the sizes are powers of two: 32 KB strides took 1.4x) */
+  const long vk = (long)chunk * ci4 + 16, mk = (long)chunk * co8 + 16;
+  float *V = scratch + (long)slot * 16 * (vk + mk);
+  float *M = V + 16 * vk;
   const v128_t zero4 = wasm_f32x4_splat(0.f);
   for (int t0 = t_begin; t0 < t_end; t0 += chunk) {
     const int tn = imin(chunk, t_end - t0);
@@ -710,6 +712,155 @@ void winograd_conv(const float *x, const float *u, float *y, float *scratch, int
             if (two_cols) store_lanes(y00 + (long)(Wo + 1) * Co + o, o11, on);
           }
         }
+      }
+    }
+  }
+}
+
+/*
+ * The filter gradient of a 3x3 stride-1 convolution as Winograd F(3x3, 2x2): per 2x2 tile of dy
+ * (zero beyond Ho x Wo) and its 4x4 patch X of x (zero outside x: the padding), the tile's share of
+ * dw[i][j] = sum_{u,v} X[u+i][v+j] dy[u][v] is A^T [ (B^T X B) .* (G D G^T) ] A, with
+ *   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 -1 0 1],  G = [1 0; .5 .5; .5 -.5; 0 1],  A^T = [1 1 1 0; 0 1 -1 0; 0 1 1 1].
+ * Summed over tiles before the output transform: Z_k [Ci x Co] = sum_t V_k[t]^T E_k[t] for the 16
+ * positions k, then dw = A^T Z A once. 16 multiply-adds per tile, input and output channel instead of 36.
+ *
+ * This thread computes input channels [c_begin, c_end) (c_begin a multiple of 4) for every output
+ * channel; its part of `scratch` (slot * 16 * (chunk * (ci4 + co8) + ci4 * co8 + 48) floats on) holds
+ * a chunk's V = [16][cq][chunk][4] and E = [16][co8/8][chunk][8] and the sums Z = [16][cq][co8/8][4][8],
+ * each of the 16 padded by 16 floats.
+ */
+EXPORT(winograd_filter_grad)
+void winograd_filter_grad(const float *x, const float *dy, float *dw, float *scratch, int N, int H, int W, int Ci, int Ho, int Wo,
+                          int Co, int padTop, int padLeft, int chunk, int c_begin, int c_end, int slot) {
+  const int ci4 = (Ci + 3) & ~3, co8 = (Co + 7) & ~7, blocks = co8 / 8;
+  const int cq = (c_end - c_begin + 3) / 4;
+  const int th = (Ho + 1) / 2, tw = (Wo + 1) / 2, T = N * th * tw;
+  /* the 16 matrices of each are one cache line (16 floats) apart beyond their size (see winograd_conv) */
+  const long vk = (long)cq * chunk * 4 + 16, ek = (long)blocks * chunk * 8 + 16, zk = (long)cq * blocks * 32 + 16;
+  float *V = scratch + (long)slot * 16 * ((long)chunk * (ci4 + co8) + (long)ci4 * co8 + 48);
+  float *E = V + 16 * vk;
+  float *Z = E + 16 * ek;
+  const v128_t zero4 = wasm_f32x4_splat(0.f), half = wasm_f32x4_splat(0.5f);
+  for (long k = 0; k < 16 * zk; k += 4) wasm_v128_store(Z + k, zero4); /* zk is a multiple of 4 */
+  for (int t0 = 0; t0 < T; t0 += chunk) {
+    const int tn = imin(chunk, T - t0);
+    for (int tt = 0; tt < tn; tt++) {
+      const int t = t0 + tt;
+      const int n = t / (th * tw), rem = t - n * th * tw, a = rem / tw, b = rem - a * tw;
+      /* ---- V = B^T X B for this thread's channels */
+      const int r0 = 2 * a - padTop, c0 = 2 * b - padLeft;
+      const int rin0 = r0 >= 0 && r0 < H, rin1 = r0 + 1 >= 0 && r0 + 1 < H, rin2 = r0 + 2 >= 0 && r0 + 2 < H, rin3 = r0 + 3 >= 0 && r0 + 3 < H;
+      const int cin0 = c0 >= 0 && c0 < W, cin1 = c0 + 1 >= 0 && c0 + 1 < W, cin2 = c0 + 2 >= 0 && c0 + 2 < W, cin3 = c0 + 3 >= 0 && c0 + 3 < W;
+      const float *xn = x + (long)n * H * W * Ci;
+      for (int q = 0; q < cq; q++) {
+        const int c = c_begin + 4 * q, cn = imin(4, c_end - c);
+        const float *px = xn + ((long)r0 * W + c0) * Ci + c; /* may point outside x: only read where inside */
+#define LD(i, j) ((rin##i && cin##j) ? load_upto4(px + ((long)(i) * W + (j)) * Ci, cn) : zero4)
+        /* X B for each row i: columns x0-x2, x1+x2, x2-x1, x3-x1 */
+#define ROW(i)                                                                                  \
+  const v128_t d##i##0 = LD(i, 0), d##i##1 = LD(i, 1), d##i##2 = LD(i, 2), d##i##3 = LD(i, 3);  \
+  const v128_t e##i##0 = wasm_f32x4_sub(d##i##0, d##i##2), e##i##1 = wasm_f32x4_add(d##i##1, d##i##2), \
+               e##i##2 = wasm_f32x4_sub(d##i##2, d##i##1), e##i##3 = wasm_f32x4_sub(d##i##3, d##i##1);
+        ROW(0) ROW(1) ROW(2) ROW(3)
+#undef ROW
+#undef LD
+        float *vp = V + ((long)q * chunk + tt) * 4;
+#define COL(j)                                                                  \
+  wasm_v128_store(vp + (0 * 4 + j) * vk, wasm_f32x4_sub(e0##j, e2##j));        \
+  wasm_v128_store(vp + (1 * 4 + j) * vk, wasm_f32x4_add(e1##j, e2##j));        \
+  wasm_v128_store(vp + (2 * 4 + j) * vk, wasm_f32x4_sub(e2##j, e1##j));        \
+  wasm_v128_store(vp + (3 * 4 + j) * vk, wasm_f32x4_sub(e3##j, e1##j));
+        COL(0) COL(1) COL(2) COL(3)
+#undef COL
+      }
+      /* ---- E = G D G^T for every output channel (D: the 2x2 dy tile) */
+      const int p0 = 2 * a, q0 = 2 * b;
+      const int two_rows = p0 + 1 < Ho, two_cols = q0 + 1 < Wo;
+      const float *g00 = dy + (((long)n * Ho + p0) * Wo + q0) * Co;
+      for (int o = 0; o < co8; o += 4) {
+        const int on = imin(4, Co - o);
+        const v128_t D00 = on > 0 ? load_upto4(g00 + o, on) : zero4;
+        const v128_t D01 = on > 0 && two_cols ? load_upto4(g00 + Co + o, on) : zero4;
+        const v128_t D10 = on > 0 && two_rows ? load_upto4(g00 + (long)Wo * Co + o, on) : zero4;
+        const v128_t D11 = on > 0 && two_rows && two_cols ? load_upto4(g00 + (long)(Wo + 1) * Co + o, on) : zero4;
+        /* G D: rows D0, (D0+D1)/2, (D0-D1)/2, D1 (D0, D1 the tile's rows), then each row (r0, r1) ->
+           (r0, (r0+r1)/2, (r0-r1)/2, r1) */
+        const v128_t s00 = D00, s01 = D01;
+        const v128_t s10 = wasm_f32x4_mul(half, wasm_f32x4_add(D00, D10)), s11 = wasm_f32x4_mul(half, wasm_f32x4_add(D01, D11));
+        const v128_t s20 = wasm_f32x4_mul(half, wasm_f32x4_sub(D00, D10)), s21 = wasm_f32x4_mul(half, wasm_f32x4_sub(D01, D11));
+        const v128_t s30 = D10, s31 = D11;
+        float *ep = E + ((long)(o / 8) * chunk + tt) * 8 + (o & 4);
+#define EROW(i)                                                                                              \
+  wasm_v128_store(ep + ((i) * 4 + 0) * ek, s##i##0);                                                         \
+  wasm_v128_store(ep + ((i) * 4 + 1) * ek, wasm_f32x4_mul(half, wasm_f32x4_add(s##i##0, s##i##1)));          \
+  wasm_v128_store(ep + ((i) * 4 + 2) * ek, wasm_f32x4_mul(half, wasm_f32x4_sub(s##i##0, s##i##1)));          \
+  wasm_v128_store(ep + ((i) * 4 + 3) * ek, s##i##1);
+        EROW(0) EROW(1) EROW(2) EROW(3)
+#undef EROW
+      }
+    }
+    /* ---- Z_k += V_k^T E_k over the chunk's tiles, 4 input x 8 output channels at a time */
+    for (int k = 0; k < 16; k++) {
+      for (int q = 0; q < cq; q++) {
+        const float *vq = V + k * vk + (long)q * chunk * 4;
+        for (int ob = 0; ob < blocks; ob++) {
+          const float *eb = E + k * ek + (long)ob * chunk * 8;
+          float *z = Z + k * zk + ((long)q * blocks + ob) * 32;
+          v128_t a00 = wasm_v128_load(z), a01 = wasm_v128_load(z + 4), a10 = wasm_v128_load(z + 8), a11 = wasm_v128_load(z + 12);
+          v128_t a20 = wasm_v128_load(z + 16), a21 = wasm_v128_load(z + 20), a30 = wasm_v128_load(z + 24), a31 = wasm_v128_load(z + 28);
+          const float *vp = vq, *ep = eb;
+          for (int tt = 0; tt < tn; tt++, vp += 4, ep += 8) {
+            const v128_t g0 = wasm_v128_load(ep), g1 = wasm_v128_load(ep + 4);
+            v128_t bv = wasm_v128_load32_splat(vp);
+            a00 = MADD(a00, bv, g0);
+            a01 = MADD(a01, bv, g1);
+            bv = wasm_v128_load32_splat(vp + 1);
+            a10 = MADD(a10, bv, g0);
+            a11 = MADD(a11, bv, g1);
+            bv = wasm_v128_load32_splat(vp + 2);
+            a20 = MADD(a20, bv, g0);
+            a21 = MADD(a21, bv, g1);
+            bv = wasm_v128_load32_splat(vp + 3);
+            a30 = MADD(a30, bv, g0);
+            a31 = MADD(a31, bv, g1);
+          }
+          wasm_v128_store(z, a00); wasm_v128_store(z + 4, a01); wasm_v128_store(z + 8, a10); wasm_v128_store(z + 12, a11);
+          wasm_v128_store(z + 16, a20); wasm_v128_store(z + 20, a21); wasm_v128_store(z + 24, a30); wasm_v128_store(z + 28, a31);
+        }
+      }
+    }
+  }
+  /* ---- dw = A^T Z A: rows (z0 + z1 + z2, z1 - z2, z1 + z2 + z3), then the same on columns */
+  for (int q = 0; q < cq; q++) {
+    for (int l = 0; l < 4 && c_begin + 4 * q + l < c_end; l++) {
+      const int c = c_begin + 4 * q + l;
+      for (int o = 0; o < Co; o += 4) {
+        const int on = imin(4, Co - o);
+        const float *zp = Z + ((long)q * blocks + o / 8) * 32 + l * 8 + (o & 4);
+#define ZZ(i, j) wasm_v128_load(zp + ((i) * 4 + (j)) * zk)
+#define COLS(j)                                                                                  \
+  const v128_t z0##j = ZZ(0, j), z1##j = ZZ(1, j), z2##j = ZZ(2, j), z3##j = ZZ(3, j);           \
+  const v128_t r0_##j = wasm_f32x4_add(wasm_f32x4_add(z0##j, z1##j), z2##j);                     \
+  const v128_t r1_##j = wasm_f32x4_sub(z1##j, z2##j);                                            \
+  const v128_t r2_##j = wasm_f32x4_add(wasm_f32x4_add(z1##j, z2##j), z3##j);
+        COLS(0) COLS(1) COLS(2) COLS(3)
+#undef COLS
+#undef ZZ
+#define OUT(i)                                                                                                    \
+  {                                                                                                               \
+    const v128_t w0 = wasm_f32x4_add(wasm_f32x4_add(r##i##_0, r##i##_1), r##i##_2);                               \
+    const v128_t w1 = wasm_f32x4_sub(r##i##_1, r##i##_2);                                                         \
+    const v128_t w2 = wasm_f32x4_add(wasm_f32x4_add(r##i##_1, r##i##_2), r##i##_3);                               \
+    float *d = dw + ((long)((i) * 3) * Ci + c) * Co + o;                                                          \
+    if (on == 4) {                                                                                                \
+      wasm_v128_store(d, w0); wasm_v128_store(d + (long)Ci * Co, w1); wasm_v128_store(d + 2L * Ci * Co, w2);     \
+    } else {                                                                                                      \
+      store_lanes(d, w0, on); store_lanes(d + (long)Ci * Co, w1, on); store_lanes(d + 2L * Ci * Co, w2, on);     \
+    }                                                                                                             \
+  }
+        OUT(0) OUT(1) OUT(2)
+#undef OUT
       }
     }
   }

@@ -34,6 +34,7 @@ interface KernelExports {
   conv2d_filter_grad_packed: Fn;
   winograd_filter_transform: Fn;
   winograd_conv: Fn;
+  winograd_filter_grad: Fn;
 }
 
 /** The parts of BackendWasm (and its Emscripten module) this needs. */
@@ -43,7 +44,7 @@ interface WasmBackendInternals {
 }
 
 type KernelName = keyof KernelExports;
-const KERNEL_NAMES: KernelName[] = ["conv2d_filter_grad", "bn_partial_moments", "bn_partial_grad_sums", "channel_affine", "maxpool_grad", "conv2d_forward", "conv2d_filter_grad_packed", "winograd_filter_transform", "winograd_conv"];
+const KERNEL_NAMES: KernelName[] = ["conv2d_filter_grad", "bn_partial_moments", "bn_partial_grad_sums", "channel_affine", "maxpool_grad", "conv2d_forward", "conv2d_filter_grad_packed", "winograd_filter_transform", "winograd_conv", "winograd_filter_grad"];
 
 /** Control block shared with the workers (Int32 slots). */
 const SEQ = 0; // bumped by the main thread for each job; workers wait on it

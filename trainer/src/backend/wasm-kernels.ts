@@ -227,7 +227,8 @@ function convInfoFor(xShape: number[], filterShape: number[], attrs: { strides: 
 
 /**
  * Which formulation of the filter gradient runs:
- * - "simd" (default): our wasm SIMD kernel (trainer/wasm/kernels.c) straight on the tensors, except a
+ * - "simd" (default): our wasm SIMD kernel (trainer/wasm/kernels.c) straight on the tensors (3x3 stride 1
+ *   as Winograd F(3x3, 2x2), see setWinograd), except a
  *   1x1 stride-1 gradient over at most MATMUL_1X1_MAX_ROWS rows (N*H*W), which is one XNNPACK matmul
  *   (x^T dy): with few rows and many channels the kernel's strided columns lose (ResNet-50 at 64 px:
  *   [1,1,512,2048] over 32x2x2 rows, 13.2 ms vs 5.7 on 2 threads; at 16x16 rows the kernel wins,
@@ -257,10 +258,32 @@ export function setFilterGradientStrategy(next: FilterGradientStrategy): void {
  */
 export const splitPolicy = { minMacsPerThread: 1e6, minPoolElementsPerThread: 1 << 16 };
 
+/**
+ * The filter gradient of a 3x3 stride-1 convolution as Winograd F(3x3, 2x2) (kernels.c), split by input
+ * channels (4 at a time): each thread transforms its channels of x and all of dy, and sums its rows of
+ * the 16 products over every tile.
+ */
+function winogradFilterGrad(backend: KernelBackend, x: TensorInfo, dy: TensorInfo, out: TensorInfo, info: backend_util.Conv2DInfo): void {
+  const heap = backend as WasmHeapBackend;
+  const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci, outHeight: ho, outWidth: wo, outChannels: co } = info;
+  const ci4 = Math.ceil(ci / 4) * 4;
+  const co8 = Math.ceil(co / 8) * 8;
+  const tiles = n * Math.ceil(ho / 2) * Math.ceil(wo / 2);
+  const chunk = Math.max(4, Math.min(64, Math.floor(8192 / Math.max(ci4, co8)) & ~3));
+  const scratch = heap.makeOutput([kernelSlots(backend) * 16 * (chunk * (ci4 + co8) + ci4 * co8 + 48)], "float32");
+  runSplit(backend, "winograd_filter_grad", [pointerOf(backend, x), pointerOf(backend, dy), pointerOf(backend, out), pointerOf(backend, scratch),
+    n, h, w, ci, ho, wo, co, info.padInfo.top, info.padInfo.left, chunk], ci, 4, Math.max(4, Math.ceil(splitPolicy.minMacsPerThread / (16 * tiles * co))));
+  backend.disposeData(scratch.dataId);
+}
+
 function filterGradientSimd(backend: KernelBackend, x: TensorInfo, dy: TensorInfo, info: backend_util.Conv2DInfo): TensorInfo {
   const heap = backend as WasmHeapBackend;
   const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci, outHeight: ho, outWidth: wo, outChannels: co, filterHeight: kh, filterWidth: kw, strideHeight: stride } = info;
   const out = heap.makeOutput([kh, kw, ci, co], "float32");
+  if (strategy === "simd" && kh === 3 && kw === 3 && stride === 1 && (winograd === "force" || (winograd === "auto" && winogradPays(ho, wo)))) {
+    winogradFilterGrad(backend, x, dy, out, info);
+    return out;
+  }
   // Split by output channels in whole 8-channel tiles.
   const macsPerChannel = kh * kw * ci * n * ho * wo;
   const minPerThread = Math.max(8, Math.ceil(splitPolicy.minMacsPerThread / macsPerChannel));
@@ -508,7 +531,7 @@ function winogradConv(backend: KernelBackend, x: TensorInfo, filter: TensorInfo,
   // 64 tiles per chunk (fewer with many channels): the chunk's transformed inputs and products stay
   // in L2; from 32 to 512 tiles the time moved by under 5% (32x32x32x32 -> 32 .. 32x2x2x512 -> 512).
   const chunk = Math.max(4, Math.min(64, Math.floor(8192 / Math.max(ci4, co8)) & ~3));
-  const scratch = heap.makeOutput([kernelSlots(backend) * 16 * chunk * (ci4 + co8)], "float32");
+  const scratch = heap.makeOutput([kernelSlots(backend) * 16 * (chunk * (ci4 + co8) + 32)], "float32");
   runSplit(backend, "winograd_conv", [pointerOf(backend, x), pointerOf(backend, u), pointerOf(backend, y), pointerOf(backend, scratch),
     n, h, w, ci, ho, wo, co, info.padInfo.top, info.padInfo.left, chunk], tiles, 4, Math.max(4, Math.ceil(splitPolicy.minMacsPerThread / (16 * ci * co))));
   backend.disposeData(u.dataId);
