@@ -68,6 +68,8 @@ const CONV_CASES: Array<{ x: [number, number, number, number]; k: number; co: nu
   { x: [2, 1, 1, 9], k: 3, co: 5, stride: 1, pad: "same" },
   { x: [1, 6, 9, 2], k: 3, co: 17, stride: 1, pad: "valid" },
   { x: [2, 2, 2, 33], k: 3, co: 12, stride: 1, pad: 1 },
+  // the 1x1 filter gradient's packed product: channel counts with leftovers of 1 and 3 lanes
+  { x: [2, 5, 6, 7], k: 1, co: 13, stride: 1, pad: "valid" },
 ];
 
 describe("relaxed SIMD (fused multiply-add) for our convolution kernels", () => {

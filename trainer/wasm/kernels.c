@@ -865,3 +865,72 @@ void winograd_filter_grad(const float *x, const float *dy, float *dw, float *scr
     }
   }
 }
+
+/*
+ * The filter gradient of a 1x1 stride-1 unpadded convolution, a plain matrix product over the R =
+ * N*H*W pixels: dw[c][o] = sum_r x[r][c] dy[r][o], for input channels [c_begin, c_end) (a multiple of
+ * 4) and every output channel. Rows go in chunks: the chunk's x columns are packed as [cq][chunk][4]
+ * and dy as [co8/8][chunk][8], so the 4x8 tiles read contiguous memory; the sums Z = [cq][co8/8][4][8]
+ * stay in this thread's part of `scratch` (slot * (chunk * (ci4 + co8) + ci4 * co8) floats on) until
+ * they are written out.
+ */
+EXPORT(conv1x1_filter_grad)
+void conv1x1_filter_grad(const float *x, const float *dy, float *dw, float *scratch, int R, int Ci, int Co, int chunk,
+                         int c_begin, int c_end, int slot) {
+  const int ci4 = (Ci + 3) & ~3, co8 = (Co + 7) & ~7, blocks = co8 / 8;
+  const int cq = (c_end - c_begin + 3) / 4;
+  float *V = scratch + (long)slot * ((long)chunk * (ci4 + co8) + (long)ci4 * co8);
+  float *E = V + (long)cq * chunk * 4;
+  float *Z = E + (long)blocks * chunk * 8;
+  const v128_t zero4 = wasm_f32x4_splat(0.f);
+  for (long k = 0; k < (long)cq * blocks * 32; k += 4) wasm_v128_store(Z + k, zero4);
+  for (int r0 = 0; r0 < R; r0 += chunk) {
+    const int rn = imin(chunk, R - r0);
+    for (int rr = 0; rr < rn; rr++) {
+      const float *xr = x + (long)(r0 + rr) * Ci;
+      for (int q = 0; q < cq; q++) {
+        const int c = c_begin + 4 * q;
+        wasm_v128_store(V + ((long)q * chunk + rr) * 4, load_upto4(xr + c, imin(4, c_end - c)));
+      }
+      const float *g = dy + (long)(r0 + rr) * Co;
+      for (int o = 0; o < co8; o += 4) {
+        const int on = Co - o;
+        wasm_v128_store(E + ((long)(o / 8) * chunk + rr) * 8 + (o & 4), on > 0 ? load_upto4(g + o, on) : zero4);
+      }
+    }
+    for (int q = 0; q < cq; q++) {
+      for (int ob = 0; ob < blocks; ob++) {
+        float *z = Z + ((long)q * blocks + ob) * 32;
+        v128_t a00 = wasm_v128_load(z), a01 = wasm_v128_load(z + 4), a10 = wasm_v128_load(z + 8), a11 = wasm_v128_load(z + 12);
+        v128_t a20 = wasm_v128_load(z + 16), a21 = wasm_v128_load(z + 20), a30 = wasm_v128_load(z + 24), a31 = wasm_v128_load(z + 28);
+        const float *vp = V + (long)q * chunk * 4, *ep = E + (long)ob * chunk * 8;
+        for (int rr = 0; rr < rn; rr++, vp += 4, ep += 8) {
+          const v128_t g0 = wasm_v128_load(ep), g1 = wasm_v128_load(ep + 4);
+          v128_t bv = wasm_v128_load32_splat(vp);
+          a00 = MADD(a00, bv, g0);
+          a01 = MADD(a01, bv, g1);
+          bv = wasm_v128_load32_splat(vp + 1);
+          a10 = MADD(a10, bv, g0);
+          a11 = MADD(a11, bv, g1);
+          bv = wasm_v128_load32_splat(vp + 2);
+          a20 = MADD(a20, bv, g0);
+          a21 = MADD(a21, bv, g1);
+          bv = wasm_v128_load32_splat(vp + 3);
+          a30 = MADD(a30, bv, g0);
+          a31 = MADD(a31, bv, g1);
+        }
+        wasm_v128_store(z, a00); wasm_v128_store(z + 4, a01); wasm_v128_store(z + 8, a10); wasm_v128_store(z + 12, a11);
+        wasm_v128_store(z + 16, a20); wasm_v128_store(z + 20, a21); wasm_v128_store(z + 24, a30); wasm_v128_store(z + 28, a31);
+      }
+    }
+  }
+  for (int q = 0; q < cq; q++)
+    for (int l = 0; l < 4 && c_begin + 4 * q + l < c_end; l++) {
+      float *d = dw + (long)(c_begin + 4 * q + l) * Co;
+      for (int o = 0; o < Co; o += 4) {
+        const v128_t v = wasm_v128_load(Z + ((long)q * blocks + o / 8) * 32 + l * 8 + (o & 4));
+        if (Co - o >= 4) wasm_v128_store(d + o, v);
+        else store_lanes(d + o, v, Co - o);
+      }
+    }
+}

@@ -227,12 +227,9 @@ function convInfoFor(xShape: number[], filterShape: number[], attrs: { strides: 
 
 /**
  * Which formulation of the filter gradient runs:
- * - "simd" (default): our wasm SIMD kernel (trainer/wasm/kernels.c) straight on the tensors (3x3 stride 1
- *   as Winograd F(3x3, 2x2), see setWinograd), except a
- *   1x1 stride-1 gradient over at most MATMUL_1X1_MAX_ROWS rows (N*H*W), which is one XNNPACK matmul
- *   (x^T dy): with few rows and many channels the kernel's strided columns lose (ResNet-50 at 64 px:
- *   [1,1,512,2048] over 32x2x2 rows, 13.2 ms vs 5.7 on 2 threads; at 16x16 rows the kernel wins,
- *   4.9 vs 10.7 for [1,1,256,64]);
+ * - "simd" (default): our wasm SIMD kernels (trainer/wasm/kernels.c) straight on the tensors: 3x3
+ *   stride 1 as Winograd F(3x3, 2x2) (see setWinograd), 1x1 stride 1 unpadded as one packed matrix
+ *   product (conv1x1FilterGrad), the rest by the direct kernel;
  * - "simd-kernel": the kernel for every shape (tests);
  * - "simd-strided": the first version of the kernel, without packing (bench/train/kernels.ts, tests);
  * - "im2col": im2col + BatchMatMul, "conv": a dilated forward convolution in XNNPACK (the earlier
@@ -243,7 +240,6 @@ function convInfoFor(xShape: number[], filterShape: number[], attrs: { strides: 
  * and 44 vs 81 at 128 px; from Ci=32 on the two are within +-15% of each other, or im2col loses.
  */
 export type FilterGradientStrategy = "simd" | "simd-kernel" | "simd-strided" | "auto-old" | "im2col" | "conv";
-const MATMUL_1X1_MAX_ROWS = 4096;
 let strategy: FilterGradientStrategy = "simd";
 const IM2COL_MAX_ROWS = 32;
 
@@ -274,6 +270,28 @@ function winogradFilterGrad(backend: KernelBackend, x: TensorInfo, dy: TensorInf
   runSplit(backend, "winograd_filter_grad", [pointerOf(backend, x), pointerOf(backend, dy), pointerOf(backend, out), pointerOf(backend, scratch),
     n, h, w, ci, ho, wo, co, info.padInfo.top, info.padInfo.left, chunk], ci, 4, Math.max(4, Math.ceil(splitPolicy.minMacsPerThread / (16 * tiles * co))));
   backend.disposeData(scratch.dataId);
+}
+
+/**
+ * The filter gradient of a 1x1 stride-1 unpadded convolution, x^T dy over the N*H*W pixels, as one
+ * packed matrix product (kernels.c conv1x1_filter_grad) split by input channels. (It was XNNPACK's
+ * BatchMatMul on a materialised x^T up to 4096 pixels, and the strided kernel above that; ResNet-50's
+ * bottlenecks at 64 px have nineteen of these per step.)
+ */
+function conv1x1FilterGrad(backend: KernelBackend, x: TensorInfo, dy: TensorInfo, info: backend_util.Conv2DInfo): TensorInfo {
+  const heap = backend as WasmHeapBackend;
+  const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci, outChannels: co } = info;
+  const out = heap.makeOutput([1, 1, ci, co], "float32");
+  const rows = n * h * w;
+  const ci4 = Math.ceil(ci / 4) * 4;
+  const co8 = Math.ceil(co / 8) * 8;
+  // rows per chunk: the packed dy panel within ~256 KB
+  const chunk = Math.max(16, Math.min(256, Math.floor(65536 / co8)));
+  const scratch = heap.makeOutput([kernelSlots(backend) * (chunk * (ci4 + co8) + ci4 * co8)], "float32");
+  runSplit(backend, "conv1x1_filter_grad", [pointerOf(backend, x), pointerOf(backend, dy), pointerOf(backend, out), pointerOf(backend, scratch), rows, ci, co, chunk],
+    ci, 4, Math.max(4, Math.ceil(splitPolicy.minMacsPerThread / (rows * co))));
+  backend.disposeData(scratch.dataId);
+  return out;
 }
 
 function filterGradientSimd(backend: KernelBackend, x: TensorInfo, dy: TensorInfo, info: backend_util.Conv2DInfo): TensorInfo {
@@ -316,12 +334,10 @@ export function conv2dBackpropFilterWasm(args: { inputs: Inputs; backend: Kernel
   const { filterHeight: kh, filterWidth: kw, inHeight: h, inWidth: w, outHeight: ho, outWidth: wo } = info;
   const p = info.padInfo;
   const plain1x1 = kh === 1 && kw === 1 && stride === 1 && p.top + p.bottom + p.left + p.right === 0;
-  const rows = info.batchSize * h * w;
-  if (strategy === "simd-kernel" || strategy === "simd-strided" || (strategy === "simd" && !(plain1x1 && rows <= MATMUL_1X1_MAX_ROWS))) {
-    return filterGradientSimd(args.backend, x, dy, info);
-  }
+  if (strategy === "simd" && plain1x1) return conv1x1FilterGrad(args.backend, x, dy, info);
+  if (strategy === "simd-kernel" || strategy === "simd-strided" || strategy === "simd") return filterGradientSimd(args.backend, x, dy, info);
   const s = new Scratch(args.backend);
-  if ((strategy === "auto-old" || strategy === "simd") && plain1x1) {
+  if (strategy === "auto-old" && plain1x1) {
     const [n, , , ci] = x.shape as [number, number, number, number];
     const co = dy.shape[3]!;
     const x2 = s.op(Reshape, { x }, { shape: [n * h * w, ci] });
@@ -492,8 +508,12 @@ export function conv2dWasm(args: { inputs: Inputs; backend: KernelBackend; attrs
   }
   const packed = heap.makeOutput([Math.ceil(co / 8) * 8 * kh * kw * ci], "float32");
   const macsPerChannel = kh * kw * ci * n * ho * wo;
+  // A 1x1 stride-1 unpadded convolution is a matrix product over all N*H*W pixels: as one image row,
+  // every pixel goes through the 4-pixel tiles (a 2x2 map has no whole tile of 4 along its rows).
+  const p = info.padInfo;
+  const [n2, h2, w2, ho2, wo2] = kh === 1 && kw === 1 && stride === 1 && p.top + p.left + p.bottom + p.right === 0 ? [1, 1, n * h * w, 1, n * h * w] : [n, h, w, ho, wo];
   runSplit(args.backend, "conv2d_forward", [pointerOf(args.backend, x), pointerOf(args.backend, filter), pointerOf(args.backend, y), pointerOf(args.backend, packed),
-    n, h, w, ci, ho, wo, co, kh, kw, stride, info.padInfo.top, info.padInfo.left], co, 8, Math.max(8, Math.ceil(splitPolicy.minMacsPerThread / macsPerChannel)));
+    n2, h2, w2, ci, ho2, wo2, co, kh, kw, stride, p.top, p.left], co, 8, Math.max(8, Math.ceil(splitPolicy.minMacsPerThread / macsPerChannel)));
   args.backend.disposeData(packed.dataId);
   return y;
 }
