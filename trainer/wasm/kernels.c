@@ -335,6 +335,8 @@ static inline void store8(float *y, v128_t lo, v128_t hi, int n) {
  * Forward convolution, NHWC, filter [kh, kw, Ci, Co], stride s, dilation 1, pads padTop/padLeft
  * (zeros), for output channels [o_begin, o_end) (o_begin a multiple of 8):
  *   y[n, p, q, o] = sum_{i, j, c} x[n, s*p + i - padTop, s*q + j - padLeft, c] * w[i, j, c, o]
+ * or, with `flip`, w[kh-1-i, kw-1-j, o, c] of a [kh, kw, Co, Ci] filter (the input gradient of the
+ * convolution by that filter, without materialising the rotated, transposed copy).
  * `wp` is scratch for the packed filter: ceil(Co / 8) blocks of kh*kw*Ci x 8 floats (each thread
  * packs its own blocks). Tiles of 4 output pixels x 8 output channels (8 f32x4 accumulators, per
  * filter tap and input channel 2 loads of the packed filter and 4 splatted loads of x); pixels whose
@@ -344,13 +346,24 @@ static inline void store8(float *y, v128_t lo, v128_t hi, int n) {
  */
 EXPORT(conv2d_forward)
 void conv2d_forward(const float *x, const float *w, float *y, float *wp, int N, int H, int W, int Ci, int Ho, int Wo,
-                    int Co, int kh, int kw, int s, int padTop, int padLeft, int o_begin, int o_end) {
+                    int Co, int kh, int kw, int s, int padTop, int padLeft, int flip, int o_begin, int o_end) {
   const int KK = kh * kw * Ci;
   for (int o0 = o_begin; o0 < o_end; o0 += 8) {
     float *dst = wp + (long)(o0 / 8) * KK * 8;
     const int on = imin(8, Co - o0);
-    for (int t = 0; t < KK; t++)
-      for (int l = 0; l < 8; l++) dst[t * 8 + l] = l < on ? w[(long)t * Co + o0 + l] : 0.f;
+    if (!flip) {
+      for (int t = 0; t < KK; t++)
+        for (int l = 0; l < 8; l++) dst[t * 8 + l] = l < on ? w[(long)t * Co + o0 + l] : 0.f;
+      continue;
+    }
+    /* flip: w is a [kh, kw, Co, Ci] filter used rotated by 180 degrees with its channels swapped (an input gradient) */
+    for (int i = 0; i < kh; i++)
+      for (int j = 0; j < kw; j++)
+        for (int c = 0; c < Ci; c++) {
+          const float *src = w + ((long)((kh - 1 - i) * kw + (kw - 1 - j)) * Co) * Ci + c;
+          float *d = dst + ((long)(i * kw + j) * Ci + c) * 8;
+          for (int l = 0; l < 8; l++) d[l] = l < on ? src[(long)(o0 + l) * Ci] : 0.f;
+        }
   }
   const int blocksPerGroup = imax(1, (128 * 1024 / 4) / (KK * 8));
   /* pixels whose whole window lies inside the row: s*q - padLeft >= 0 and s*q - padLeft + kw <= W */
@@ -539,7 +552,8 @@ void conv2d_filter_grad_packed(const float *x, const float *dy, float *dw, float
  * 0, +-1 and 1/2 the rounding error stays within a few ulps of the direct sum's.
  *
  * winograd_filter_transform: u = [16][ceil(Co/8)][Ci][8] (zero beyond Co) for output channels
- * [o_begin, o_end), o_begin a multiple of 8.
+ * [o_begin, o_end), o_begin a multiple of 8; with `flip`, of the rotated, channel-swapped [3, 3, Co, Ci]
+ * filter w (as conv2d_forward).
  */
 /* The 4 lanes of x at p (channels c .. c+3), or fewer (zeros after the first n) */
 static inline v128_t load_upto4(const float *p, int n) {
@@ -548,7 +562,7 @@ static inline v128_t load_upto4(const float *p, int n) {
 }
 
 EXPORT(winograd_filter_transform)
-void winograd_filter_transform(const float *w, float *u, int Ci, int Co, int o_begin, int o_end) {
+void winograd_filter_transform(const float *w, float *u, int Ci, int Co, int flip, int o_begin, int o_end) {
   const int blocks = (Co + 7) / 8;
   const v128_t half = wasm_f32x4_splat(0.5f);
   for (int o0 = o_begin; o0 < o_end; o0 += 8) {
@@ -557,7 +571,12 @@ void winograd_filter_transform(const float *w, float *u, int Ci, int Co, int o_b
       for (int c = 0; c < Ci; c++) {
         const float *g = w + (long)c * Co + o0 + h;
         const long tap = (long)Ci * Co;
-#define G(i, j) (on > 0 ? load_upto4(g + ((i) * 3 + (j)) * tap, on) : wasm_f32x4_splat(0.f))
+        /* flip: w is [3, 3, Co, Ci], used rotated with its channels swapped (see conv2d_forward) */
+        const float *gf = w + (long)(o0 + h) * Ci + c;
+#define GF(t, l) (on > (l) ? gf[(long)(t) * tap + (long)(l) * Ci] : 0.f)
+#define G(i, j) (on <= 0 ? wasm_f32x4_splat(0.f)                                                                      \
+                 : !flip ? load_upto4(g + ((i) * 3 + (j)) * tap, on)                                                  \
+                 : wasm_f32x4_make(GF(8 - (i) * 3 - (j), 0), GF(8 - (i) * 3 - (j), 1), GF(8 - (i) * 3 - (j), 2), GF(8 - (i) * 3 - (j), 3)))
         /* t = G g (rows 0..3 of a 4x3), G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1] */
 #define TCOL(j)                                                                            \
   const v128_t g0##j = G(0, j), g1##j = G(1, j), g2##j = G(2, j);                          \
@@ -567,6 +586,7 @@ void winograd_filter_transform(const float *w, float *u, int Ci, int Co, int o_b
         TCOL(0) TCOL(1) TCOL(2)
 #undef TCOL
 #undef G
+#undef GF
         /* U = t G^T: row i -> (t_i0, .5(t_i0 + t_i1 + t_i2), .5(t_i0 - t_i1 + t_i2), t_i2) */
         float *up = u + ((long)o0 / 8 * Ci + c) * 8 + h;
         const long uk = (long)blocks * Ci * 8;

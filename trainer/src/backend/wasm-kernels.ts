@@ -421,14 +421,21 @@ export function conv2dBackpropInputWasm(args: { inputs: Inputs; backend: KernelB
   const s = new Scratch(args.backend);
   if (info.strideHeight > 1) return s.finish(stridedInputGradient(s, args.backend, dy, filter, info));
   const { filterHeight: kh, filterWidth: kw, inHeight: h, inWidth: w } = info;
-  const flipped = rotatedTaps(s, args.backend, filter, 0, 0, 1);
-  const rotated = s.op(Transpose, { x: flipped }, { perm: [0, 1, 3, 2] }); // [kh, kw, Co, Ci]
   const [, ho, wo] = dy.shape as [number, number, number, number];
   const top = kh - 1 - info.padInfo.top;
   const left = kw - 1 - info.padInfo.left;
   const bottom = h + kh - 1 - ho - top;
   const right = w + kw - 1 - wo - left;
   const cropped = cropForNegativePads(s, dy, top, bottom, left, right);
+  if (useSimdConv2D && dy.dtype === "float32") {
+    // our kernels read the filter rotated and transposed while packing it (52 ms of a 64-px ResNet-18
+    // step went to materialising that copy with tfjs's Transpose, 129 ms of a ResNet-50 one)
+    const [, , ci, co] = filter.shape as [number, number, number, number];
+    const flippedInfo = convInfoFor(cropped.x.shape, [kh, kw, co, ci], { strides: 1, pad: cropped.pads, dataFormat: "NHWC" });
+    return s.finish(s.adopt(convForward(args.backend, cropped.x, filter, flippedInfo, true)));
+  }
+  const flipped = rotatedTaps(s, args.backend, filter, 0, 0, 1);
+  const rotated = s.op(Transpose, { x: flipped }, { perm: [0, 1, 3, 2] }); // [kh, kw, Co, Ci]
   return s.finish(conv2d(s, cropped.x, rotated, cropped.pads, 1));
 }
 
@@ -498,12 +505,20 @@ export function conv2dWasm(args: { inputs: Inputs; backend: KernelBackend; attrs
   if (!useSimdConv2D || dilated || attrs.dataFormat === "NCHW" || strides[0] !== strides[1] || x.dtype !== "float32") {
     return runStock(Conv2D, args);
   }
-  const info = convInfoFor(x.shape, filter.shape, attrs);
+  return convForward(args.backend, x, filter, convInfoFor(x.shape, filter.shape, attrs), false);
+}
+
+/**
+ * y = conv(x, filter) by our kernels, for `info` (NHWC, equal strides). With `flip`, `filter` is a
+ * [kh, kw, Co, Ci] filter used rotated by 180 degrees with its channels swapped (info describes the
+ * [kh, kw, Ci, Co] one), as the input gradient needs it: the kernels read it that way while packing.
+ */
+function convForward(backend: KernelBackend, x: TensorInfo, filter: TensorInfo, info: backend_util.Conv2DInfo, flip: boolean): TensorInfo {
   const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci, outHeight: ho, outWidth: wo, outChannels: co, filterHeight: kh, filterWidth: kw, strideHeight: stride } = info;
-  const heap = args.backend as WasmHeapBackend;
+  const heap = backend as WasmHeapBackend;
   const y = heap.makeOutput([n, ho, wo, co], "float32");
   if (kh === 3 && kw === 3 && stride === 1 && (winograd === "force" || (winograd === "auto" && winogradPays(ho, wo)))) {
-    winogradConv(args.backend, x, filter, y, info);
+    winogradConv(backend, x, filter, y, info, flip);
     return y;
   }
   const packed = heap.makeOutput([Math.ceil(co / 8) * 8 * kh * kw * ci], "float32");
@@ -512,9 +527,9 @@ export function conv2dWasm(args: { inputs: Inputs; backend: KernelBackend; attrs
   // every pixel goes through the 4-pixel tiles (a 2x2 map has no whole tile of 4 along its rows).
   const p = info.padInfo;
   const [n2, h2, w2, ho2, wo2] = kh === 1 && kw === 1 && stride === 1 && p.top + p.left + p.bottom + p.right === 0 ? [1, 1, n * h * w, 1, n * h * w] : [n, h, w, ho, wo];
-  runSplit(args.backend, "conv2d_forward", [pointerOf(args.backend, x), pointerOf(args.backend, filter), pointerOf(args.backend, y), pointerOf(args.backend, packed),
-    n2, h2, w2, ci, ho2, wo2, co, kh, kw, stride, p.top, p.left], co, 8, Math.max(8, Math.ceil(splitPolicy.minMacsPerThread / macsPerChannel)));
-  args.backend.disposeData(packed.dataId);
+  runSplit(backend, "conv2d_forward", [pointerOf(backend, x), pointerOf(backend, filter), pointerOf(backend, y), pointerOf(backend, packed),
+    n2, h2, w2, ci, ho2, wo2, co, kh, kw, stride, p.top, p.left, flip ? 1 : 0], co, 8, Math.max(8, Math.ceil(splitPolicy.minMacsPerThread / macsPerChannel)));
+  backend.disposeData(packed.dataId);
   return y;
 }
 
@@ -539,13 +554,13 @@ export function winogradPays(ho: number, wo: number): boolean {
   return (9 * ho * wo) / (16 * Math.ceil(ho / 2) * Math.ceil(wo / 2)) >= 1.5;
 }
 
-function winogradConv(backend: KernelBackend, x: TensorInfo, filter: TensorInfo, y: TensorInfo, info: backend_util.Conv2DInfo): void {
+function winogradConv(backend: KernelBackend, x: TensorInfo, filter: TensorInfo, y: TensorInfo, info: backend_util.Conv2DInfo, flip: boolean): void {
   const heap = backend as WasmHeapBackend;
   const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci, outHeight: ho, outWidth: wo, outChannels: co } = info;
   const ci4 = Math.ceil(ci / 4) * 4;
   const co8 = Math.ceil(co / 8) * 8;
   const u = heap.makeOutput([16 * co8 * ci], "float32");
-  runSplit(backend, "winograd_filter_transform", [pointerOf(backend, filter), pointerOf(backend, u), ci, co], co, 8,
+  runSplit(backend, "winograd_filter_transform", [pointerOf(backend, filter), pointerOf(backend, u), ci, co, flip ? 1 : 0], co, 8,
     Math.max(8, Math.ceil(splitPolicy.minMacsPerThread / (16 * 16 * ci))));
   const tiles = n * Math.ceil(ho / 2) * Math.ceil(wo / 2);
   // 64 tiles per chunk (fewer with many channels): the chunk's transformed inputs and products stay
