@@ -59,3 +59,18 @@ export async function checkBatchNormKernels(shape: number[]): Promise<void> {
   // float32 sums in another order: relative to the largest entry
   names.forEach((name, i) => close(got[i]!, ref[i]!, 1e-5, `${shape.join("x")} ${name}`));
 }
+
+/** tf.batchNorm (the FusedBatchNorm kernel, inference) on wasm (ours) against the cpu backend, with and without scale and offset. */
+export async function checkInferenceBatchNorm(shape: number[]): Promise<void> {
+  const c = shape[shape.length - 1]!;
+  const xv = input(shape, 21, 2);
+  const [mv, vv, ov, sv] = [input([c], 22, 0.5), input([c], 23, 0).map((v) => Math.abs(v) + 0.1), input([c], 24, 1), input([c], 25, -0.5)];
+  for (const [withOffset, withScale] of [[true, true], [false, false], [true, false]] as const) {
+    const run = () => tf.tidy(() => tf.batchNorm(tf.tensor(xv, shape) as unknown as tf.Tensor4D, tf.tensor1d(mv), tf.tensor1d(vv),
+      withOffset ? tf.tensor1d(ov) : undefined, withScale ? tf.tensor1d(sv) : undefined, 1e-5).dataSync() as Float32Array);
+    await tf.setBackend("cpu");
+    const want = run();
+    await tf.setBackend("wasm");
+    close(run(), want, 1e-5, `${shape.join("x")} batchNorm offset ${withOffset} scale ${withScale}`);
+  }
+}

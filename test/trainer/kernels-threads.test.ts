@@ -5,7 +5,7 @@ import { poolStats } from "../../trainer/src/backend/simd-kernels.ts";
 import { bnSplitPolicy } from "../../trainer/src/backend/batch-norm-kernels.ts";
 import { setFilterGradientStrategy, splitPolicy } from "../../trainer/src/backend/wasm-kernels.ts";
 import { ensureGradients } from "../../trainer/src/learner/gradients.ts";
-import { BN_SHAPES, checkBatchNormKernels } from "./batch-norm-kernels-cases.ts";
+import { BN_SHAPES, checkBatchNormKernels, checkInferenceBatchNorm } from "./batch-norm-kernels-cases.ts";
 
 // Our SIMD kernels split across worker threads on the threaded build's shared memory (its own file:
 // the wasm backend is created once per process, this one with 2 threads), against the cpu backend.
@@ -78,6 +78,12 @@ describe("fused BatchNorm kernels on 2 threads vs tfjs ops on the cpu backend", 
       // every pass split by rows: the moments' two, the gradient sums' one, the two affine maps
       const rows = shape.slice(0, -1).reduce((a, b) => a * b, 1);
       expect(poolStats.splitCalls - before).toBe(rows > 1 ? 5 : 0);
+    });
+    it(`inference tf.batchNorm ${shape.join("x")}: one pass split by rows`, async () => {
+      const before = poolStats.splitCalls;
+      await checkInferenceBatchNorm(shape);
+      const rows = shape.slice(0, -1).reduce((a, b) => a * b, 1);
+      expect(poolStats.splitCalls - before).toBe(rows > 1 ? 3 : 0); // three variants of the check
     });
   }
 });

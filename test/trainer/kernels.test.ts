@@ -4,7 +4,7 @@ import { initBackend } from "../../trainer/src/backend/init-backend.ts";
 import { setFilterGradientStrategy, setSimdConv2D, setSimdMaxPoolGrad, setWinograd, winogradPays } from "../../trainer/src/backend/wasm-kernels.ts";
 import { kernelVariant, relaxedSimdAvailable, setRelaxedSimd } from "../../trainer/src/backend/simd-kernels.ts";
 import { ensureGradients } from "../../trainer/src/learner/gradients.ts";
-import { BN_SHAPES, checkBatchNormKernels } from "./batch-norm-kernels-cases.ts";
+import { BN_SHAPES, checkBatchNormKernels, checkInferenceBatchNorm } from "./batch-norm-kernels-cases.ts";
 import { BN_EPS, batchNormTrain } from "../../trainer/src/model/ops/batch-norm.ts";
 import { conv2dSymmetric } from "../../trainer/src/model/ops/conv.ts";
 import { avgPoolCeil, maxPoolSymmetric } from "../../trainer/src/model/ops/pool.ts";
@@ -195,6 +195,7 @@ describe("wasm Identity shares memory safely", () => {
 
 describe("fused BatchNorm kernels (wasm) vs tfjs ops on the cpu backend", () => {
   for (const shape of BN_SHAPES) it(shape.join("x"), () => checkBatchNormKernels(shape));
+  for (const shape of BN_SHAPES) it(`inference tf.batchNorm ${shape.join("x")}`, () => checkInferenceBatchNorm(shape));
 });
 
 describe("BatchNorm with the hand-written backward", () => {

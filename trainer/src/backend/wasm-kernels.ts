@@ -7,6 +7,7 @@ import {
   Conv2DBackpropFilter,
   Conv2DBackpropInput,
   Fill,
+  FusedBatchNorm,
   getKernel,
   Identity,
   MaxPoolGrad,
@@ -450,7 +451,7 @@ const stockKernels = new Map<string, KernelConfig>();
 /** Per backend, the stock kernels whose setup has run. */
 const stockSetUp = new WeakMap<object, Set<string>>();
 
-function runStock(name: string, args: { inputs: Inputs; backend: KernelBackend; attrs: NamedAttrMap }): TensorInfo {
+export function runStock(name: string, args: { inputs: Inputs; backend: KernelBackend; attrs: NamedAttrMap }): TensorInfo {
   const kernel = stockKernels.get(name);
   if (!kernel) throw new Error(`bug: tfjs-backend-wasm's ${name} was not found`);
   // Unregistered, the stock kernel's setup (its cwrap) did not run on this backend.
@@ -605,7 +606,7 @@ let registered = false;
 /** Registers (or replaces) our wasm kernels. Idempotent. */
 export function registerWasmKernels(): void {
   if (registered) return;
-  for (const name of [MaxPoolGrad, Conv2D, Identity]) {
+  for (const name of [MaxPoolGrad, Conv2D, Identity, FusedBatchNorm]) {
     const kernel = getKernel(name, BACKEND);
     if (kernel) stockKernels.set(name, kernel);
   }
