@@ -5,6 +5,8 @@ import { poolStats } from "../../trainer/src/backend/simd-kernels.ts";
 import { bnSplitPolicy } from "../../trainer/src/backend/batch-norm-kernels.ts";
 import { setFilterGradientStrategy, splitPolicy } from "../../trainer/src/backend/wasm-kernels.ts";
 import { ensureGradients } from "../../trainer/src/learner/gradients.ts";
+import { Adam } from "../../trainer/src/learner/optimizer.ts";
+import { setFusedAdam } from "../../trainer/src/backend/adam-kernel.ts";
 import { BN_SHAPES, checkBatchNormKernels, checkInferenceBatchNorm } from "./batch-norm-kernels-cases.ts";
 
 // Our SIMD kernels split across worker threads on the threaded build's shared memory (its own file:
@@ -110,4 +112,36 @@ describe("SIMD MaxPoolGrad on 2 threads (split by images) vs the cpu backend", (
       expect(diff).toBeLessThan(1e-6 * 4);
     });
   }
+});
+
+describe("fused Adam step on 2 threads (split by elements) vs tfjs ops", () => {
+  it("three steps on a 3x3x64x129 weight and a 129 bias equal the ops' result", async () => {
+    await tf.setBackend("wasm");
+    const shapes = [[3, 3, 64, 129], [129]];
+    const run = (fused: boolean) => {
+      setFusedAdam(fused);
+      const params = shapes.map((shape, i) => ({ name: `p${i}`, kind: i === 0 ? "conv-weight" as const : "bias" as const, group: "body" as const,
+        variable: tf.variable(tf.tensor(values(shape, 30 + i), shape), true, `adam-${fused}-${i}`) }));
+      const opt = new Adam(params, { wd: 0.1, lr: 0.01 });
+      for (let step = 0; step < 3; step++) {
+        const grads = Object.fromEntries(params.map((p, i) => [p.variable.name, tf.tensor(values(shapes[i]!, 40 + 10 * step + i), shapes[i]!)]));
+        opt.step(grads);
+        tf.dispose(Object.values(grads));
+      }
+      const out = params.map((p) => p.variable.dataSync().slice() as Float32Array);
+      opt.dispose();
+      params.forEach((p) => p.variable.dispose());
+      return out;
+    };
+    const before = poolStats.splitCalls;
+    const fused = run(true);
+    expect(poolStats.splitCalls - before, "the weight's steps split across the threads").toBeGreaterThanOrEqual(3);
+    const ops = run(false);
+    setFusedAdam(true);
+    fused.forEach((f, k) => {
+      let diff = 0;
+      for (let i = 0; i < f.length; i++) diff = Math.max(diff, Math.abs(f[i]! - ops[k]![i]!));
+      expect(diff).toBeLessThan(1e-6);
+    });
+  });
 });

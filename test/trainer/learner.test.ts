@@ -7,6 +7,7 @@ import { crossEntropy } from "../../trainer/src/learner/loss.ts";
 import { fineTune, lrRange } from "../../trainer/src/learner/fine-tune.ts";
 import { fitOneCycle } from "../../trainer/src/learner/one-cycle.ts";
 import { Adam } from "../../trainer/src/learner/optimizer.ts";
+import { fusedAdamStep } from "../../trainer/src/backend/adam-kernel.ts";
 import { makeRng } from "../../trainer/src/data/random.ts";
 import type { Parameter } from "../../trainer/src/model/types.ts";
 import type { BatchSource } from "../../trainer/src/data/types.ts";
@@ -62,7 +63,8 @@ describe("Adam (fastai defaults)", () => {
     const b = make("bn", "bn-beta");
     const initial = [w, b].map((p) => p.variable.dataSync().slice());
     const opt = new Adam([w, b], { wd: 0.1 });
-    // The reference: the update as it was written with tfjs ops before it became one fused loop.
+    expect(fusedAdamStep(), "on wasm the step is one kernel (kernels.c adam_step)").toBeDefined();
+    // The reference: the update written with tfjs ops (what other backends run).
     const ref = [w, b].map((p) => ({ p, v: p.variable.clone(), avg: tf.zerosLike(p.variable), sqr: tf.zerosLike(p.variable), decays: p.kind === "conv-weight" }));
     for (let step = 1; step <= 3; step++) {
       const lr = 0.01 * step;

@@ -954,3 +954,37 @@ void conv1x1_filter_grad(const float *x, const float *dy, float *dw, float *scra
       }
     }
 }
+
+/*
+ * One Adam step with decoupled weight decay (trainer/src/learner/optimizer.ts) over elements
+ * [begin, end), in one pass instead of a dozen tfjs ops:
+ *   m' = mom * m + (1 - mom) * g,  v' = sqrMom * v + (1 - sqrMom) * g^2,
+ *   p' = decay * p - stepSize * m' / (sqrt(v' * invDebias2) + eps).
+ * hyper = [mom, sqrMom, eps, decay, stepSize, invDebias2] (floats in memory: the thread pool passes
+ * only ints).
+ */
+EXPORT(adam_step)
+void adam_step(const float *p, const float *g, const float *m, const float *v, float *p2, float *m2, float *v2,
+               const float *hyper, int begin, int end) {
+  const float mom = hyper[0], sqrMom = hyper[1], eps = hyper[2], decay = hyper[3], stepSize = hyper[4], invDebias2 = hyper[5];
+  const v128_t vmom = wasm_f32x4_splat(mom), vmom1 = wasm_f32x4_splat(1.f - mom), vsq = wasm_f32x4_splat(sqrMom),
+               vsq1 = wasm_f32x4_splat(1.f - sqrMom), veps = wasm_f32x4_splat(eps), vdecay = wasm_f32x4_splat(decay),
+               vstep = wasm_f32x4_splat(stepSize), vinv = wasm_f32x4_splat(invDebias2);
+  int i = begin;
+  for (; i + 4 <= end; i += 4) {
+    const v128_t gv = wasm_v128_load(g + i);
+    const v128_t mv = wasm_f32x4_add(wasm_f32x4_mul(wasm_v128_load(m + i), vmom), wasm_f32x4_mul(gv, vmom1));
+    const v128_t vv = wasm_f32x4_add(wasm_f32x4_mul(wasm_v128_load(v + i), vsq), wasm_f32x4_mul(wasm_f32x4_mul(gv, gv), vsq1));
+    const v128_t den = wasm_f32x4_add(wasm_f32x4_sqrt(wasm_f32x4_mul(vv, vinv)), veps);
+    wasm_v128_store(m2 + i, mv);
+    wasm_v128_store(v2 + i, vv);
+    wasm_v128_store(p2 + i, wasm_f32x4_sub(wasm_f32x4_mul(wasm_v128_load(p + i), vdecay), wasm_f32x4_mul(wasm_f32x4_div(mv, den), vstep)));
+  }
+  for (; i < end; i++) {
+    const float mv = m[i] * mom + g[i] * (1.f - mom);
+    const float vv = v[i] * sqrMom + g[i] * g[i] * (1.f - sqrMom);
+    m2[i] = mv;
+    v2[i] = vv;
+    p2[i] = p[i] * decay - mv / (__builtin_sqrtf(vv * invDebias2) + eps) * stepSize;
+  }
+}

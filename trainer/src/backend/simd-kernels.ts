@@ -36,6 +36,7 @@ interface KernelExports {
   winograd_conv: Fn;
   winograd_filter_grad: Fn;
   conv1x1_filter_grad: Fn;
+  adam_step: Fn;
 }
 
 /** The parts of BackendWasm (and its Emscripten module) this needs. */
@@ -45,7 +46,7 @@ interface WasmBackendInternals {
 }
 
 type KernelName = keyof KernelExports;
-const KERNEL_NAMES: KernelName[] = ["conv2d_filter_grad", "bn_partial_moments", "bn_partial_grad_sums", "channel_affine", "maxpool_grad", "conv2d_forward", "conv2d_filter_grad_packed", "winograd_filter_transform", "winograd_conv", "winograd_filter_grad", "conv1x1_filter_grad"];
+const KERNEL_NAMES: KernelName[] = ["conv2d_filter_grad", "bn_partial_moments", "bn_partial_grad_sums", "channel_affine", "maxpool_grad", "conv2d_forward", "conv2d_filter_grad_packed", "winograd_filter_transform", "winograd_conv", "winograd_filter_grad", "conv1x1_filter_grad", "adam_step"];
 
 /** Control block shared with the workers (Int32 slots). */
 const SEQ = 0; // bumped by the main thread for each job; workers wait on it

@@ -1,4 +1,5 @@
 import * as tf from "@tensorflow/tfjs-core";
+import { fusedAdamStep } from "../backend/adam-kernel.ts";
 import type { Parameter } from "../model/types.ts";
 
 /**
@@ -81,6 +82,7 @@ export class Adam {
 
   /** Apply one update. `grads` is keyed by tf variable name, as `tf.variableGrads` returns it. */
   step(grads: tf.NamedTensorMap): void {
+    const fused = fusedAdamStep();
     for (const g of this.groups) {
       const { lr, mom, sqrMom, eps, wd } = g.hyper;
       for (const p of g.params) {
@@ -90,12 +92,23 @@ export class Adam {
         slot.step += 1;
         const debias1 = 1 - mom ** slot.step;
         const debias2 = 1 - sqrMom ** slot.step;
+        const decay = wd !== 0 && !NO_DECAY.has(p.kind) ? 1 - lr * wd : 1;
+        if (fused) {
+          // one kernel pass (wasm): the same arithmetic as the ops below
+          tf.tidy(() => {
+            const [param, gradAvg, sqrAvg] = fused(p.variable, grad, slot.gradAvg, slot.sqrAvg, { mom, sqrMom, eps, decay, stepSize: lr / debias1, invDebias2: 1 / debias2 });
+            slot.gradAvg.assign(gradAvg);
+            slot.sqrAvg.assign(sqrAvg);
+            p.variable.assign(param);
+          });
+          continue;
+        }
         tf.tidy(() => {
           const gradAvg = tf.add(tf.mul(slot.gradAvg, mom), tf.mul(grad, 1 - mom));
           const sqrAvg = tf.add(tf.mul(slot.sqrAvg, sqrMom), tf.mul(tf.square(grad), 1 - sqrMom));
           slot.gradAvg.assign(gradAvg);
           slot.sqrAvg.assign(sqrAvg);
-          const decayed = wd !== 0 && !NO_DECAY.has(p.kind) ? tf.mul(p.variable, 1 - lr * wd) : p.variable;
+          const decayed = decay !== 1 ? tf.mul(p.variable, decay) : p.variable;
           const update = tf.div(gradAvg, tf.add(tf.sqrt(tf.div(sqrAvg, debias2)), eps));
           p.variable.assign(tf.sub(decayed, tf.mul(update, lr / debias1)));
         });
