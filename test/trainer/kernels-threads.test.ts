@@ -6,7 +6,7 @@ import { bnSplitPolicy } from "../../trainer/src/backend/batch-norm-kernels.ts";
 import { setFilterGradientStrategy, splitPolicy } from "../../trainer/src/backend/wasm-kernels.ts";
 import { ensureGradients } from "../../trainer/src/learner/gradients.ts";
 import { Adam } from "../../trainer/src/learner/optimizer.ts";
-import { setFusedAdam } from "../../trainer/src/backend/adam-kernel.ts";
+import { setFusedAdam } from "../../trainer/src/backend/fused-kernels.ts";
 import { BN_SHAPES, checkBatchNormKernels, checkInferenceBatchNorm } from "./batch-norm-kernels-cases.ts";
 
 // Our SIMD kernels split across worker threads on the threaded build's shared memory (its own file:

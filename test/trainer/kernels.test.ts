@@ -173,6 +173,24 @@ describe("wasm MaxPoolGrad (ours) vs the cpu backend, ties included", () => {
   }
 });
 
+describe("ReLU's gradient (one wasm kernel) vs the cpu backend's dy * step(x)", () => {
+  for (const shape of [[2, 5, 7, 3], [4, 8, 8, 64], [1, 1, 1, 5]]) {
+    it(shape.join("x"), async () => {
+      // zeros included: the gradient there is 0, as step(0) = 0
+      const xv = randn(shape).map((v, i) => (i % 7 === 0 ? 0 : v));
+      const grad = () => {
+        const x = tf.tensor(xv, shape);
+        const r = tf.tensor(randnFixed(x.size), shape);
+        return [tf.grad((a) => tf.sum(tf.mul(tf.relu(a), r)))(x)];
+      };
+      const [cpu] = await on("cpu", grad);
+      const [wasm] = await on("wasm", grad);
+      expect(maxAbsDiff(cpu!, wasm!)).toBe(0);
+      expect(wasm!.filter((v) => v !== 0).length).toBeGreaterThan(0);
+    });
+  }
+});
+
 describe("wasm Identity shares memory safely", () => {
   it("a clone keeps its values after the original is disposed, and the memory is freed with the last reference", async () => {
     await tf.setBackend("wasm");

@@ -7,7 +7,7 @@ import { crossEntropy } from "../../trainer/src/learner/loss.ts";
 import { fineTune, lrRange } from "../../trainer/src/learner/fine-tune.ts";
 import { fitOneCycle } from "../../trainer/src/learner/one-cycle.ts";
 import { Adam } from "../../trainer/src/learner/optimizer.ts";
-import { fusedAdamStep } from "../../trainer/src/backend/adam-kernel.ts";
+import { fusedAdamStep } from "../../trainer/src/backend/fused-kernels.ts";
 import { makeRng } from "../../trainer/src/data/random.ts";
 import type { Parameter } from "../../trainer/src/model/types.ts";
 import type { BatchSource } from "../../trainer/src/data/types.ts";

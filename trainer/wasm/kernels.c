@@ -988,3 +988,13 @@ void adam_step(const float *p, const float *g, const float *m, const float *v, f
     p2[i] = p[i] * decay - mv / (__builtin_sqrtf(vv * invDebias2) + eps) * stepSize;
   }
 }
+
+/* ReLU's input gradient over elements [begin, end): dx = x > 0 ? dy : 0 (tfjs's dy * step(x) in one pass). */
+EXPORT(relu_grad)
+void relu_grad(const float *dy, const float *x, float *dx, int begin, int end) {
+  const v128_t zero4 = wasm_f32x4_splat(0.f);
+  int i = begin;
+  for (; i + 4 <= end; i += 4)
+    wasm_v128_store(dx + i, wasm_v128_and(wasm_v128_load(dy + i), wasm_f32x4_gt(wasm_v128_load(x + i), zero4)));
+  for (; i < end; i++) dx[i] = x[i] > 0.f ? dy[i] : 0.f;
+}

@@ -37,6 +37,7 @@ interface KernelExports {
   winograd_filter_grad: Fn;
   conv1x1_filter_grad: Fn;
   adam_step: Fn;
+  relu_grad: Fn;
 }
 
 /** The parts of BackendWasm (and its Emscripten module) this needs. */
@@ -46,7 +47,7 @@ interface WasmBackendInternals {
 }
 
 type KernelName = keyof KernelExports;
-const KERNEL_NAMES: KernelName[] = ["conv2d_filter_grad", "bn_partial_moments", "bn_partial_grad_sums", "channel_affine", "maxpool_grad", "conv2d_forward", "conv2d_filter_grad_packed", "winograd_filter_transform", "winograd_conv", "winograd_filter_grad", "conv1x1_filter_grad", "adam_step"];
+const KERNEL_NAMES: KernelName[] = ["conv2d_filter_grad", "bn_partial_moments", "bn_partial_grad_sums", "channel_affine", "maxpool_grad", "conv2d_forward", "conv2d_filter_grad_packed", "winograd_filter_transform", "winograd_conv", "winograd_filter_grad", "conv1x1_filter_grad", "adam_step", "relu_grad"];
 
 /** Control block shared with the workers (Int32 slots). */
 const SEQ = 0; // bumped by the main thread for each job; workers wait on it

@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-wasm";
-import { registerAdamKernel } from "./adam-kernel.ts";
+import { registerFusedKernels } from "./fused-kernels.ts";
 import { registerBatchNormKernels } from "./batch-norm-kernels.ts";
 import { registerWasmKernels } from "./wasm-kernels.ts";
 import { createThreadedWasmBackend } from "./wasm-threads.ts";
@@ -17,7 +17,7 @@ export async function initWasmBackend(opts: { threads: number }): Promise<{ name
   const threads = Math.max(1, Math.floor(opts.threads));
   registerWasmKernels();
   registerBatchNormKernels();
-  registerAdamKernel();
+  registerFusedKernels();
   let notice: string | undefined;
   if (activeThreads === undefined) {
     activeThreads = threads;

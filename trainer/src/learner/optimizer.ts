@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs-core";
-import { fusedAdamStep } from "../backend/adam-kernel.ts";
+import { fusedAdamStep } from "../backend/fused-kernels.ts";
 import type { Parameter } from "../model/types.ts";
 
 /**

@@ -3,6 +3,9 @@ import { getKernel, registerKernel, unregisterKernel } from "@tensorflow/tfjs-co
 import type { KernelBackend, KernelConfig, TensorInfo } from "@tensorflow/tfjs-core";
 import { pointerOf, runSplit } from "./simd-kernels.ts";
 
+// Elementwise passes of a training step fused into one wasm kernel each (trainer/wasm/kernels.c), split
+// across our threads by elements: Adam's update and ReLU's gradient.
+
 /**
  * One Adam step (trainer/src/learner/optimizer.ts) for one parameter as a single kernel on the wasm
  * backend (trainer/wasm/kernels.c adam_step), split across our threads by elements:
@@ -47,10 +50,30 @@ function adamStep({ inputs, backend, attrs }: { inputs: tf.NamedTensorInfoMap; b
   return outs;
 }
 
-export function registerAdamKernel(): void {
-  const kernel: KernelConfig = { kernelName: ADAM_STEP, backendName: "wasm", kernelFunc: adamStep as unknown as KernelConfig["kernelFunc"] };
-  if (getKernel(kernel.kernelName, kernel.backendName)) unregisterKernel(kernel.kernelName, kernel.backendName);
-  registerKernel(kernel);
+/**
+ * ReLU's input gradient, dx = x > 0 ? dy : 0, in one pass split by elements: tfjs's gradient of Relu is
+ * dy * cast(step(x)), three single-threaded passes (Step, Cast, Multiply). A NaN in x gives 0 here
+ * (NaN there). Used by the gradient registered in learner/gradients.ts where this kernel exists.
+ */
+export const RELU_GRAD = "ResnetEdgeReluGrad";
+
+function reluGrad({ inputs, backend }: { inputs: tf.NamedTensorInfoMap; backend: KernelBackend }): TensorInfo {
+  const { dy, x } = inputs as { dy: TensorInfo; x: TensorInfo };
+  if (dy.dtype !== "float32" || x.dtype !== "float32" || dy.shape.join() !== x.shape.join()) throw new Error(`${RELU_GRAD}: dy and x must be float32 of one shape`);
+  const dx = (backend as HeapBackend).makeOutput([...x.shape], "float32");
+  const n = x.shape.reduce((a, b) => a * b, 1);
+  runSplit(backend, "relu_grad", [pointerOf(backend, dy), pointerOf(backend, x), pointerOf(backend, dx)], n, 4, MIN_PER_THREAD * 2);
+  return dx;
+}
+
+export function registerFusedKernels(): void {
+  for (const kernel of [
+    { kernelName: ADAM_STEP, backendName: "wasm", kernelFunc: adamStep as unknown as KernelConfig["kernelFunc"] },
+    { kernelName: RELU_GRAD, backendName: "wasm", kernelFunc: reluGrad as unknown as KernelConfig["kernelFunc"] },
+  ] satisfies KernelConfig[]) {
+    if (getKernel(kernel.kernelName, kernel.backendName)) unregisterKernel(kernel.kernelName, kernel.backendName);
+    registerKernel(kernel);
+  }
 }
 
 let enabled = true;
