@@ -89,13 +89,14 @@ interface WasmHeapBackend extends KernelBackend {
  * The taps (firstRow + stride*a, firstCol + stride*b) of a [kh, kw, Ci, Co] filter, rotated by 180
  * degrees: out[a', b'] = filter[firstRow + stride*(tr-1-a'), firstCol + stride*(tc-1-b')].
  * Each tap is one contiguous Ci*Co block, so this is block copies on the wasm heap. (Reverse takes
- * ~50 ms and StridedSlice ~250 ms on a 3x3x256x256 filter; this takes well under 1 ms.)
+ * ~50 ms and StridedSlice ~250 ms on a 3x3x256x256 filter; this takes well under 1 ms.) With
+ * `rotate` false the taps keep their order (for our kernels, which rotate while packing).
  */
-function rotatedTaps(s: Scratch, backend: KernelBackend, filter: TensorInfo, firstRow: number, firstCol: number, stride: number): TensorInfo {
+function rotatedTaps(s: Scratch, backend: KernelBackend, filter: TensorInfo, firstRow: number, firstCol: number, stride: number, rotate = true): TensorInfo {
   const [kh, kw, ci, co] = filter.shape as [number, number, number, number];
   const tr = Math.ceil((kh - firstRow) / stride);
   const tc = Math.ceil((kw - firstCol) / stride);
-  if (tr === kh && tc === kw && kh * kw === 1) return filter;
+  if (tr === kh && tc === kw && (kh * kw === 1 || (!rotate && stride === 1))) return filter;
   const heap = backend as WasmHeapBackend;
   const out = s.adopt(heap.makeOutput([tr, tc, ci, co], "float32"));
   const src = heap.typedArrayFromHeap(filter);
@@ -103,7 +104,9 @@ function rotatedTaps(s: Scratch, backend: KernelBackend, filter: TensorInfo, fir
   const block = ci * co;
   for (let a = 0; a < tr; a++) {
     for (let b = 0; b < tc; b++) {
-      const from = ((firstRow + stride * (tr - 1 - a)) * kw + (firstCol + stride * (tc - 1 - b))) * block;
+      const from = rotate
+        ? ((firstRow + stride * (tr - 1 - a)) * kw + (firstCol + stride * (tc - 1 - b))) * block
+        : ((firstRow + stride * a) * kw + (firstCol + stride * b)) * block;
       dst.set(src.subarray(from, from + block), (a * tc + b) * block);
     }
   }
@@ -398,10 +401,17 @@ function stridedInputGradient(s: Scratch, backend: KernelBackend, dy: TensorInfo
         out = s.op(Fill, {}, { shape: [n, rows, cols, ci], value: 0, dtype: "float32" });
       } else {
         // Sub-filter W[firstTap + stride*t], rotated 180 degrees, channels swapped: [tr, tc, Co, Ci].
-        const flipped = rotatedTaps(s, backend, filter, pr.firstTap, pc.firstTap, stride);
-        const rotated = s.op(Transpose, { x: flipped }, { perm: [0, 1, 3, 2] });
         const cropped = cropForNegativePads(s, dy, pr.before, pr.after, pc.before, pc.after);
-        out = conv2d(s, cropped.x, rotated, cropped.pads, 1); // [n, rows, cols, ci]
+        if (useSimdConv2D && dy.dtype === "float32") {
+          // our kernels rotate and swap while packing: only the phase's taps are gathered here
+          const taps = rotatedTaps(s, backend, filter, pr.firstTap, pc.firstTap, stride, false);
+          const flippedInfo = convInfoFor(cropped.x.shape, [pr.taps, pc.taps, co, ci], { strides: 1, pad: cropped.pads, dataFormat: "NHWC" });
+          out = s.adopt(convForward(backend, cropped.x, taps, flippedInfo, true));
+        } else {
+          const flipped = rotatedTaps(s, backend, filter, pr.firstTap, pc.firstTap, stride);
+          const rotated = s.op(Transpose, { x: flipped }, { perm: [0, 1, 3, 2] });
+          out = conv2d(s, cropped.x, rotated, cropped.pads, 1); // [n, rows, cols, ci]
+        }
       }
       pieces.push(s.op(Reshape, { x: out }, { shape: [n, rows, cols, 1, ci] }));
     }
