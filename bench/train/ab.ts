@@ -18,6 +18,10 @@ const SWITCHES: Record<string, Array<{ name: string; set: () => void }>> = {
     { name: "Winograd F(2x2,3x3) (auto)", set: () => setWinograd("auto") },
     { name: "direct convolution", set: () => setWinograd("off") },
   ],
+  winograd43: [
+    { name: "Winograd F(4x4,3x3) from 8x8 maps, F(2x2,3x3) below (auto)", set: () => setWinograd("auto") },
+    { name: "Winograd F(2x2,3x3) only", set: () => setWinograd("auto-2x2") },
+  ],
   conv: [
     { name: "our Conv2D", set: () => setSimdConv2D(true) },
     { name: "XNNPACK's Conv2D", set: () => setSimdConv2D(false) },

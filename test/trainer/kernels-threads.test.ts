@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../../trainer/src/backend/init-backend.ts";
 import { poolStats } from "../../trainer/src/backend/simd-kernels.ts";
 import { bnSplitPolicy } from "../../trainer/src/backend/batch-norm-kernels.ts";
-import { setFilterGradientStrategy, splitPolicy } from "../../trainer/src/backend/wasm-kernels.ts";
+import { setFilterGradientStrategy, splitPolicy, winograd43Pays } from "../../trainer/src/backend/wasm-kernels.ts";
 import { ensureGradients } from "../../trainer/src/learner/gradients.ts";
 import { Adam } from "../../trainer/src/learner/optimizer.ts";
 import { setFusedAdam } from "../../trainer/src/backend/fused-kernels.ts";
@@ -46,6 +46,7 @@ const CASES: Array<{ x: [number, number, number, number]; k: number; co: number;
   { x: [3, 10, 10, 8], k: 3, co: 24, stride: 1, pad: "same" },
   { x: [1, 7, 7, 5], k: 1, co: 4, stride: 1, pad: "valid" }, // one tile: not split
   { x: [4, 16, 16, 16], k: 3, co: 64, stride: 2, pad: 1 },
+  { x: [2, 8, 8, 12], k: 3, co: 20, stride: 1, pad: 1 }, // an 8x8 map: Winograd F(4x4, 3x3), its tiles split
 ];
 
 describe("SIMD forward convolution and filter gradient on 2 threads vs the cpu backend", () => {
@@ -62,7 +63,9 @@ describe("SIMD forward convolution and filter gradient on 2 threads vs the cpu b
           diff = Math.max(diff, Math.abs(cpu[k]![i]! - wasm[k]![i]!));
           scale = Math.max(scale, Math.abs(cpu[k]![i]!));
         }
-        expect(diff, what).toBeLessThan(1e-5 * Math.max(1, scale));
+        // F(4x4, 3x3) (8x8 and larger maps, 3x3 stride 1) rounds more: 2e-4 of the largest value for y and dx
+        const f43 = c.k === 3 && c.stride === 1 && winograd43Pays(c.x[1], c.x[2]) && what !== "dw";
+        expect(diff, what).toBeLessThan((f43 ? 2e-4 : 1e-5) * Math.max(1, scale));
       });
       // with more than 8 output channels the filter gradient and the forward convolution are split (a
       // 3x3 stride-1 one as Winograd: its filter transform by channels, its tiles by rows)

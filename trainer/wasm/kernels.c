@@ -998,3 +998,191 @@ void relu_grad(const float *dy, const float *x, float *dx, int begin, int end) {
     wasm_v128_store(dx + i, wasm_v128_and(wasm_v128_load(dy + i), wasm_f32x4_gt(wasm_v128_load(x + i), zero4)));
   for (; i < end; i++) dx[i] = x[i] > 0.f ? dy[i] : 0.f;
 }
+
+/*
+ * Winograd F(4x4, 3x3): 4x4 output tiles from 6x6 input patches, 36 multiply-adds per tile and channel
+ * pair where the direct convolution does 144 (F(2x2, 3x3): 64 for the same 4x4). Lavin & Gray's
+ * points 0, +-1, +-2, infinity:
+ *   B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]
+ *   G   = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1]
+ *   A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]
+ * Its larger coefficients round more than F(2x2, 3x3)'s (about 1e-5 of the largest value in fp32
+ * against 1e-6). Same layout and threading as winograd_conv, with 36 matrices instead of 16.
+ */
+#define F43_BT(t, d)                                                                                                   \
+  do {                                                                                                                 \
+    const v128_t four = wasm_f32x4_splat(4.f), five = wasm_f32x4_splat(5.f), two = wasm_f32x4_splat(2.f);              \
+    t[0] = wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_mul(four, d[0]), wasm_f32x4_mul(five, d[2])), d[4]);               \
+    t[1] = wasm_f32x4_sub(wasm_f32x4_add(d[3], d[4]), wasm_f32x4_mul(four, wasm_f32x4_add(d[1], d[2])));               \
+    t[2] = wasm_f32x4_add(wasm_f32x4_sub(d[4], d[3]), wasm_f32x4_mul(four, wasm_f32x4_sub(d[1], d[2])));               \
+    t[3] = wasm_f32x4_add(wasm_f32x4_sub(d[4], d[2]), wasm_f32x4_mul(two, wasm_f32x4_sub(d[3], d[1])));                \
+    t[4] = wasm_f32x4_add(wasm_f32x4_sub(d[4], d[2]), wasm_f32x4_mul(two, wasm_f32x4_sub(d[1], d[3])));                \
+    t[5] = wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_mul(four, d[1]), wasm_f32x4_mul(five, d[3])), d[5]);               \
+  } while (0)
+
+EXPORT(winograd43_filter_transform)
+void winograd43_filter_transform(const float *w, float *u, int Ci, int Co, int flip, int o_begin, int o_end) {
+  const int blocks = (Co + 7) / 8;
+  const long uk = (long)blocks * Ci * 8;
+  const v128_t q4 = wasm_f32x4_splat(0.25f), s6 = wasm_f32x4_splat(1.f / 6.f), s12 = wasm_f32x4_splat(1.f / 12.f),
+               s24 = wasm_f32x4_splat(1.f / 24.f);
+  for (int o0 = o_begin; o0 < o_end; o0 += 8) {
+    for (int h = 0; h < 8; h += 4) {
+      const int on = imin(4, Co - o0 - h);
+      for (int c = 0; c < Ci; c++) {
+        const float *g = w + (long)c * Co + o0 + h;
+        const long tap = (long)Ci * Co;
+        const float *gf = w + (long)(o0 + h) * Ci + c;
+#define GF(t, l) (on > (l) ? gf[(long)(t) * tap + (long)(l) * Ci] : 0.f)
+#define G(i, j) (on <= 0 ? wasm_f32x4_splat(0.f)                                                                      \
+                 : !flip ? load_upto4(g + ((i) * 3 + (j)) * tap, on)                                                  \
+                 : wasm_f32x4_make(GF(8 - (i) * 3 - (j), 0), GF(8 - (i) * 3 - (j), 1), GF(8 - (i) * 3 - (j), 2), GF(8 - (i) * 3 - (j), 3)))
+        v128_t t[6][3];
+#pragma clang loop unroll(full)
+        for (int j = 0; j < 3; j++) {
+          const v128_t g0 = G(0, j), g1 = G(1, j), g2 = G(2, j);
+          t[0][j] = wasm_f32x4_mul(q4, g0);
+          t[1][j] = wasm_f32x4_neg(wasm_f32x4_mul(s6, wasm_f32x4_add(wasm_f32x4_add(g0, g1), g2)));
+          t[2][j] = wasm_f32x4_neg(wasm_f32x4_mul(s6, wasm_f32x4_add(wasm_f32x4_sub(g0, g1), g2)));
+          t[3][j] = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_mul(s24, g0), wasm_f32x4_mul(s12, g1)), wasm_f32x4_mul(s6, g2));
+          t[4][j] = wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_mul(s24, g0), wasm_f32x4_mul(s12, g1)), wasm_f32x4_mul(s6, g2));
+          t[5][j] = g2;
+        }
+#undef G
+#undef GF
+        float *up = u + ((long)o0 / 8 * Ci + c) * 8 + h;
+#pragma clang loop unroll(full)
+        for (int i = 0; i < 6; i++) {
+          const v128_t a = t[i][0], b = t[i][1], d = t[i][2];
+          wasm_v128_store(up + (i * 6 + 0) * uk, wasm_f32x4_mul(q4, a));
+          wasm_v128_store(up + (i * 6 + 1) * uk, wasm_f32x4_neg(wasm_f32x4_mul(s6, wasm_f32x4_add(wasm_f32x4_add(a, b), d))));
+          wasm_v128_store(up + (i * 6 + 2) * uk, wasm_f32x4_neg(wasm_f32x4_mul(s6, wasm_f32x4_add(wasm_f32x4_sub(a, b), d))));
+          wasm_v128_store(up + (i * 6 + 3) * uk, wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_mul(s24, a), wasm_f32x4_mul(s12, b)), wasm_f32x4_mul(s6, d)));
+          wasm_v128_store(up + (i * 6 + 4) * uk, wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_mul(s24, a), wasm_f32x4_mul(s12, b)), wasm_f32x4_mul(s6, d)));
+          wasm_v128_store(up + (i * 6 + 5) * uk, d);
+        }
+      }
+    }
+  }
+}
+
+EXPORT(winograd43_conv)
+void winograd43_conv(const float *x, const float *u, float *y, float *scratch, int N, int H, int W, int Ci, int Ho, int Wo,
+                     int Co, int padTop, int padLeft, int chunk, int t_begin, int t_end, int slot) {
+  const int ci4 = (Ci + 3) & ~3, co8 = (Co + 7) & ~7, blocks = co8 / 8;
+  const int th = (Ho + 3) / 4, tw = (Wo + 3) / 4;
+  const long vk = (long)chunk * ci4 + 16, mk = (long)chunk * co8 + 16;
+  float *V = scratch + (long)slot * 36 * (vk + mk);
+  float *M = V + 36 * vk;
+  const v128_t zero4 = wasm_f32x4_splat(0.f);
+  for (int t0 = t_begin; t0 < t_end; t0 += chunk) {
+    const int tn = imin(chunk, t_end - t0);
+    const int rows = (tn + 3) & ~3;
+    for (int tt = 0; tt < rows; tt++) {
+      if (tt >= tn) {
+        for (int k = 0; k < 36; k++)
+          for (int c = 0; c < ci4; c += 4) wasm_v128_store(V + k * vk + (long)tt * ci4 + c, zero4);
+        continue;
+      }
+      const int t = t0 + tt;
+      const int n = t / (th * tw), rem = t - n * th * tw, a = rem / tw, b = rem - a * tw;
+      const int r0 = 4 * a - padTop, c0 = 4 * b - padLeft;
+      const float *xn = x + (long)n * H * W * Ci;
+      for (int c = 0; c < ci4; c += 4) {
+        const int cn = imin(4, Ci - c);
+        v128_t e[6][6];
+#pragma clang loop unroll(full)
+        for (int i = 0; i < 6; i++) {
+          const int r = r0 + i;
+          const int rin = r >= 0 && r < H;
+          v128_t d[6];
+#pragma clang loop unroll(full)
+          for (int j = 0; j < 6; j++) {
+            const int q = c0 + j;
+            d[j] = (rin && q >= 0 && q < W) ? load_upto4(xn + ((long)r * W + q) * Ci + c, cn) : zero4;
+          }
+          F43_BT(e[i], d); /* d B along the row */
+        }
+        float *vp = V + (long)tt * ci4 + c;
+#pragma clang loop unroll(full)
+        for (int j = 0; j < 6; j++) {
+          v128_t col[6], out[6];
+#pragma clang loop unroll(full)
+          for (int i = 0; i < 6; i++) col[i] = e[i][j];
+          F43_BT(out, col);
+#pragma clang loop unroll(full)
+          for (int i = 0; i < 6; i++) wasm_v128_store(vp + (i * 6 + j) * vk, out[i]);
+        }
+      }
+    }
+    for (int k = 0; k < 36; k++) {
+      const float *Vk = V + k * vk;
+      float *Mk = M + k * mk;
+      for (int ob = 0; ob < blocks; ob++) {
+        const float *Ub = u + ((long)k * blocks + ob) * Ci * 8;
+        for (int r = 0; r < rows; r += 4) {
+          const float *v0 = Vk + (long)r * ci4, *v1 = v0 + ci4, *v2 = v1 + ci4, *v3 = v2 + ci4;
+          v128_t a00 = zero4, a01 = zero4, a10 = zero4, a11 = zero4, a20 = zero4, a21 = zero4, a30 = zero4, a31 = zero4;
+          const float *uq = Ub;
+          for (int c = 0; c < Ci; c++, uq += 8) {
+            const v128_t w0 = wasm_v128_load(uq), w1 = wasm_v128_load(uq + 4);
+            v128_t bv = wasm_v128_load32_splat(v0 + c);
+            a00 = MADD(a00, bv, w0);
+            a01 = MADD(a01, bv, w1);
+            bv = wasm_v128_load32_splat(v1 + c);
+            a10 = MADD(a10, bv, w0);
+            a11 = MADD(a11, bv, w1);
+            bv = wasm_v128_load32_splat(v2 + c);
+            a20 = MADD(a20, bv, w0);
+            a21 = MADD(a21, bv, w1);
+            bv = wasm_v128_load32_splat(v3 + c);
+            a30 = MADD(a30, bv, w0);
+            a31 = MADD(a31, bv, w1);
+          }
+          float *mp = Mk + (long)r * co8 + ob * 8;
+          wasm_v128_store(mp, a00); wasm_v128_store(mp + 4, a01);
+          wasm_v128_store(mp + co8, a10); wasm_v128_store(mp + co8 + 4, a11);
+          wasm_v128_store(mp + 2 * co8, a20); wasm_v128_store(mp + 2 * co8 + 4, a21);
+          wasm_v128_store(mp + 3 * co8, a30); wasm_v128_store(mp + 3 * co8 + 4, a31);
+        }
+      }
+    }
+    const v128_t two = wasm_f32x4_splat(2.f), four = wasm_f32x4_splat(4.f), eight = wasm_f32x4_splat(8.f);
+    for (int tt = 0; tt < tn; tt++) {
+      const int t = t0 + tt;
+      const int n = t / (th * tw), rem = t - n * th * tw, a = rem / tw, b = rem - a * tw;
+      const int p0 = 4 * a, q0 = 4 * b;
+      for (int o = 0; o < Co; o += 4) {
+        const int on = imin(4, Co - o);
+        const float *mp = M + (long)tt * co8 + o;
+        v128_t s[4][6];
+#pragma clang loop unroll(full)
+        for (int j = 0; j < 6; j++) { /* A^T M down each column */
+          const v128_t m0 = wasm_v128_load(mp + (0 * 6 + j) * mk), m1 = wasm_v128_load(mp + (1 * 6 + j) * mk),
+                       m2 = wasm_v128_load(mp + (2 * 6 + j) * mk), m3 = wasm_v128_load(mp + (3 * 6 + j) * mk),
+                       m4 = wasm_v128_load(mp + (4 * 6 + j) * mk), m5 = wasm_v128_load(mp + (5 * 6 + j) * mk);
+          const v128_t p12 = wasm_f32x4_add(m1, m2), d12 = wasm_f32x4_sub(m1, m2), p34 = wasm_f32x4_add(m3, m4), d34 = wasm_f32x4_sub(m3, m4);
+          s[0][j] = wasm_f32x4_add(wasm_f32x4_add(m0, p12), p34);
+          s[1][j] = wasm_f32x4_add(d12, wasm_f32x4_mul(two, d34));
+          s[2][j] = wasm_f32x4_add(p12, wasm_f32x4_mul(four, p34));
+          s[3][j] = wasm_f32x4_add(wasm_f32x4_add(d12, wasm_f32x4_mul(eight, d34)), m5);
+        }
+#pragma clang loop unroll(full)
+        for (int i = 0; i < 4; i++) { /* then along each row */
+          if (p0 + i >= Ho) continue;
+          const v128_t p12 = wasm_f32x4_add(s[i][1], s[i][2]), d12 = wasm_f32x4_sub(s[i][1], s[i][2]);
+          const v128_t p34 = wasm_f32x4_add(s[i][3], s[i][4]), d34 = wasm_f32x4_sub(s[i][3], s[i][4]);
+          const v128_t out[4] = {wasm_f32x4_add(wasm_f32x4_add(s[i][0], p12), p34), wasm_f32x4_add(d12, wasm_f32x4_mul(two, d34)),
+                                 wasm_f32x4_add(p12, wasm_f32x4_mul(four, p34)), wasm_f32x4_add(wasm_f32x4_add(d12, wasm_f32x4_mul(eight, d34)), s[i][5])};
+          float *yr = y + (((long)n * Ho + p0 + i) * Wo + q0) * Co + o;
+#pragma clang loop unroll(full)
+          for (int j = 0; j < 4; j++) {
+            if (q0 + j >= Wo) continue;
+            if (on == 4) wasm_v128_store(yr + (long)j * Co, out[j]);
+            else store_lanes(yr + (long)j * Co, out[j], on);
+          }
+        }
+      }
+    }
+  }
+}

@@ -38,6 +38,8 @@ interface KernelExports {
   conv1x1_filter_grad: Fn;
   adam_step: Fn;
   relu_grad: Fn;
+  winograd43_filter_transform: Fn;
+  winograd43_conv: Fn;
 }
 
 /** The parts of BackendWasm (and its Emscripten module) this needs. */
@@ -47,7 +49,7 @@ interface WasmBackendInternals {
 }
 
 type KernelName = keyof KernelExports;
-const KERNEL_NAMES: KernelName[] = ["conv2d_filter_grad", "bn_partial_moments", "bn_partial_grad_sums", "channel_affine", "maxpool_grad", "conv2d_forward", "conv2d_filter_grad_packed", "winograd_filter_transform", "winograd_conv", "winograd_filter_grad", "conv1x1_filter_grad", "adam_step", "relu_grad"];
+const KERNEL_NAMES: KernelName[] = ["conv2d_filter_grad", "bn_partial_moments", "bn_partial_grad_sums", "channel_affine", "maxpool_grad", "conv2d_forward", "conv2d_filter_grad_packed", "winograd_filter_transform", "winograd_conv", "winograd_filter_grad", "conv1x1_filter_grad", "adam_step", "relu_grad", "winograd43_filter_transform", "winograd43_conv"];
 
 /** Control block shared with the workers (Int32 slots). */
 const SEQ = 0; // bumped by the main thread for each job; workers wait on it
