@@ -603,6 +603,48 @@ void winograd_filter_transform(const float *w, float *u, int Ci, int Co, int fli
 }
 
 /*
+ * The products of a Winograd chunk: M_k [rows x co8] = V_k [rows x Ci] U_k [Ci x co8] for the npos
+ * positions k, tiles of 4 rows x 8 output channels (rows a multiple of 4; V_k rows ci4 apart, the
+ * matrices vk and mk floats apart; U_k packed [co8/8][Ci][8]).
+ */
+static inline void winograd_products(const float *V, const float *u, float *M, int npos, long vk, long mk, int rows, int Ci, int ci4, int co8) {
+  const int blocks = co8 / 8;
+  const v128_t zero4 = wasm_f32x4_splat(0.f);
+  for (int k = 0; k < npos; k++) {
+    const float *Vk = V + k * vk;
+    float *Mk = M + k * mk;
+    for (int ob = 0; ob < blocks; ob++) {
+      const float *Ub = u + ((long)k * blocks + ob) * Ci * 8;
+      for (int r = 0; r < rows; r += 4) {
+        const float *v0 = Vk + (long)r * ci4, *v1 = v0 + ci4, *v2 = v1 + ci4, *v3 = v2 + ci4;
+        v128_t a00 = zero4, a01 = zero4, a10 = zero4, a11 = zero4, a20 = zero4, a21 = zero4, a30 = zero4, a31 = zero4;
+        const float *uq = Ub;
+        for (int c = 0; c < Ci; c++, uq += 8) {
+          const v128_t w0 = wasm_v128_load(uq), w1 = wasm_v128_load(uq + 4);
+          v128_t bv = wasm_v128_load32_splat(v0 + c);
+          a00 = MADD(a00, bv, w0);
+          a01 = MADD(a01, bv, w1);
+          bv = wasm_v128_load32_splat(v1 + c);
+          a10 = MADD(a10, bv, w0);
+          a11 = MADD(a11, bv, w1);
+          bv = wasm_v128_load32_splat(v2 + c);
+          a20 = MADD(a20, bv, w0);
+          a21 = MADD(a21, bv, w1);
+          bv = wasm_v128_load32_splat(v3 + c);
+          a30 = MADD(a30, bv, w0);
+          a31 = MADD(a31, bv, w1);
+        }
+        float *mp = Mk + (long)r * co8 + ob * 8;
+        wasm_v128_store(mp, a00); wasm_v128_store(mp + 4, a01);
+        wasm_v128_store(mp + co8, a10); wasm_v128_store(mp + co8 + 4, a11);
+        wasm_v128_store(mp + 2 * co8, a20); wasm_v128_store(mp + 2 * co8 + 4, a21);
+        wasm_v128_store(mp + 3 * co8, a30); wasm_v128_store(mp + 3 * co8 + 4, a31);
+      }
+    }
+  }
+}
+
+/*
  * winograd_conv: y = conv(x, w) (3x3, stride 1, pads padTop/padLeft, output Ho x Wo) for tiles
  * [t_begin, t_end) of the N * ceil(Ho/2) * ceil(Wo/2) tiles (in image, tile-row, tile-column order),
  * from u = winograd_filter_transform(w). Tiles go in chunks of `chunk` (a multiple of 4): the chunk's
@@ -612,7 +654,7 @@ void winograd_filter_transform(const float *w, float *u, int Ci, int Co, int fli
 EXPORT(winograd_conv)
 void winograd_conv(const float *x, const float *u, float *y, float *scratch, int N, int H, int W, int Ci, int Ho, int Wo,
                    int Co, int padTop, int padLeft, int chunk, int t_begin, int t_end, int slot) {
-  const int ci4 = (Ci + 3) & ~3, co8 = (Co + 7) & ~7, blocks = co8 / 8;
+  const int ci4 = (Ci + 3) & ~3, co8 = (Co + 7) & ~7;
   const int th = (Ho + 1) / 2, tw = (Wo + 1) / 2;
   /* stride between the 16 matrices: one cache line more than their size, so that the 16 stores of a
      transform do not all land in one L1 set (the sizes are powers of two: 32 KB strides took 1.4x) */
@@ -661,38 +703,7 @@ void winograd_conv(const float *x, const float *u, float *y, float *scratch, int
       }
     }
     /* ---- 16 products M_k = V_k U_k, tiles of 4 rows x 8 output channels */
-    for (int k = 0; k < 16; k++) {
-      const float *Vk = V + k * vk;
-      float *Mk = M + k * mk;
-      for (int ob = 0; ob < blocks; ob++) {
-        const float *Ub = u + ((long)k * blocks + ob) * Ci * 8;
-        for (int r = 0; r < rows; r += 4) {
-          const float *v0 = Vk + (long)r * ci4, *v1 = v0 + ci4, *v2 = v1 + ci4, *v3 = v2 + ci4;
-          v128_t a00 = zero4, a01 = zero4, a10 = zero4, a11 = zero4, a20 = zero4, a21 = zero4, a30 = zero4, a31 = zero4;
-          const float *uq = Ub;
-          for (int c = 0; c < Ci; c++, uq += 8) {
-            const v128_t w0 = wasm_v128_load(uq), w1 = wasm_v128_load(uq + 4);
-            v128_t bv = wasm_v128_load32_splat(v0 + c);
-            a00 = MADD(a00, bv, w0);
-            a01 = MADD(a01, bv, w1);
-            bv = wasm_v128_load32_splat(v1 + c);
-            a10 = MADD(a10, bv, w0);
-            a11 = MADD(a11, bv, w1);
-            bv = wasm_v128_load32_splat(v2 + c);
-            a20 = MADD(a20, bv, w0);
-            a21 = MADD(a21, bv, w1);
-            bv = wasm_v128_load32_splat(v3 + c);
-            a30 = MADD(a30, bv, w0);
-            a31 = MADD(a31, bv, w1);
-          }
-          float *mp = Mk + (long)r * co8 + ob * 8;
-          wasm_v128_store(mp, a00); wasm_v128_store(mp + 4, a01);
-          wasm_v128_store(mp + co8, a10); wasm_v128_store(mp + co8 + 4, a11);
-          wasm_v128_store(mp + 2 * co8, a20); wasm_v128_store(mp + 2 * co8 + 4, a21);
-          wasm_v128_store(mp + 3 * co8, a30); wasm_v128_store(mp + 3 * co8 + 4, a31);
-        }
-      }
-    }
+    winograd_products(V, u, M, 16, vk, mk, rows, Ci, ci4, co8);
     /* ---- output transform: Y = A^T M A, A^T = [1 1 1 0; 0 1 -1 -1] */
     for (int tt = 0; tt < tn; tt++) {
       const int t = t0 + tt;
@@ -735,6 +746,32 @@ void winograd_conv(const float *x, const float *u, float *y, float *scratch, int
       }
     }
   }
+}
+
+/*
+ * z[4][8] += sum over n of v[i][0..3]^T e[i][0..7]: 4 rows x 8 columns of sums over n packed positions
+ * (v: 4 floats per position, e: 8), the tile of the filter gradients' products.
+ */
+static inline void accumulate_4x8(float *z, const float *vp, const float *ep, int n) {
+  v128_t a00 = wasm_v128_load(z), a01 = wasm_v128_load(z + 4), a10 = wasm_v128_load(z + 8), a11 = wasm_v128_load(z + 12);
+  v128_t a20 = wasm_v128_load(z + 16), a21 = wasm_v128_load(z + 20), a30 = wasm_v128_load(z + 24), a31 = wasm_v128_load(z + 28);
+  for (int i = 0; i < n; i++, vp += 4, ep += 8) {
+    const v128_t g0 = wasm_v128_load(ep), g1 = wasm_v128_load(ep + 4);
+    v128_t bv = wasm_v128_load32_splat(vp);
+    a00 = MADD(a00, bv, g0);
+    a01 = MADD(a01, bv, g1);
+    bv = wasm_v128_load32_splat(vp + 1);
+    a10 = MADD(a10, bv, g0);
+    a11 = MADD(a11, bv, g1);
+    bv = wasm_v128_load32_splat(vp + 2);
+    a20 = MADD(a20, bv, g0);
+    a21 = MADD(a21, bv, g1);
+    bv = wasm_v128_load32_splat(vp + 3);
+    a30 = MADD(a30, bv, g0);
+    a31 = MADD(a31, bv, g1);
+  }
+  wasm_v128_store(z, a00); wasm_v128_store(z + 4, a01); wasm_v128_store(z + 8, a10); wasm_v128_store(z + 12, a11);
+  wasm_v128_store(z + 16, a20); wasm_v128_store(z + 20, a21); wasm_v128_store(z + 24, a30); wasm_v128_store(z + 28, a31);
 }
 
 /*
@@ -827,26 +864,7 @@ void winograd_filter_grad(const float *x, const float *dy, float *dw, float *scr
         for (int ob = 0; ob < blocks; ob++) {
           const float *eb = E + k * ek + (long)ob * chunk * 8;
           float *z = Z + k * zk + ((long)q * blocks + ob) * 32;
-          v128_t a00 = wasm_v128_load(z), a01 = wasm_v128_load(z + 4), a10 = wasm_v128_load(z + 8), a11 = wasm_v128_load(z + 12);
-          v128_t a20 = wasm_v128_load(z + 16), a21 = wasm_v128_load(z + 20), a30 = wasm_v128_load(z + 24), a31 = wasm_v128_load(z + 28);
-          const float *vp = vq, *ep = eb;
-          for (int tt = 0; tt < tn; tt++, vp += 4, ep += 8) {
-            const v128_t g0 = wasm_v128_load(ep), g1 = wasm_v128_load(ep + 4);
-            v128_t bv = wasm_v128_load32_splat(vp);
-            a00 = MADD(a00, bv, g0);
-            a01 = MADD(a01, bv, g1);
-            bv = wasm_v128_load32_splat(vp + 1);
-            a10 = MADD(a10, bv, g0);
-            a11 = MADD(a11, bv, g1);
-            bv = wasm_v128_load32_splat(vp + 2);
-            a20 = MADD(a20, bv, g0);
-            a21 = MADD(a21, bv, g1);
-            bv = wasm_v128_load32_splat(vp + 3);
-            a30 = MADD(a30, bv, g0);
-            a31 = MADD(a31, bv, g1);
-          }
-          wasm_v128_store(z, a00); wasm_v128_store(z + 4, a01); wasm_v128_store(z + 8, a10); wasm_v128_store(z + 12, a11);
-          wasm_v128_store(z + 16, a20); wasm_v128_store(z + 20, a21); wasm_v128_store(z + 24, a30); wasm_v128_store(z + 28, a31);
+          accumulate_4x8(z, vq, eb, tn);
         }
       }
     }
@@ -921,26 +939,7 @@ void conv1x1_filter_grad(const float *x, const float *dy, float *dw, float *scra
     for (int q = 0; q < cq; q++) {
       for (int ob = 0; ob < blocks; ob++) {
         float *z = Z + ((long)q * blocks + ob) * 32;
-        v128_t a00 = wasm_v128_load(z), a01 = wasm_v128_load(z + 4), a10 = wasm_v128_load(z + 8), a11 = wasm_v128_load(z + 12);
-        v128_t a20 = wasm_v128_load(z + 16), a21 = wasm_v128_load(z + 20), a30 = wasm_v128_load(z + 24), a31 = wasm_v128_load(z + 28);
-        const float *vp = V + (long)q * chunk * 4, *ep = E + (long)ob * chunk * 8;
-        for (int rr = 0; rr < rn; rr++, vp += 4, ep += 8) {
-          const v128_t g0 = wasm_v128_load(ep), g1 = wasm_v128_load(ep + 4);
-          v128_t bv = wasm_v128_load32_splat(vp);
-          a00 = MADD(a00, bv, g0);
-          a01 = MADD(a01, bv, g1);
-          bv = wasm_v128_load32_splat(vp + 1);
-          a10 = MADD(a10, bv, g0);
-          a11 = MADD(a11, bv, g1);
-          bv = wasm_v128_load32_splat(vp + 2);
-          a20 = MADD(a20, bv, g0);
-          a21 = MADD(a21, bv, g1);
-          bv = wasm_v128_load32_splat(vp + 3);
-          a30 = MADD(a30, bv, g0);
-          a31 = MADD(a31, bv, g1);
-        }
-        wasm_v128_store(z, a00); wasm_v128_store(z + 4, a01); wasm_v128_store(z + 8, a10); wasm_v128_store(z + 12, a11);
-        wasm_v128_store(z + 16, a20); wasm_v128_store(z + 20, a21); wasm_v128_store(z + 24, a30); wasm_v128_store(z + 28, a31);
+        accumulate_4x8(z, V + (long)q * chunk * 4, E + (long)ob * chunk * 8, rn);
       }
     }
   }
@@ -1069,7 +1068,7 @@ void winograd43_filter_transform(const float *w, float *u, int Ci, int Co, int f
 EXPORT(winograd43_conv)
 void winograd43_conv(const float *x, const float *u, float *y, float *scratch, int N, int H, int W, int Ci, int Ho, int Wo,
                      int Co, int padTop, int padLeft, int chunk, int t_begin, int t_end, int slot) {
-  const int ci4 = (Ci + 3) & ~3, co8 = (Co + 7) & ~7, blocks = co8 / 8;
+  const int ci4 = (Ci + 3) & ~3, co8 = (Co + 7) & ~7;
   const int th = (Ho + 3) / 4, tw = (Wo + 3) / 4;
   const long vk = (long)chunk * ci4 + 16, mk = (long)chunk * co8 + 16;
   float *V = scratch + (long)slot * 36 * (vk + mk);
@@ -1115,38 +1114,7 @@ void winograd43_conv(const float *x, const float *u, float *y, float *scratch, i
         }
       }
     }
-    for (int k = 0; k < 36; k++) {
-      const float *Vk = V + k * vk;
-      float *Mk = M + k * mk;
-      for (int ob = 0; ob < blocks; ob++) {
-        const float *Ub = u + ((long)k * blocks + ob) * Ci * 8;
-        for (int r = 0; r < rows; r += 4) {
-          const float *v0 = Vk + (long)r * ci4, *v1 = v0 + ci4, *v2 = v1 + ci4, *v3 = v2 + ci4;
-          v128_t a00 = zero4, a01 = zero4, a10 = zero4, a11 = zero4, a20 = zero4, a21 = zero4, a30 = zero4, a31 = zero4;
-          const float *uq = Ub;
-          for (int c = 0; c < Ci; c++, uq += 8) {
-            const v128_t w0 = wasm_v128_load(uq), w1 = wasm_v128_load(uq + 4);
-            v128_t bv = wasm_v128_load32_splat(v0 + c);
-            a00 = MADD(a00, bv, w0);
-            a01 = MADD(a01, bv, w1);
-            bv = wasm_v128_load32_splat(v1 + c);
-            a10 = MADD(a10, bv, w0);
-            a11 = MADD(a11, bv, w1);
-            bv = wasm_v128_load32_splat(v2 + c);
-            a20 = MADD(a20, bv, w0);
-            a21 = MADD(a21, bv, w1);
-            bv = wasm_v128_load32_splat(v3 + c);
-            a30 = MADD(a30, bv, w0);
-            a31 = MADD(a31, bv, w1);
-          }
-          float *mp = Mk + (long)r * co8 + ob * 8;
-          wasm_v128_store(mp, a00); wasm_v128_store(mp + 4, a01);
-          wasm_v128_store(mp + co8, a10); wasm_v128_store(mp + co8 + 4, a11);
-          wasm_v128_store(mp + 2 * co8, a20); wasm_v128_store(mp + 2 * co8 + 4, a21);
-          wasm_v128_store(mp + 3 * co8, a30); wasm_v128_store(mp + 3 * co8 + 4, a31);
-        }
-      }
-    }
+    winograd_products(V, u, M, 36, vk, mk, rows, Ci, ci4, co8);
     const v128_t two = wasm_f32x4_splat(2.f), four = wasm_f32x4_splat(4.f), eight = wasm_f32x4_splat(8.f);
     for (int tt = 0; tt < tn; tt++) {
       const int t = t0 + tt;

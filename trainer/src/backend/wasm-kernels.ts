@@ -269,7 +269,7 @@ function winogradFilterGrad(backend: KernelBackend, x: TensorInfo, dy: TensorInf
   const ci4 = Math.ceil(ci / 4) * 4;
   const co8 = Math.ceil(co / 8) * 8;
   const tiles = n * Math.ceil(ho / 2) * Math.ceil(wo / 2);
-  const chunk = Math.max(4, Math.min(64, Math.floor(8192 / Math.max(ci4, co8)) & ~3));
+  const chunk = winogradChunk(ci4, co8);
   const scratch = heap.makeOutput([kernelSlots(backend) * 16 * (chunk * (ci4 + co8) + ci4 * co8 + 48)], "float32");
   runSplit(backend, "winograd_filter_grad", [pointerOf(backend, x), pointerOf(backend, dy), pointerOf(backend, out), pointerOf(backend, scratch),
     n, h, w, ci, ho, wo, co, info.padInfo.top, info.padInfo.left, chunk], ci, 4, Math.max(4, Math.ceil(splitPolicy.minMacsPerThread / (16 * tiles * co))));
@@ -579,6 +579,14 @@ export function winograd43Pays(ho: number, wo: number): boolean {
   return ho >= 7 && wo >= 7 && (ho * wo) / (16 * Math.ceil(ho / 4) * Math.ceil(wo / 4)) >= 0.75;
 }
 
+/**
+ * Tiles per Winograd chunk: 64, fewer with many channels, so that a chunk's transformed inputs and
+ * products stay in L2 (from 32 to 512 tiles the time moved by under 5%: 32x32x32x32 -> 32 .. 32x2x2x512 -> 512).
+ */
+function winogradChunk(ci4: number, co8: number): number {
+  return Math.max(4, Math.min(64, Math.floor(8192 / Math.max(ci4, co8)) & ~3));
+}
+
 function winogradConv(backend: KernelBackend, x: TensorInfo, filter: TensorInfo, y: TensorInfo, info: backend_util.Conv2DInfo, flip: boolean, m: 2 | 4): void {
   const heap = backend as WasmHeapBackend;
   const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci, outHeight: ho, outWidth: wo, outChannels: co } = info;
@@ -589,9 +597,7 @@ function winogradConv(backend: KernelBackend, x: TensorInfo, filter: TensorInfo,
   runSplit(backend, m === 4 ? "winograd43_filter_transform" : "winograd_filter_transform", [pointerOf(backend, filter), pointerOf(backend, u), ci, co, flip ? 1 : 0], co, 8,
     Math.max(8, Math.ceil(splitPolicy.minMacsPerThread / (16 * k * ci))));
   const tiles = n * Math.ceil(ho / m) * Math.ceil(wo / m);
-  // 64 tiles per chunk (fewer with many channels): the chunk's transformed inputs and products stay
-  // in L2; from 32 to 512 tiles the time moved by under 5% (32x32x32x32 -> 32 .. 32x2x2x512 -> 512).
-  const chunk = Math.max(4, Math.min(64, Math.floor(8192 / Math.max(ci4, co8)) & ~3));
+  const chunk = winogradChunk(ci4, co8);
   const scratch = heap.makeOutput([kernelSlots(backend) * k * (chunk * (ci4 + co8) + 32)], "float32");
   runSplit(backend, m === 4 ? "winograd43_conv" : "winograd_conv", [pointerOf(backend, x), pointerOf(backend, u), pointerOf(backend, y), pointerOf(backend, scratch),
     n, h, w, ci, ho, wo, co, info.padInfo.top, info.padInfo.left, chunk], tiles, 4, Math.max(4, Math.ceil(splitPolicy.minMacsPerThread / (k * ci * co))));
