@@ -11,7 +11,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../../trainer/src/backend/init-backend.ts";
 import { setSimdConv2D, setWinograd } from "../../trainer/src/backend/wasm-kernels.ts";
 import { ensureGradients } from "../../trainer/src/learner/gradients.ts";
-import { archSpec, createModel } from "../../trainer/src/model/index.ts";
+import { syntheticStep } from "./synthetic-step.ts";
 
 const SWITCHES: Record<string, Array<{ name: string; set: () => void }>> = {
   winograd: [
@@ -43,15 +43,7 @@ if (!configs) throw new Error(`--switch: one of ${Object.keys(SWITCHES).join(", 
 const [size, batch, threads, steps] = [values.size, values.batch, values.threads, values.steps].map(Number) as [number, number, number, number];
 await ensureGradients();
 await initBackend("wasm", { threads });
-const model = createModel(archSpec(values.arch!, { nOut: 10 }), { seed: 0 });
-const vars = model.parameters().map((p) => p.variable);
-const x = tf.randomNormal([batch, size, size, 3]) as tf.Tensor4D;
-const labels = tf.oneHot(tf.tensor1d(Array.from({ length: batch }, (_, i) => i % 10), "int32"), 10);
-const step = () => tf.tidy(() => {
-  const { value, grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(labels, model.forward(x, { training: true })) as tf.Scalar, vars);
-  for (const v of vars) v.assign(tf.sub(v, tf.mul(grads[v.name]!, 1e-3)));
-  return value;
-});
+const step = syntheticStep(values.arch!, size, batch);
 for (const c of configs) for (let i = 0; i < 2; i++) { c.set(); step().dataSync(); } // warm-up, V8 tier-up
 const ms: number[][] = configs.map(() => []);
 for (let i = 0; i < steps; i++) {

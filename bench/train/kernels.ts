@@ -21,6 +21,7 @@ import { kernelVariant, setKernelThreads, setRelaxedSimd } from "../../trainer/s
 import { setFilterGradientStrategy, setSharedIdentity, setSimdConv2D, setSimdMaxPoolGrad } from "../../trainer/src/backend/wasm-kernels.ts";
 import { setFusedBatchNorm } from "../../trainer/src/backend/batch-norm-kernels.ts";
 import { ensureGradients } from "../../trainer/src/learner/gradients.ts";
+import { syntheticStep } from "./synthetic-step.ts";
 import { archSpec, createModel } from "../../trainer/src/model/index.ts";
 
 const { values } = parseArgs({
@@ -203,15 +204,7 @@ const CONFIGS: Array<{ name: string; set: () => void }> = [
 ];
 const steps = Number(values.steps);
 if (steps > 0) {
-  const model = createModel(archSpec(values.arch!, { nOut: 10 }), { seed: 0 });
-  const vars = model.parameters().map((p) => p.variable);
-  const x = tf.randomNormal([batch, size, size, 3]) as tf.Tensor4D;
-  const labels = tf.oneHot(tf.tensor1d(Array.from({ length: batch }, (_, i) => i % 10), "int32"), 10);
-  const step = () => tf.tidy(() => {
-    const { value, grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(labels, model.forward(x, { training: true })) as tf.Scalar, vars);
-    for (const v of vars) v.assign(tf.sub(v, tf.mul(grads[v.name]!, 1e-3)));
-    return value;
-  });
+  const step = syntheticStep(values.arch!, size, batch);
   const ms: Record<string, number[]> = {};
   for (const c of CONFIGS) { apply(c); step().dataSync(); } // warm-up
   for (let i = 0; i < steps; i++) {

@@ -28,19 +28,11 @@ if (values.child) {
   const tf = await import("@tensorflow/tfjs-core");
   const { initBackend } = await import("../../trainer/src/backend/init-backend.ts");
   const { ensureGradients } = await import("../../trainer/src/learner/gradients.ts");
-  const { archSpec, createModel } = await import("../../trainer/src/model/index.ts");
+  const { syntheticStep } = await import("./synthetic-step.ts");
   const [size, batch, threads, steps] = [values.size, values.batch, values.child, values.steps].map(Number) as [number, number, number, number];
   await ensureGradients();
   await initBackend("wasm", { threads });
-  const model = createModel(archSpec(values.arch!, { nOut: 10 }), { seed: 0 });
-  const vars = model.parameters().map((p) => p.variable);
-  const x = tf.randomNormal([batch, size, size, 3]) as import("@tensorflow/tfjs-core").Tensor4D;
-  const labels = tf.oneHot(tf.tensor1d(Array.from({ length: batch }, (_, i) => i % 10), "int32"), 10);
-  const step = () => tf.tidy(() => {
-    const { value, grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(labels, model.forward(x, { training: true })) as import("@tensorflow/tfjs-core").Scalar, vars);
-    for (const v of vars) v.assign(tf.sub(v, tf.mul(grads[v.name]!, 1e-3)));
-    return value;
-  });
+  const step = syntheticStep(values.arch!, size, batch);
   step().dataSync();
   const wall: number[] = [];
   const per = new Map<string, number[]>();

@@ -8,7 +8,7 @@ import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend, isBackendChoice } from "../../trainer/src/backend/init-backend.ts";
 import { ensureGradients } from "../../trainer/src/learner/gradients.ts";
-import { archSpec, createModel } from "../../trainer/src/model/index.ts";
+import { syntheticStep } from "./synthetic-step.ts";
 
 const { values } = parseArgs({
   options: {
@@ -28,18 +28,7 @@ const [threads, size, batch, steps, warmup] = [values.threads, values.size, valu
 
 await ensureGradients();
 const info = await initBackend(backend, { threads });
-const model = createModel(archSpec(values.arch!, { nOut: 10 }), { seed: 0 });
-const vars = model.parameters().map((p) => p.variable);
-const x = tf.randomNormal([batch, size, size, 3]) as tf.Tensor4D;
-const labels = tf.oneHot(tf.tensor1d(Array.from({ length: batch }, (_, i) => i % 10), "int32"), 10);
-
-function step(): tf.Scalar {
-  return tf.tidy(() => {
-    const { value, grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(labels, model.forward(x, { training: true })) as tf.Scalar, vars);
-    for (const v of vars) v.assign(tf.sub(v, tf.mul(grads[v.name]!, 1e-3)));
-    return value;
-  });
-}
+const step = syntheticStep(values.arch!, size, batch);
 
 for (let i = 0; i < warmup; i++) (await step().data(), undefined);
 const t0 = performance.now();

@@ -446,6 +446,39 @@ void conv2d_forward(const float *x, const float *w, float *y, float *wp, int N, 
 }
 
 /*
+ * z[r][0..7] += sum over n packed positions of v[i][r] * e[i][0..7], for the first `rows` (1..4) of the
+ * 4 rows of z, which are `zs` floats apart (v: 4 floats per position, e: 8). The 4x8 tile of the filter
+ * gradients' products: straight into dw rows (packed kernel), or into a contiguous 32-float tile
+ * (Winograd, 1x1: zs 8, rows 4).
+ */
+static inline void accumulate_4x8(float *z, long zs, int rows, const float *vp, const float *ep, int n) {
+  const v128_t zero4 = wasm_f32x4_splat(0.f);
+  v128_t a00 = wasm_v128_load(z), a01 = wasm_v128_load(z + 4);
+  v128_t a10 = rows > 1 ? wasm_v128_load(z + zs) : zero4, a11 = rows > 1 ? wasm_v128_load(z + zs + 4) : zero4;
+  v128_t a20 = rows > 2 ? wasm_v128_load(z + 2 * zs) : zero4, a21 = rows > 2 ? wasm_v128_load(z + 2 * zs + 4) : zero4;
+  v128_t a30 = rows > 3 ? wasm_v128_load(z + 3 * zs) : zero4, a31 = rows > 3 ? wasm_v128_load(z + 3 * zs + 4) : zero4;
+  for (int i = 0; i < n; i++, vp += 4, ep += 8) {
+    const v128_t g0 = wasm_v128_load(ep), g1 = wasm_v128_load(ep + 4);
+    v128_t bv = wasm_v128_load32_splat(vp);
+    a00 = MADD(a00, bv, g0);
+    a01 = MADD(a01, bv, g1);
+    bv = wasm_v128_load32_splat(vp + 1);
+    a10 = MADD(a10, bv, g0);
+    a11 = MADD(a11, bv, g1);
+    bv = wasm_v128_load32_splat(vp + 2);
+    a20 = MADD(a20, bv, g0);
+    a21 = MADD(a21, bv, g1);
+    bv = wasm_v128_load32_splat(vp + 3);
+    a30 = MADD(a30, bv, g0);
+    a31 = MADD(a31, bv, g1);
+  }
+  wasm_v128_store(z, a00); wasm_v128_store(z + 4, a01);
+  if (rows > 1) { wasm_v128_store(z + zs, a10); wasm_v128_store(z + zs + 4, a11); }
+  if (rows > 2) { wasm_v128_store(z + 2 * zs, a20); wasm_v128_store(z + 2 * zs + 4, a21); }
+  if (rows > 3) { wasm_v128_store(z + 3 * zs, a30); wasm_v128_store(z + 3 * zs + 4, a31); }
+}
+
+/*
  * The filter gradient again (same definition as conv2d_filter_grad), as a packed GEMM: for each
  * chunk of output rows and each filter tap, the tap's valid positions k are gathered once into
  * contiguous panels, x as [Ci/4][k][4] (zero-padded channels) and, per block of 8 output channels,
@@ -504,35 +537,8 @@ void conv2d_filter_grad_packed(const float *x, const float *dy, float *dw, float
             wasm_v128_store(dpan + k * 8, wasm_v128_load(g));
             wasm_v128_store(dpan + k * 8 + 4, wasm_v128_load(g + 4));
           }
-          for (int c0 = 0; c0 < Ci; c0 += 4) {
-            const int cn = imin(4, Ci - c0);
-            float *d = dwTap + c0 * Co + o0;
-            v128_t a00 = wasm_v128_load(d), a01 = wasm_v128_load(d + 4);
-            v128_t a10 = cn > 1 ? wasm_v128_load(d + Co) : wasm_f32x4_splat(0.f), a11 = cn > 1 ? wasm_v128_load(d + Co + 4) : a10;
-            v128_t a20 = cn > 2 ? wasm_v128_load(d + 2 * Co) : wasm_f32x4_splat(0.f), a21 = cn > 2 ? wasm_v128_load(d + 2 * Co + 4) : a20;
-            v128_t a30 = cn > 3 ? wasm_v128_load(d + 3 * Co) : wasm_f32x4_splat(0.f), a31 = cn > 3 ? wasm_v128_load(d + 3 * Co + 4) : a30;
-            const float *xp = xpan + (long)(c0 / 4) * kMax * 4;
-            const float *gp = dpan;
-            for (int k = 0; k < K; k++, xp += 4, gp += 8) {
-              const v128_t g0 = wasm_v128_load(gp), g1 = wasm_v128_load(gp + 4);
-              v128_t b = wasm_v128_load32_splat(xp);
-              a00 = MADD(a00, b, g0);
-              a01 = MADD(a01, b, g1);
-              b = wasm_v128_load32_splat(xp + 1);
-              a10 = MADD(a10, b, g0);
-              a11 = MADD(a11, b, g1);
-              b = wasm_v128_load32_splat(xp + 2);
-              a20 = MADD(a20, b, g0);
-              a21 = MADD(a21, b, g1);
-              b = wasm_v128_load32_splat(xp + 3);
-              a30 = MADD(a30, b, g0);
-              a31 = MADD(a31, b, g1);
-            }
-            wasm_v128_store(d, a00); wasm_v128_store(d + 4, a01);
-            if (cn > 1) { wasm_v128_store(d + Co, a10); wasm_v128_store(d + Co + 4, a11); }
-            if (cn > 2) { wasm_v128_store(d + 2 * Co, a20); wasm_v128_store(d + 2 * Co + 4, a21); }
-            if (cn > 3) { wasm_v128_store(d + 3 * Co, a30); wasm_v128_store(d + 3 * Co + 4, a31); }
-          }
+          for (int c0 = 0; c0 < Ci; c0 += 4)
+            accumulate_4x8(dwTap + c0 * Co + o0, Co, imin(4, Ci - c0), xpan + (long)(c0 / 4) * kMax * 4, dpan, K);
         }
       }
     }
@@ -749,32 +755,6 @@ void winograd_conv(const float *x, const float *u, float *y, float *scratch, int
 }
 
 /*
- * z[4][8] += sum over n of v[i][0..3]^T e[i][0..7]: 4 rows x 8 columns of sums over n packed positions
- * (v: 4 floats per position, e: 8), the tile of the filter gradients' products.
- */
-static inline void accumulate_4x8(float *z, const float *vp, const float *ep, int n) {
-  v128_t a00 = wasm_v128_load(z), a01 = wasm_v128_load(z + 4), a10 = wasm_v128_load(z + 8), a11 = wasm_v128_load(z + 12);
-  v128_t a20 = wasm_v128_load(z + 16), a21 = wasm_v128_load(z + 20), a30 = wasm_v128_load(z + 24), a31 = wasm_v128_load(z + 28);
-  for (int i = 0; i < n; i++, vp += 4, ep += 8) {
-    const v128_t g0 = wasm_v128_load(ep), g1 = wasm_v128_load(ep + 4);
-    v128_t bv = wasm_v128_load32_splat(vp);
-    a00 = MADD(a00, bv, g0);
-    a01 = MADD(a01, bv, g1);
-    bv = wasm_v128_load32_splat(vp + 1);
-    a10 = MADD(a10, bv, g0);
-    a11 = MADD(a11, bv, g1);
-    bv = wasm_v128_load32_splat(vp + 2);
-    a20 = MADD(a20, bv, g0);
-    a21 = MADD(a21, bv, g1);
-    bv = wasm_v128_load32_splat(vp + 3);
-    a30 = MADD(a30, bv, g0);
-    a31 = MADD(a31, bv, g1);
-  }
-  wasm_v128_store(z, a00); wasm_v128_store(z + 4, a01); wasm_v128_store(z + 8, a10); wasm_v128_store(z + 12, a11);
-  wasm_v128_store(z + 16, a20); wasm_v128_store(z + 20, a21); wasm_v128_store(z + 24, a30); wasm_v128_store(z + 28, a31);
-}
-
-/*
  * The filter gradient of a 3x3 stride-1 convolution as Winograd F(3x3, 2x2): per 2x2 tile of dy
  * (zero beyond Ho x Wo) and its 4x4 patch X of x (zero outside x: the padding), the tile's share of
  * dw[i][j] = sum_{u,v} X[u+i][v+j] dy[u][v] is A^T [ (B^T X B) .* (G D G^T) ] A, with
@@ -864,7 +844,7 @@ void winograd_filter_grad(const float *x, const float *dy, float *dw, float *scr
         for (int ob = 0; ob < blocks; ob++) {
           const float *eb = E + k * ek + (long)ob * chunk * 8;
           float *z = Z + k * zk + ((long)q * blocks + ob) * 32;
-          accumulate_4x8(z, vq, eb, tn);
+          accumulate_4x8(z, 8, 4, vq, eb, tn);
         }
       }
     }
@@ -939,7 +919,7 @@ void conv1x1_filter_grad(const float *x, const float *dy, float *dw, float *scra
     for (int q = 0; q < cq; q++) {
       for (int ob = 0; ob < blocks; ob++) {
         float *z = Z + ((long)q * blocks + ob) * 32;
-        accumulate_4x8(z, V + (long)q * chunk * 4, E + (long)ob * chunk * 8, rn);
+        accumulate_4x8(z, 8, 4, V + (long)q * chunk * 4, E + (long)ob * chunk * 8, rn);
       }
     }
   }
