@@ -14,7 +14,8 @@ const k = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(file)), {
 const F = new Float32Array(memory.buffer);
 // N, H, W, Ci, Co: ResNet-18's 3x3 stride-1 layers at batch 32 (64 and 128 px), and odd small ones
 const SHAPES = [[32, 64, 64, 32, 32], [32, 32, 32, 32, 64], [32, 32, 32, 32, 32], [32, 16, 16, 64, 64], [32, 8, 8, 128, 128],
-  [32, 4, 4, 256, 256], [32, 2, 2, 512, 512], [3, 9, 6, 13, 19], [2, 2, 2, 33, 12]];
+  [32, 4, 4, 256, 256], [32, 2, 2, 512, 512], [32, 5, 5, 256, 256], [32, 3, 3, 256, 256], [32, 2, 12, 128, 128], [32, 6, 6, 128, 128],
+  [3, 9, 6, 13, 19], [2, 2, 2, 33, 12]];
 const median = (a) => [...a].sort((p, q) => p - q)[Math.floor(a.length / 2)];
 const time = (f) => { const t = []; for (let r = 0; r < 5; r++) { const t0 = performance.now(); f(); t.push(performance.now() - t0); } return median(t); };
 console.log("| N x H x W x Ci -> Co | forward direct ms | F(2x2,3x3) ms | speed-up | F(4x4,3x3) ms | speed-up | filter grad direct ms | F(3x3,2x2) ms | speed-up | max rel. diff F(2x2) / F(4x4) |");

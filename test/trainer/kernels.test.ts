@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../../trainer/src/backend/init-backend.ts";
-import { setFilterGradientStrategy, setSimdConv2D, setSimdMaxPoolGrad, setWinograd, winograd43Pays, winogradPays } from "../../trainer/src/backend/wasm-kernels.ts";
+import { setFilterGradientStrategy, setSimdConv2D, setSimdMaxPoolGrad, setWinograd, winograd43Pays, winogradForwardPays, winogradPays } from "../../trainer/src/backend/wasm-kernels.ts";
 import { kernelVariant, relaxedSimdAvailable, setRelaxedSimd } from "../../trainer/src/backend/simd-kernels.ts";
 import { ensureGradients } from "../../trainer/src/learner/gradients.ts";
 import { BN_SHAPES, checkBatchNormKernels, checkInferenceBatchNorm } from "./batch-norm-kernels-cases.ts";
@@ -68,6 +68,10 @@ const CONV_CASES: Array<{ x: [number, number, number, number]; k: number; co: nu
   { x: [2, 1, 1, 9], k: 3, co: 5, stride: 1, pad: "same" },
   { x: [1, 6, 9, 2], k: 3, co: 17, stride: 1, pad: "valid" },
   { x: [2, 2, 2, 33], k: 3, co: 12, stride: 1, pad: 1 },
+  // the forward kernel's edge pixels, 4 images per tile (and 1-3 left over): small maps (every pixel an edge pixel), stride 2, 5x5
+  { x: [6, 2, 2, 9], k: 3, co: 11, stride: 1, pad: 1 },
+  { x: [7, 4, 3, 6], k: 3, co: 10, stride: 2, pad: "same" },
+  { x: [5, 6, 9, 3], k: 5, co: 9, stride: 1, pad: 2 },
   // the 1x1 filter gradient's packed product: channel counts with leftovers of 1 and 3 lanes
   { x: [2, 5, 6, 7], k: 1, co: 13, stride: 1, pad: "valid" },
 ];
@@ -83,7 +87,13 @@ describe("relaxed SIMD (fused multiply-add) for our convolution kernels", () => 
 });
 
 describe("Winograd F(2x2, 3x3) where its tiles pay", () => {
-  it("is chosen from 2x2 and 5x5 output maps on, not on 1x1, 3x3 or one-pixel-high maps", () => {
+  it("forward: from 4x4 and 5x5 maps on, not on 1x1, 2x2 or 3x3 maps, where the direct kernel skips the padding", () => {
+    expect([winogradForwardPays(4, 4), winogradForwardPays(5, 5), winogradForwardPays(6, 6), winogradForwardPays(64, 64), winogradForwardPays(2, 12)]).toEqual([true, true, true, true, true]);
+    expect([winogradForwardPays(1, 1), winogradForwardPays(2, 2), winogradForwardPays(3, 3), winogradForwardPays(1, 64), winogradForwardPays(3, 1)]).toEqual([false, false, false, false, false]);
+    // unpadded, every tap reads x: a 3x3 output map pays (81 taps against 64)
+    expect(winogradForwardPays(3, 3, 0)).toBe(true);
+  });
+  it("filter gradient: from 2x2 and 5x5 output maps on, not on 1x1, 3x3 or one-pixel-high maps", () => {
     expect([winogradPays(2, 2), winogradPays(4, 4), winogradPays(5, 5), winogradPays(64, 64), winogradPays(7, 9)]).toEqual([true, true, true, true, true]);
     expect([winogradPays(1, 1), winogradPays(3, 3), winogradPays(1, 64), winogradPays(3, 1)]).toEqual([false, false, false, false]);
   });

@@ -332,6 +332,68 @@ static inline void store8(float *y, v128_t lo, v128_t hi, int n) {
 }
 
 /*
+ * The forward convolution's 4x8 tile: 4 output pixels (their windows' top-left corners at xb,
+ * xb + xs, xb + 2 xs, xb + 3 xs: neighbours in a row, or one pixel of 4 images) x 8 output
+ * channels of the packed filter block wb, over filter rows [iLo, iHi) and columns [jLo, jHi) (the
+ * taps inside x; xb may point outside x, only those taps are read). Stores the 4 pixels ys apart.
+ */
+static inline void conv_tile_4x8(const float *xb, long xs, int W, int Ci, const float *wb, int kw, int iLo, int iHi,
+                                 int jLo, int jHi, float *yp, long ys, int on) {
+  v128_t a00 = wasm_f32x4_splat(0.f), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+  for (int i = iLo; i < iHi; i++) {
+    for (int j = jLo; j < jHi; j++) {
+      const float *xp = xb + ((long)i * W + j) * Ci;
+      const float *wq = wb + ((i * kw + j) * Ci) * 8;
+      for (int c = 0; c < Ci; c++, wq += 8) {
+        const v128_t w0 = wasm_v128_load(wq), w1 = wasm_v128_load(wq + 4);
+        v128_t b = wasm_v128_load32_splat(xp + c);
+        a00 = MADD(a00, b, w0);
+        a01 = MADD(a01, b, w1);
+        b = wasm_v128_load32_splat(xp + xs + c);
+        a10 = MADD(a10, b, w0);
+        a11 = MADD(a11, b, w1);
+        b = wasm_v128_load32_splat(xp + 2 * xs + c);
+        a20 = MADD(a20, b, w0);
+        a21 = MADD(a21, b, w1);
+        b = wasm_v128_load32_splat(xp + 3 * xs + c);
+        a30 = MADD(a30, b, w0);
+        a31 = MADD(a31, b, w1);
+      }
+    }
+  }
+  store8(yp, a00, a01, on);
+  store8(yp + ys, a10, a11, on);
+  store8(yp + 2 * ys, a20, a21, on);
+  store8(yp + 3 * ys, a30, a31, on);
+}
+
+/* One output pixel of the same (two accumulator pairs, even and odd c, for independent add chains). */
+static inline void conv_pixel_8(const float *xb, int W, int Ci, const float *wb, int kw, int iLo, int iHi, int jLo, int jHi,
+                                float *yp, int on) {
+  v128_t a0 = wasm_f32x4_splat(0.f), a1 = a0, e0 = a0, e1 = a0;
+  for (int i = iLo; i < iHi; i++) {
+    for (int j = jLo; j < jHi; j++) {
+      const float *xp = xb + ((long)i * W + j) * Ci;
+      const float *wq = wb + ((i * kw + j) * Ci) * 8;
+      int c = 0;
+      for (; c + 2 <= Ci; c += 2, wq += 16) {
+        const v128_t b = wasm_v128_load32_splat(xp + c), d = wasm_v128_load32_splat(xp + c + 1);
+        a0 = MADD(a0, b, wasm_v128_load(wq));
+        a1 = MADD(a1, b, wasm_v128_load(wq + 4));
+        e0 = MADD(e0, d, wasm_v128_load(wq + 8));
+        e1 = MADD(e1, d, wasm_v128_load(wq + 12));
+      }
+      if (c < Ci) {
+        const v128_t b = wasm_v128_load32_splat(xp + c);
+        a0 = MADD(a0, b, wasm_v128_load(wq));
+        a1 = MADD(a1, b, wasm_v128_load(wq + 4));
+      }
+    }
+  }
+  store8(yp, wasm_f32x4_add(a0, e0), wasm_f32x4_add(a1, e1), on);
+}
+
+/*
  * Forward convolution, NHWC, filter [kh, kw, Ci, Co], stride s, dilation 1, pads padTop/padLeft
  * (zeros), for output channels [o_begin, o_end) (o_begin a multiple of 8):
  *   y[n, p, q, o] = sum_{i, j, c} x[n, s*p + i - padTop, s*q + j - padLeft, c] * w[i, j, c, o]
@@ -339,8 +401,10 @@ static inline void store8(float *y, v128_t lo, v128_t hi, int n) {
  * convolution by that filter, without materialising the rotated, transposed copy).
  * `wp` is scratch for the packed filter: ceil(Co / 8) blocks of kh*kw*Ci x 8 floats (each thread
  * packs its own blocks). Tiles of 4 output pixels x 8 output channels (8 f32x4 accumulators, per
- * filter tap and input channel 2 loads of the packed filter and 4 splatted loads of x); pixels whose
- * window crosses the left or right edge go one at a time. The blocks are visited in groups whose
+ * filter tap and input channel 2 loads of the packed filter and 4 splatted loads of x): 4 neighbours
+ * in a row where their windows lie inside it, else the same pixel of 4 images (a small map's pixels
+ * are all edge pixels: on 2x2 maps they went one at a time at 2/3 the multiply-adds per load, slower
+ * than Winograd; batched they skip the padding taps as before). The blocks are visited in groups whose
  * packed filter fits in ~128 KB, each group over all pixels, so a pixel tile's inputs are reused
  * from L1 across the group's blocks.
  */
@@ -348,98 +412,99 @@ EXPORT(conv2d_forward)
 void conv2d_forward(const float *x, const float *w, float *y, float *wp, int N, int H, int W, int Ci, int Ho, int Wo,
                     int Co, int kh, int kw, int s, int padTop, int padLeft, int flip, int o_begin, int o_end) {
   const int KK = kh * kw * Ci;
-  for (int o0 = o_begin; o0 < o_end; o0 += 8) {
-    float *dst = wp + (long)(o0 / 8) * KK * 8;
-    const int on = imin(8, Co - o0);
-    if (!flip) {
+  if (!flip) {
+    /* two whole blocks at a time, vector copies: a block's rows are Co floats apart, so packing one
+       block at a time read a 64-byte line for 8 of its 16 floats (scalar, one block at a time, packing
+       took 30% of a 2x2-map layer; each row's whole range of channels at once was slower still) */
+    int o0 = o_begin;
+    for (; o0 + 16 <= imin(o_end, Co); o0 += 16) {
+      float *d0 = wp + (long)(o0 / 8) * KK * 8, *d1 = d0 + (long)KK * 8;
+      for (int t = 0; t < KK; t++) {
+        const float *src = w + (long)t * Co + o0;
+        wasm_v128_store(d0 + t * 8, wasm_v128_load(src));
+        wasm_v128_store(d0 + t * 8 + 4, wasm_v128_load(src + 4));
+        wasm_v128_store(d1 + t * 8, wasm_v128_load(src + 8));
+        wasm_v128_store(d1 + t * 8 + 4, wasm_v128_load(src + 12));
+      }
+    }
+    for (; o0 < o_end; o0 += 8) {
+      float *dst = wp + (long)(o0 / 8) * KK * 8;
+      const int on = imin(8, Co - o0);
       for (int t = 0; t < KK; t++)
         for (int l = 0; l < 8; l++) dst[t * 8 + l] = l < on ? w[(long)t * Co + o0 + l] : 0.f;
-      continue;
     }
+  }
+  for (int o0 = o_begin; o0 < o_end && flip; o0 += 8) {
+    float *dst = wp + (long)(o0 / 8) * KK * 8;
+    const int on = imin(8, Co - o0);
     /* flip: w is a [kh, kw, Co, Ci] filter used rotated by 180 degrees with its channels swapped (an input gradient) */
     for (int i = 0; i < kh; i++)
-      for (int j = 0; j < kw; j++)
-        for (int c = 0; c < Ci; c++) {
-          const float *src = w + ((long)((kh - 1 - i) * kw + (kw - 1 - j)) * Co) * Ci + c;
-          float *d = dst + ((long)(i * kw + j) * Ci + c) * 8;
-          for (int l = 0; l < 8; l++) d[l] = l < on ? src[(long)(o0 + l) * Ci] : 0.f;
-        }
+      for (int j = 0; j < kw; j++) {
+        const float *tap = w + ((long)((kh - 1 - i) * kw + (kw - 1 - j)) * Co) * Ci;
+        float *dt = dst + (long)(i * kw + j) * Ci * 8;
+        int c = 0;
+        if (on == 8) /* 4 input channels of the 8 output channels at a time: two 4x4 transposes */
+          for (; c + 4 <= Ci; c += 4) {
+            const float *src = tap + (long)o0 * Ci + c;
+#define R(l) const v128_t r##l = wasm_v128_load(src + (long)(l) * Ci);
+            R(0) R(1) R(2) R(3) R(4) R(5) R(6) R(7)
+#undef R
+#define T4(a, b, c_, d, h)                                                                  \
+  {                                                                                         \
+    const v128_t t0 = wasm_i32x4_shuffle(a, b, 0, 4, 1, 5), t1 = wasm_i32x4_shuffle(c_, d, 0, 4, 1, 5); \
+    const v128_t t2 = wasm_i32x4_shuffle(a, b, 2, 6, 3, 7), t3 = wasm_i32x4_shuffle(c_, d, 2, 6, 3, 7); \
+    wasm_v128_store(dt + (long)(c + 0) * 8 + h, wasm_i32x4_shuffle(t0, t1, 0, 1, 4, 5));  \
+    wasm_v128_store(dt + (long)(c + 1) * 8 + h, wasm_i32x4_shuffle(t0, t1, 2, 3, 6, 7));  \
+    wasm_v128_store(dt + (long)(c + 2) * 8 + h, wasm_i32x4_shuffle(t2, t3, 0, 1, 4, 5));  \
+    wasm_v128_store(dt + (long)(c + 3) * 8 + h, wasm_i32x4_shuffle(t2, t3, 2, 3, 6, 7));  \
+  }
+            T4(r0, r1, r2, r3, 0)
+            T4(r4, r5, r6, r7, 4)
+#undef T4
+          }
+        for (; c < Ci; c++)
+          for (int l = 0; l < 8; l++) dt[(long)c * 8 + l] = l < on ? tap[(long)(o0 + l) * Ci + c] : 0.f;
+      }
   }
   const int blocksPerGroup = imax(1, (128 * 1024 / 4) / (KK * 8));
-  /* pixels whose whole window lies inside the row: s*q - padLeft >= 0 and s*q - padLeft + kw <= W */
-  int qs = imin(Wo, imax(0, cdiv(padLeft, s)));
-  int qe = imin(Wo, imax(qs, fdiv(W - kw + padLeft, s) + 1));
-  const int sCi = s * Ci;
+  /* pixels whose whole window lies inside the row: s*q - padLeft >= 0 and s*q - padLeft + kw <= W;
+     from qs on, whole tiles of 4 such pixels up to qt */
+  const int qs = imin(Wo, imax(0, cdiv(padLeft, s)));
+  const int qe = imin(Wo, imax(qs, fdiv(W - kw + padLeft, s) + 1));
+  const int qt = qs + ((qe - qs) & ~3);
+  const long img = (long)H * W * Ci, yimg = (long)Ho * Wo * Co;
   for (int g0 = o_begin; g0 < o_end; g0 += 8 * blocksPerGroup) {
     const int g1 = imin(o_end, g0 + 8 * blocksPerGroup);
+    /* row tiles: 4 neighbouring pixels of a row, whole windows along it */
     for (int n = 0; n < N; n++) {
       for (int p = 0; p < Ho; p++) {
         const int r0 = s * p - padTop;
         const int iLo = imax(0, -r0), iHi = imin(kh, H - r0);
-        float *yrow = y + ((long)n * Ho + p) * Wo * Co;
-        int q = 0;
-        while (q < Wo) {
-          const int tile = (q >= qs && q + 4 <= qe) ? 4 : 1;
-          const int c0 = s * q - padLeft;
-          const int jLo = imax(0, -c0), jHi = imin(kw, W - c0);
-          for (int o0 = g0; o0 < g1; o0 += 8) {
-            const float *wb = wp + (long)(o0 / 8) * KK * 8;
-            const int on = imin(8, Co - o0);
-            if (tile == 4) {
-              v128_t a00 = wasm_f32x4_splat(0.f), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
-              for (int i = iLo; i < iHi; i++) {
-                for (int j = 0; j < kw; j++) {
-                  const float *xp = x + (((long)n * H + r0 + i) * W + c0 + j) * Ci;
-                  const float *wq = wb + ((i * kw + j) * Ci) * 8;
-                  for (int c = 0; c < Ci; c++, wq += 8) {
-                    const v128_t w0 = wasm_v128_load(wq), w1 = wasm_v128_load(wq + 4);
-                    v128_t b = wasm_v128_load32_splat(xp + c);
-                    a00 = MADD(a00, b, w0);
-                    a01 = MADD(a01, b, w1);
-                    b = wasm_v128_load32_splat(xp + sCi + c);
-                    a10 = MADD(a10, b, w0);
-                    a11 = MADD(a11, b, w1);
-                    b = wasm_v128_load32_splat(xp + 2 * sCi + c);
-                    a20 = MADD(a20, b, w0);
-                    a21 = MADD(a21, b, w1);
-                    b = wasm_v128_load32_splat(xp + 3 * sCi + c);
-                    a30 = MADD(a30, b, w0);
-                    a31 = MADD(a31, b, w1);
-                  }
-                }
-              }
-              float *yp = yrow + (long)q * Co + o0;
-              store8(yp, a00, a01, on);
-              store8(yp + Co, a10, a11, on);
-              store8(yp + 2 * Co, a20, a21, on);
-              store8(yp + 3 * Co, a30, a31, on);
-            } else {
-              /* one pixel: two accumulator pairs (even and odd c) for independent add chains */
-              v128_t a0 = wasm_f32x4_splat(0.f), a1 = a0, e0 = a0, e1 = a0;
-              for (int i = iLo; i < iHi; i++) {
-                for (int j = jLo; j < jHi; j++) {
-                  const float *xp = x + (((long)n * H + r0 + i) * W + c0 + j) * Ci;
-                  const float *wq = wb + ((i * kw + j) * Ci) * 8;
-                  int c = 0;
-                  for (; c + 2 <= Ci; c += 2, wq += 16) {
-                    const v128_t b = wasm_v128_load32_splat(xp + c), d = wasm_v128_load32_splat(xp + c + 1);
-                    a0 = MADD(a0, b, wasm_v128_load(wq));
-                    a1 = MADD(a1, b, wasm_v128_load(wq + 4));
-                    e0 = MADD(e0, d, wasm_v128_load(wq + 8));
-                    e1 = MADD(e1, d, wasm_v128_load(wq + 12));
-                  }
-                  if (c < Ci) {
-                    const v128_t b = wasm_v128_load32_splat(xp + c);
-                    a0 = MADD(a0, b, wasm_v128_load(wq));
-                    a1 = MADD(a1, b, wasm_v128_load(wq + 4));
-                  }
-                }
-              }
-              store8(yrow + (long)q * Co + o0, wasm_f32x4_add(a0, e0), wasm_f32x4_add(a1, e1), on);
-            }
-          }
-          q += tile;
+        for (int q = qs; q < qt; q += 4) {
+          const float *xb = x + ((long)n * H + r0) * W * Ci + (long)(s * q - padLeft) * Ci;
+          float *yp = y + (((long)n * Ho + p) * Wo + q) * Co;
+          for (int o0 = g0; o0 < g1; o0 += 8)
+            conv_tile_4x8(xb, (long)s * Ci, W, Ci, wp + (long)(o0 / 8) * KK * 8, kw, iLo, iHi, 0, kw, yp + o0, Co, imin(8, Co - o0));
         }
+      }
+    }
+    /* the other pixels (windows crossing the left or right edge, a row's leftovers: every pixel of a
+       small map): the same pixel of 4 images per tile, which share their window */
+    for (int p = 0; p < Ho; p++) {
+      const int r0 = s * p - padTop;
+      const int iLo = imax(0, -r0), iHi = imin(kh, H - r0);
+      for (int q = (qs == 0 ? qt : 0); q < Wo; q = (q + 1 == qs ? qt : q + 1)) {
+        const int c0 = s * q - padLeft;
+        const int jLo = imax(0, -c0), jHi = imin(kw, W - c0);
+        const float *xb = x + (long)r0 * W * Ci + (long)c0 * Ci;
+        float *yb = y + ((long)p * Wo + q) * Co;
+        int n = 0;
+        for (; n + 4 <= N; n += 4)
+          for (int o0 = g0; o0 < g1; o0 += 8)
+            conv_tile_4x8(xb + n * img, img, W, Ci, wp + (long)(o0 / 8) * KK * 8, kw, iLo, iHi, jLo, jHi, yb + n * yimg + o0, yimg, imin(8, Co - o0));
+        for (; n < N; n++)
+          for (int o0 = g0; o0 < g1; o0 += 8)
+            conv_pixel_8(xb + n * img, W, Ci, wp + (long)(o0 / 8) * KK * 8, kw, iLo, iHi, jLo, jHi, yb + n * yimg + o0, imin(8, Co - o0));
       }
     }
   }

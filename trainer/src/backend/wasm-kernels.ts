@@ -530,7 +530,7 @@ function convForward(backend: KernelBackend, x: TensorInfo, filter: TensorInfo, 
   const y = heap.makeOutput([n, ho, wo, co], "float32");
   if (kh === 3 && kw === 3 && stride === 1) {
     const big = winograd === "force43" || (winograd === "auto" && winograd43Pays(ho, wo));
-    if (big || winograd === "force" || ((winograd === "auto" || winograd === "auto-2x2") && winogradPays(ho, wo))) {
+    if (big || winograd === "force" || ((winograd === "auto" || winograd === "auto-2x2") && winogradForwardPays(ho, wo, info.padInfo.top, info.padInfo.left, h, w))) {
       winogradConv(backend, x, filter, y, info, flip, big ? 4 : 2);
       return y;
     }
@@ -564,11 +564,30 @@ export function setWinograd(mode: WinogradMode): void {
 }
 
 /**
- * Whether the 2x2 tiles save enough: direct work 9 per output pixel, Winograd 16 per (padded) tile of 4;
- * on 1x1 and 3x3 maps (ratio 0.56 and 1.27) the transforms eat the gain, from 2x2 (2.25) and 5x5 (1.56) on it pays.
+ * Whether the 2x2 tiles of the filter gradient save enough: direct work 9 per output pixel, Winograd 16
+ * per (padded) tile of 4; on 1x1 and 3x3 maps (ratio 0.56 and 1.27) the transforms eat the gain, from
+ * 2x2 (2.25) and 5x5 (1.56) on it pays (F(3x3, 2x2) 2.1x the direct kernels on 2x2 maps, one thread).
  */
 export function winogradPays(ho: number, wo: number): boolean {
   return (9 * ho * wo) / (16 * Math.ceil(ho / 2) * Math.ceil(wo / 2)) >= 1.5;
+}
+
+/** The (output pixel, filter tap) pairs along one side of a 3x3 stride-1 convolution that read x, not padding. */
+function insideTaps(out: number, pad: number, inSize: number): number {
+  let taps = 0;
+  for (let o = 0; o < out; o++) for (let k = 0; k < 3; k++) if (o - pad + k >= 0 && o - pad + k < inSize) taps++;
+  return taps;
+}
+
+/**
+ * Whether F(2x2, 3x3) beats the direct forward kernel (forward passes and input gradients), which
+ * skips the padding's taps: its time follows the taps inside x, Winograd's 16 per tile of 4. Measured
+ * (`bench/train/winograd.mjs`, one thread, batch 32, pad 1), Winograd's speed-up is about 0.9x the
+ * ratio of the two: 2x2 maps 0.83x (ratio 1.0), 3x3 0.74x (0.77), 5x5 1.12x (1.17), 2x12 1.28x (1.42),
+ * 4x4 1.43x (1.56), 6x6 1.65x (1.78). So from a ratio of 1.1 on.
+ */
+export function winogradForwardPays(ho: number, wo: number, padTop = 1, padLeft = padTop, h = ho + 2 - 2 * padTop, w = wo + 2 - 2 * padLeft): boolean {
+  return (insideTaps(ho, padTop, h) * insideTaps(wo, padLeft, w)) / (16 * Math.ceil(ho / 2) * Math.ceil(wo / 2)) >= 1.1;
 }
 
 /**
