@@ -117,6 +117,25 @@ describe("SIMD MaxPoolGrad on 2 threads (split by images) vs the cpu backend", (
   }
 });
 
+describe("SIMD AvgPoolGrad on 2 threads (split by images): the adjoint of the forward pass", () => {
+  for (const shape of [[3, 9, 7, 8], [2, 8, 8, 64]] as const) {
+    it(`${shape.join("x")}, 2x2 stride 2 'same'`, async () => {
+      await tf.setBackend("wasm");
+      const xv = values([...shape], 5);
+      const before = poolStats.splitCalls;
+      const [lhs, rhs] = tf.tidy(() => {
+        const x = tf.tensor4d(xv, [...shape] as [number, number, number, number]);
+        const y = tf.avgPool(x, 2, 2, "same");
+        const r = tf.reshape(tf.sin(tf.range(0, y.size)), y.shape);
+        const g = tf.grad((a) => tf.sum(tf.mul(tf.avgPool(a as tf.Tensor4D, 2, 2, "same"), r)))(x);
+        return [tf.sum(tf.mul(y, r)).dataSync()[0]!, tf.sum(tf.mul(x, g)).dataSync()[0]!];
+      });
+      expect(poolStats.splitCalls - before).toBe(1);
+      expect(Math.abs(lhs - rhs)).toBeLessThan(1e-4 * Math.max(1, Math.abs(lhs)));
+    });
+  }
+});
+
 describe("fused Adam step on 2 threads (split by elements) vs tfjs ops", () => {
   it("three steps on a 3x3x64x129 weight and a 129 bias equal the ops' result", async () => {
     await tf.setBackend("wasm");

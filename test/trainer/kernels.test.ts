@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../../trainer/src/backend/init-backend.ts";
-import { setFilterGradientStrategy, setSimdConv2D, setSimdMaxPoolGrad, setWinograd, winograd43Pays, winogradForwardPays, winogradPays } from "../../trainer/src/backend/wasm-kernels.ts";
+import { setFilterGradientStrategy, setSimdAvgPoolGrad, setSimdConv2D, setSimdMaxPoolGrad, setWinograd, winograd43Pays, winogradForwardPays, winogradPays } from "../../trainer/src/backend/wasm-kernels.ts";
 import { kernelVariant, relaxedSimdAvailable, setRelaxedSimd } from "../../trainer/src/backend/simd-kernels.ts";
 import { ensureGradients } from "../../trainer/src/learner/gradients.ts";
 import { BN_SHAPES, checkBatchNormKernels, checkInferenceBatchNorm } from "./batch-norm-kernels-cases.ts";
@@ -186,6 +186,42 @@ describe("wasm MaxPoolGrad (ours) vs the cpu backend, ties included", () => {
         expect(wasm!.filter((v) => v !== 0).length).toBe(cpu!.filter((v) => v !== 0).length);
       });
     }
+  }
+});
+
+describe("wasm AvgPoolGrad (ours): the gradient of the forward pass, windows cut by the edge included", () => {
+  // <avgPool(x), r> = <x, avgPoolGrad(r)> for every x and r (the pool is linear): the gradient is the
+  // forward pass's adjoint, so it divides by the cells each window averaged. tfjs's own AvgPoolGrad
+  // divides by kh * kw and fails this on odd maps; both agree where every window is whole.
+  const CASES: Array<{ x: [number, number, number, number]; k: number; s?: number; pad: "same" | "valid" }> = [
+    { x: [3, 7, 9, 6], k: 2, pad: "same" }, // the shortcut's pool on an odd map: partial windows at the bottom and right
+    { x: [2, 8, 6, 13], k: 2, pad: "same" }, // whole windows, channel leftovers
+    { x: [2, 7, 5, 4], k: 2, pad: "valid" }, // a last row and column in no window: zero
+    { x: [1, 7, 8, 5], k: 3, pad: "same" }, // 3x3 stride 3: padding on both sides of the rows
+    { x: [2, 5, 9, 3], k: 3, s: 4, pad: "same" }, // gaps between the windows (zero), padding before them
+    { x: [5, 1, 1, 8], k: 2, pad: "same" }, // one cell per window
+  ];
+  for (const c of CASES) {
+    const s = c.s ?? c.k;
+    it(`x ${c.x.join("x")}, ${c.k}x${c.k} stride ${s} pad ${c.pad}`, async () => {
+      const xv = randn(c.x);
+      const run = () => {
+        const x = tf.tensor4d(xv, c.x);
+        const y = tf.avgPool(x, c.k, s, c.pad);
+        const r = tf.tensor(randnFixed(y.size), y.shape);
+        const g = tf.grad((a) => tf.sum(tf.mul(tf.avgPool(a as tf.Tensor4D, c.k, s, c.pad), r)))(x);
+        return [tf.sum(tf.mul(y, r)), tf.sum(tf.mul(x, g)), g];
+      };
+      setSimdAvgPoolGrad(true);
+      const [lhs, rhs, g] = await on("wasm", run);
+      expect(Math.abs(lhs![0]! - rhs![0]!)).toBeLessThan(1e-4 * Math.max(1, Math.abs(lhs![0]!)));
+      const whole = c.pad === "valid" || (s === c.k && c.x[1] % c.k === 0 && c.x[2] % c.k === 0); // no window cut by the edge
+      setSimdAvgPoolGrad(false);
+      const [stockLhs, stockRhs, stockG] = await on("wasm", run);
+      setSimdAvgPoolGrad(true);
+      if (whole) expect(maxAbsDiff(g!, stockG!)).toBeLessThan(1e-6);
+      else expect(Math.abs(stockLhs![0]! - stockRhs![0]!)).toBeGreaterThan(1e-3); // tfjs's own is not the adjoint here
+    });
   }
 });
 

@@ -254,6 +254,42 @@ void channel_affine(const float *a, const float *b, const float *ka, const float
 }
 
 /*
+ * AvgPool gradient, NHWC, windows that do not overlap (kh <= sh, kw <= sw; ResNet's shortcut pool:
+ * 2x2, stride 2), images [n_begin, n_end): dx (overwritten) gets dy[n, p, q, c] / count(p, q) in each
+ * in-bounds cell of window (p, q), count being the window's in-bounds cells (what AvgPool divides by
+ * with 'same' padding, and PyTorch's ceil_mode with padding 0), and zero in the cells of no window.
+ * tfjs's own AvgPoolGrad (wasm and cpu) divides by kh * kw everywhere, which is not the gradient of
+ * its forward pass on a window cut by the edge (an odd map: 1/4 where it should be 1/2 or 1).
+ */
+EXPORT(avgpool_grad)
+void avgpool_grad(const float *dy, float *dx, int N, int H, int W, int C, int Ho, int Wo, int kh, int kw, int sh, int sw,
+                  int padTop, int padLeft, int n_begin, int n_end) {
+  for (int n = n_begin; n < n_end; n++) {
+    for (int r = 0; r < H; r++) {
+      const int p = (r + padTop) / sh, i = r + padTop - p * sh;
+      const int r0 = p * sh - padTop;
+      const int rows = imin(H, r0 + kh) - imax(0, r0);
+      float *dxr = dx + ((long)n * H + r) * W * C;
+      for (int col = 0; col < W; col++) {
+        const int q = (col + padLeft) / sw, j = col + padLeft - q * sw;
+        float *d = dxr + (long)col * C;
+        if (p >= Ho || i >= kh || q >= Wo || j >= kw) {
+          zero(d, C);
+          continue;
+        }
+        const int c0 = q * sw - padLeft;
+        const float k = 1.f / (float)(rows * (imin(W, c0 + kw) - imax(0, c0)));
+        const v128_t kv = wasm_f32x4_splat(k);
+        const float *g = dy + (((long)n * Ho + p) * Wo + q) * C;
+        int c = 0;
+        for (; c + 4 <= C; c += 4) wasm_v128_store(d + c, wasm_f32x4_mul(wasm_v128_load(g + c), kv));
+        for (; c < C; c++) d[c] = g[c] * k;
+      }
+    }
+  }
+}
+
+/*
  * MaxPool gradient, NHWC, for images [n_begin, n_end): dx (same shape as x, overwritten) receives
  * each dy[n, p, q, c] at the first position (row-major in the window) holding the window's maximum,
  * the maximum taken with a strict '>' from -inf over the in-bounds cells: tfjs's cpu backend's rule

@@ -30,6 +30,7 @@ interface KernelExports {
   bn_partial_grad_sums: Fn;
   channel_affine: Fn;
   maxpool_grad: Fn;
+  avgpool_grad: Fn;
   conv2d_forward: Fn;
   conv2d_filter_grad_packed: Fn;
   winograd_filter_transform: Fn;
@@ -49,7 +50,7 @@ interface WasmBackendInternals {
 }
 
 type KernelName = keyof KernelExports;
-const KERNEL_NAMES: KernelName[] = ["conv2d_filter_grad", "bn_partial_moments", "bn_partial_grad_sums", "channel_affine", "maxpool_grad", "conv2d_forward", "conv2d_filter_grad_packed", "winograd_filter_transform", "winograd_conv", "winograd_filter_grad", "conv1x1_filter_grad", "adam_step", "relu_grad", "winograd43_filter_transform", "winograd43_conv"];
+const KERNEL_NAMES: KernelName[] = ["conv2d_filter_grad", "bn_partial_moments", "bn_partial_grad_sums", "channel_affine", "maxpool_grad", "avgpool_grad", "conv2d_forward", "conv2d_filter_grad_packed", "winograd_filter_transform", "winograd_conv", "winograd_filter_grad", "conv1x1_filter_grad", "adam_step", "relu_grad", "winograd43_filter_transform", "winograd43_conv"];
 
 /** Control block shared with the workers (Int32 slots). */
 const SEQ = 0; // bumped by the main thread for each job; workers wait on it
