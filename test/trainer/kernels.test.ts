@@ -375,6 +375,21 @@ describe("padding semantics match PyTorch at odd and even sizes", () => {
         y.dispose();
       });
 
+      it(`${backend} ${h}x${w}: AvgPool(2 and 3, ceil_mode)'s gradient is its adjoint (each cell gets dy / the cells averaged)`, async () => {
+        await tf.setBackend(backend);
+        const xv = randn([2, h, w, 3]);
+        for (const k of [2, 3]) {
+          const [lhs, rhs] = tf.tidy(() => {
+            const x = tf.tensor4d(xv, [2, h, w, 3]);
+            const y = avgPoolCeil(x, k, k);
+            const r = tf.tensor(randnFixed(y.size), y.shape);
+            const g = tf.grad((a) => tf.sum(tf.mul(avgPoolCeil(a as tf.Tensor4D, k, k), r)))(x);
+            return [tf.sum(tf.mul(y, r)).dataSync()[0]!, tf.sum(tf.mul(x, g)).dataSync()[0]!];
+          });
+          expect(Math.abs(lhs - rhs), `k ${k}`).toBeLessThan(1e-4 * Math.max(1, Math.abs(lhs)));
+        }
+      });
+
       it(`${backend} ${h}x${w}: stride-2 3x3 conv, numeric padding equals tf.pad + valid, output floor((H-1)/2)+1`, async () => {
         await tf.setBackend(backend);
         const xv = randn([2, h, w, 3]);
