@@ -3,7 +3,8 @@
  * batch (the benchmarks' synthetic step: forward + backward + SGD), or its inference forward pass
  * (--inference, what validation runs), profiled with tf.profile on the wasm backend. Prints the median
  * over --steps profiled steps of each (kernel, input shapes) pair's summed time, largest first; a
- * shape that occurs in several layers is one row. Run it alone on the machine.
+ * shape that occurs in several layers is one row; then the convolutions' multiply-adds and the rate they
+ * ran at, counted as the direct convolution does them. Run it alone on the machine.
  *
  *   npx tsx bench/train/shapes.ts [--arch resnet18] [--size 64] [--batch 32] [--threads 2] [--steps 5] [--inference] [--min-ms 1.5]
  */
@@ -45,9 +46,17 @@ for (let i = 0; i < steps + 2; i++) {
   if (i >= 2) wall.push(performance.now() - t0); // two warm-up steps (V8 tiers the kernels up)
 }
 const per = new Map<string, number[]>();
+let forwardMacs = 0; // the forward convolutions' multiply-adds per step (direct count, before Winograd)
 for (let s = 0; s < steps; s++) {
   const prof = await tf.profile(() => step());
   const sums = new Map<string, number>();
+  if (s === 0) {
+    for (const k of prof.kernels) {
+      if (k.name !== "Conv2D") continue;
+      const [kh, kw, ci] = k.inputShapes[1] as number[];
+      forwardMacs += (k.outputShapes[0] as number[]).reduce((a, b) => a * b, 1) * kh! * kw! * ci!;
+    }
+  }
   for (const k of prof.kernels) {
     const key = `${k.name} ${JSON.stringify(k.inputShapes)}`;
     sums.set(key, (sums.get(key) ?? 0) + Number(k.kernelTimeMs));
@@ -62,4 +71,9 @@ console.log(`${values.arch} ${size} px, batch ${batch}, ${values.threads} thread
 for (const [key, t] of rows) if (t >= minMs) console.log(`${t.toFixed(1).padStart(7)}  ${key}`);
 console.log("per kernel:", [...byKernel].sort((a, b) => b[1] - a[1]).map(([k, t]) => `${k} ${t.toFixed(0)}`).join(", "));
 console.log(`sum of kernels ${rows.reduce((a, r) => a + r[1], 0).toFixed(0)} ms; wall, unprofiled ${median(wall).toFixed(0)} ms`);
+// A training step's convolutions do about 3x the forward's multiply-adds (input and filter gradients; the
+// first layer has no input gradient), counted as the direct convolution does them (Winograd does fewer).
+const convMs = ["Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter"].reduce((a, k) => a + (byKernel.get(k) ?? 0), 0);
+const macs = (values.inference ? 1 : 3) * forwardMacs;
+console.log(`convolutions: ${(forwardMacs / 1e9).toFixed(2)} G multiply-adds forward, ~${(macs / 1e9).toFixed(2)} G per ${values.inference ? "pass" : "step"}; ${convMs.toFixed(0)} ms: ${(macs / convMs / 1e6).toFixed(1)} G/s as direct multiply-adds`);
 process.exit(0);
