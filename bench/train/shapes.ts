@@ -47,6 +47,7 @@ for (let i = 0; i < steps + 2; i++) {
 }
 const per = new Map<string, number[]>();
 let forwardMacs = 0; // the forward convolutions' multiply-adds per step (direct count, before Winograd)
+let winogradMacs = 0; // of which in 3x3 stride-1 convolutions (Winograd's)
 for (let s = 0; s < steps; s++) {
   const prof = await tf.profile(() => step());
   const sums = new Map<string, number>();
@@ -54,7 +55,11 @@ for (let s = 0; s < steps; s++) {
     for (const k of prof.kernels) {
       if (k.name !== "Conv2D") continue;
       const [kh, kw, ci] = k.inputShapes[1] as number[];
-      forwardMacs += (k.outputShapes[0] as number[]).reduce((a, b) => a * b, 1) * kh! * kw! * ci!;
+      const [n, h] = k.inputShapes[0] as number[];
+      const [, ho] = k.outputShapes[0] as number[];
+      const macs = (k.outputShapes[0] as number[]).reduce((a, b) => a * b, 1) * kh! * kw! * ci!;
+      forwardMacs += macs;
+      if (kh === 3 && kw === 3 && h === ho && n) winogradMacs += macs;
     }
   }
   for (const k of prof.kernels) {
@@ -75,5 +80,5 @@ console.log(`sum of kernels ${rows.reduce((a, r) => a + r[1], 0).toFixed(0)} ms;
 // first layer has no input gradient), counted as the direct convolution does them (Winograd does fewer).
 const convMs = ["Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter"].reduce((a, k) => a + (byKernel.get(k) ?? 0), 0);
 const macs = (values.inference ? 1 : 3) * forwardMacs;
-console.log(`convolutions: ${(forwardMacs / 1e9).toFixed(2)} G multiply-adds forward, ~${(macs / 1e9).toFixed(2)} G per ${values.inference ? "pass" : "step"}; ${convMs.toFixed(0)} ms: ${(macs / convMs / 1e6).toFixed(1)} G/s as direct multiply-adds`);
+console.log(`convolutions: ${(forwardMacs / 1e9).toFixed(2)} G multiply-adds forward (${((100 * winogradMacs) / forwardMacs).toFixed(0)}% in 3x3 stride-1 ones), ~${(macs / 1e9).toFixed(2)} G per ${values.inference ? "pass" : "step"}; ${convMs.toFixed(0)} ms: ${(macs / convMs / 1e6).toFixed(1)} G/s as direct multiply-adds`);
 process.exit(0);
