@@ -484,11 +484,18 @@ export function maxPoolGradWasm(args: { inputs: Inputs; backend: KernelBackend; 
   const attrs = args.attrs as unknown as MaxPoolGradAttrs;
   if (input.dtype !== "float32") throw new Error(`wasm MaxPoolGrad: float32 only, got ${input.dtype}`);
   const info = backend_util.computePool2DInfo(input.shape as [number, number, number, number], attrs.filterSize, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
+  return poolGrad(args.backend, "maxpool_grad", [pointerOf(args.backend, input), pointerOf(args.backend, dy)], info);
+}
+
+/**
+ * A pooling gradient kernel (maxpool_grad, avgpool_grad) on the images split across our threads: its
+ * `inputs` pointers, then dx (shaped as the pool's input), then the pool's geometry from `info`.
+ */
+function poolGrad(backend: KernelBackend, kernel: "maxpool_grad" | "avgpool_grad", inputs: number[], info: backend_util.Conv2DInfo): TensorInfo {
   const { batchSize: n, inHeight: h, inWidth: w, inChannels: c, outHeight: ho, outWidth: wo, filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
-  const dx = (args.backend as WasmHeapBackend).makeOutput([...input.shape], "float32");
-  const perImage = h * w * c;
-  runSplit(args.backend, "maxpool_grad", [pointerOf(args.backend, input), pointerOf(args.backend, dy), pointerOf(args.backend, dx),
-    n, h, w, c, ho, wo, kh, kw, sh, sw, info.padInfo.top, info.padInfo.left], n, 1, Math.ceil(splitPolicy.minPoolElementsPerThread / Math.max(1, perImage)));
+  const dx = (backend as WasmHeapBackend).makeOutput([n, h, w, c], "float32");
+  runSplit(backend, kernel, [...inputs, pointerOf(backend, dx), n, h, w, c, ho, wo, kh, kw, sh, sw, info.padInfo.top, info.padInfo.left],
+    n, 1, Math.ceil(splitPolicy.minPoolElementsPerThread / Math.max(1, h * w * c)));
   return dx;
 }
 
@@ -510,13 +517,9 @@ export function avgPoolGradWasm(args: { inputs: Inputs; backend: KernelBackend; 
   const { dy, input } = args.inputs as unknown as { dy: TensorInfo; input: TensorInfo };
   const attrs = args.attrs as unknown as AvgPoolGradAttrs;
   const info = backend_util.computePool2DInfo(input.shape as [number, number, number, number], attrs.filterSize, attrs.strides, 1, attrs.pad);
-  const { batchSize: n, inHeight: h, inWidth: w, inChannels: c, outHeight: ho, outWidth: wo, filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
-  const { top, left } = info.padInfo;
-  if (!useSimdAvgPoolGrad || input.dtype !== "float32" || kh > sh || kw > sw || top < 0 || left < 0) return runStock(AvgPoolGrad, args);
-  const dx = (args.backend as WasmHeapBackend).makeOutput([...input.shape], "float32");
-  runSplit(args.backend, "avgpool_grad", [pointerOf(args.backend, dy), pointerOf(args.backend, dx), n, h, w, c, ho, wo, kh, kw, sh, sw, top, left],
-    n, 1, Math.ceil(splitPolicy.minPoolElementsPerThread / Math.max(1, h * w * c)));
-  return dx;
+  const overlapping = info.filterHeight > info.strideHeight || info.filterWidth > info.strideWidth;
+  if (!useSimdAvgPoolGrad || input.dtype !== "float32" || overlapping) return runStock(AvgPoolGrad, args);
+  return poolGrad(args.backend, "avgpool_grad", [pointerOf(args.backend, dy)], info);
 }
 
 let useSimdConv2D = true;
